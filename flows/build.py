@@ -1,0 +1,182 @@
+"""The `build_dataset` flow: recipe -> ingest -> normalise -> scrub PII -> validate -> split -> export.
+
+The flow only wires stages together; each stage is a task in `tasks/` mapped over the Parquet
+shards of the run's work area (`<work>/<stage>/<table>/<shard>.parquet`).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from prefect import flow, get_run_logger, unmapped
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from tasks import storage
+from tasks.export import export_version
+from tasks.normalize import normalize_shard
+from tasks.pii import scrub_shard
+from tasks.recipe import Recipe, load_recipe
+from tasks.report import RunReport
+from tasks.shards import Shard
+from tasks.sources import ingest_file, resolve_source_files
+from tasks.split import split_shard
+from tasks.validate import summarise, validate_shard
+
+
+class ValidationFailed(RuntimeError):
+    """A critical expectation failed; nothing was published."""
+
+
+class NothingToExport(RuntimeError):
+    """Every row was quarantined or rejected."""
+
+
+STATS_IN_MANIFEST = ("stages", "sources", "quarantine", "rejected", "pii", "validation")
+
+
+def default_version() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _by_table(shards: list[Shard]) -> dict[str, list[Shard]]:
+    out: dict[str, list[Shard]] = {}
+    for s in shards:
+        out.setdefault(s.table, []).append(s)
+    return out
+
+
+def _count(report: RunReport, stage: str, before: list[Shard], after: list[Shard]) -> None:
+    for table in sorted({s.table for s in before}):
+        rows_in = sum(s.rows for s in before if s.table == table)
+        rows_out = sum(s.rows for s in after if s.table == table)
+        report.stage(stage, table, rows_in, rows_out)
+
+
+def _publish(report: RunReport) -> None:
+    key = report.dataset  # artifact keys: lowercase letters, digits and dashes, like recipe names
+    create_markdown_artifact(key=f"{key}-run-report", markdown=report.markdown(), description="pairforge run report")
+    if report.stages:
+        create_table_artifact(key=f"{key}-stage-counts", table=report.stages, description="rows in/out per stage")
+
+
+def ingest(recipe: Recipe, work_uri: str, report: RunReport) -> list[Shard]:
+    jobs = [(src, uri) for src in recipe.sources for uri, _ in resolve_source_files(src)]
+    results = ingest_file.map(
+        [src for src, _ in jobs],
+        [uri for _, uri in jobs],
+        list(range(len(jobs))),
+        unmapped(recipe.languages[0]),
+        unmapped(work_uri),
+        unmapped(recipe.work_shard_rows),
+    ).result()
+    shards: list[Shard] = []
+    for res in results:
+        shards += res["shards"]
+        q = sum(res["quarantine"].values())
+        src = report.sources.setdefault(res["source"], {"files": 0, "rows": 0, "quarantined": 0})
+        src["files"] += 1
+        src["rows"] += res["rows"]
+        src["quarantined"] += q
+        report.quarantine.update(res["quarantine"])
+    for table in sorted({s.table for s in shards}):
+        rows = sum(s.rows for s in shards if s.table == table)
+        report.stage("ingest", table, rows, rows)
+    return shards
+
+
+def validate(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunReport) -> dict[str, bytes]:
+    """Run the suites per shard; returns the report files. Raises ValidationFailed on a critical failure."""
+    # empty shards add nothing; a table whose shards are all empty is still validated once (row count)
+    todo = [s for shards_of in _by_table(shards).values() for s in ([x for x in shards_of if x.rows] or shards_of[:1])]
+    reports = validate_shard.map(todo, unmapped(recipe.validation.suites_dir)).result()
+    files: dict[str, bytes] = {}
+    for table, table_reports in _by_table_reports(reports).items():
+        summary = summarise(table_reports)["tables"][table]
+        report.validation[table] = summary
+        files[f"validation/{table}.json"] = json.dumps({"summary": summary, "shards": table_reports}, indent=2).encode()
+    for rel, data in files.items():
+        storage.write_bytes(storage.join(work_uri, rel), data)
+    report.validation_report_uri = storage.join(work_uri, "validation")
+    failed = [t for t, v in report.validation.items() if not v["critical_success"]]
+    if failed:
+        raise ValidationFailed(
+            f"critical expectations failed for {', '.join(failed)}; nothing was published. "
+            f"Report: {report.validation_report_uri}"
+        )
+    return files
+
+
+def _by_table_reports(reports: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for r in reports:
+        out.setdefault(r["table"], []).append(r)
+    return out
+
+
+@flow(name="build-dataset")
+def build_dataset(recipe_path: str, overrides: list[str] | None = None, version: str | None = None) -> str:
+    """Build one version of the dataset a recipe describes; returns the version's URI."""
+    logger = get_run_logger()
+    recipe = load_recipe(recipe_path, overrides or [])
+    version = version or recipe.export.version or default_version()
+    dataset_uri = storage.join(recipe.export.uri, recipe.name)
+    work_uri = storage.join(recipe.export.work_uri or storage.join(dataset_uri, "_work"), version)
+    report = RunReport(recipe.name, version)
+    logger.info("building %s version %s; work area %s", recipe.name, version, work_uri)
+    try:
+        shards = ingest(recipe, work_uri, report)
+        if not any(s.rows for s in shards):
+            raise NothingToExport(f"no rows to build from: every row of every source was quarantined "
+                                  f"({sum(report.quarantine.values())} rows)")
+
+        results = normalize_shard.map(shards, unmapped(recipe.clean), unmapped(work_uri)).result()
+        cleaned = [s for s, _ in results]
+        for _, rejected in results:
+            report.rejected.update({f"normalize: {k}": v for k, v in rejected.items()})
+        _count(report, "normalize", shards, cleaned)
+
+        if recipe.pii.enabled:
+            results = scrub_shard.map(cleaned, unmapped(recipe.pii), unmapped(work_uri)).result()
+            scrubbed = [s for s, _ in results]
+            for _, found in results:
+                report.pii.update(found)
+            _count(report, "pii", cleaned, scrubbed)
+        else:
+            scrubbed = cleaned
+
+        validation_files = validate(recipe, scrubbed, work_uri, report) if recipe.validation.enabled else {}
+
+        split = split_shard.map(scrubbed, unmapped(recipe.split), unmapped(work_uri)).result()
+        tables = _by_table(split)
+        if not recipe.export.keep_documents:
+            tables.pop("documents", None)
+        manifest = export_version(
+            tables, dataset_uri, version, recipe.export.shard_rows, validation_files,
+            {"dataset": recipe.name, "recipe_sha256": recipe.sha256, "description": recipe.description,
+             "task": recipe.task, "languages": recipe.languages,
+             "sources": [{"name": s.name, "uri": s.uri, "format": s.format, "license": s.license}
+                         for s in recipe.sources],
+             "stats": {k: v for k, v in report.to_dict().items() if k in STATS_IN_MANIFEST}},
+        )
+        report.exported = manifest["tables"]
+        for table, stats in manifest["tables"].items():
+            report.stage("export", table, sum(s.rows for s in tables[table]), sum(stats["rows"].values()))
+        report.output_uri = storage.join(dataset_uri, version)
+        report.status = "completed"
+        if not recipe.export.keep_work:
+            _clean_work_area(work_uri)
+        logger.info("published %s", report.output_uri)
+        return report.output_uri
+    except Exception:
+        report.status = "failed"
+        raise
+    finally:
+        _publish(report)
+
+
+def _clean_work_area(work_uri: str) -> None:
+    """Intermediate shards hold text from before the PII scrub: remove them once the version is out."""
+    for uri, _ in storage.list_files(work_uri):
+        storage.delete(uri)
+

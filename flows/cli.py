@@ -1,0 +1,202 @@
+"""`pairforge` command line. Exit codes: 0 success, 1 run failed, 2 bad usage or bad recipe.
+
+User errors print one line on stderr, never a traceback. Machine-readable results (a version
+URI) go to stdout; tables and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="Build clean, PII-scrubbed, validated datasets for training and fine-tuning LLMs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+bench_app = typer.Typer(help="Benchmarks that print measured ratios side by side.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    recipe: Annotated[Path, typer.Argument(help="recipe YAML file")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a recipe key: dotted.key=value")] = None,
+    version: Annotated[str | None, typer.Option(help="version folder name (default: UTC timestamp)")] = None,
+) -> None:
+    """Run the build flow and print the output version's URI."""
+    from tasks.recipe import RecipeError, load_recipe
+
+    overrides = set_ or []
+    try:
+        load_recipe(recipe, overrides)  # fail fast, before Prefect starts
+    except RecipeError as e:
+        fail(str(e), 2)
+
+    from flows.build import build_dataset
+
+    state = build_dataset(str(recipe), overrides, version, return_state=True)
+    if not state.is_completed():
+        try:
+            state.result()
+        except Exception as e:  # the flow's failure: report it in one line
+            fail(f"run failed: {type(e).__name__}: {e}", 1)
+        fail(f"run ended {state.name}", 1)
+    uri = state.result()
+    _print_summary(uri)
+    print(uri)
+
+
+def _print_summary(version_uri: str) -> None:
+    from tasks.export import read_manifest
+
+    manifest = read_manifest(version_uri)
+    stats = manifest.get("stats", {})
+    table = Table(title=f"{manifest['dataset']} {manifest['version']}")
+    for col in ("stage", "table", "rows in", "rows out"):
+        table.add_column(col, justify="right" if col.startswith("rows") else "left")
+    for s in stats.get("stages", []):
+        table.add_row(s["stage"], s["table"], str(s["rows_in"]), str(s["rows_out"]))
+    for t, info in manifest["tables"].items():
+        r = info["rows"]
+        table.add_row("export", t, "", f"train {r['train']} / validation {r['validation']} / test {r['test']}")
+    err.print(table)
+    if stats.get("quarantine"):
+        err.print(f"quarantined rows: {sum(stats['quarantine'].values())} "
+                  f"({', '.join(f'{k}: {v}' for k, v in list(stats['quarantine'].items())[:5])})")
+    if stats.get("pii"):
+        err.print("PII replaced: " + ", ".join(f"{k} {v}" for k, v in sorted(stats["pii"].items())))
+
+
+@app.command()
+def scrub(
+    input: Annotated[str, typer.Argument(help=".jsonl or .parquet file (local path or s3://)")],
+    output: Annotated[str, typer.Argument(help="where to write the scrubbed file (same format)")],
+    field: Annotated[list[str] | None, typer.Option("--field", help="text field to scrub (repeatable)")] = None,
+    operator: Annotated[str, typer.Option(help="replace | mask | hash | redact")] = "replace",
+    threshold: Annotated[float, typer.Option(help="minimum recognizer score")] = 0.5,
+) -> None:
+    """Scrub PII in the named text fields, keeping row order and all other fields."""
+    from pydantic import ValidationError
+
+    from tasks import storage
+    from tasks.pii import scrub_jsonl, scrub_parquet
+    from tasks.recipe import PIIOptions
+
+    try:
+        opts = PIIOptions(operator=operator, threshold=threshold)
+    except ValidationError as e:
+        fail(f"bad option: {e.errors()[0]['msg']}", 2)
+    kind = Path(input.removesuffix(".gz")).suffix
+    if kind not in (".jsonl", ".parquet"):
+        fail(f"{input}: expected a .jsonl or .parquet file", 2)
+    try:
+        data = storage.read_bytes(input)
+    except storage.StorageError as e:
+        fail(f"cannot read {e}", 2)
+    try:
+        out, counts = (scrub_jsonl if kind == ".jsonl" else scrub_parquet)(data, field or [], opts)
+    except ValueError as e:
+        fail(f"{input}: {e}", 2)
+    storage.write_bytes(output, out)
+    err.print(f"wrote {output}; findings: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+
+
+@app.command()
+def validate(uri: Annotated[str, typer.Argument(help="version folder, or dataset folder (uses LATEST)")]) -> None:
+    """Re-run the expectation suites (and checksums) on an exported version."""
+    from tasks import storage
+    from tasks.export import read_manifest, resolve_version_uri, verify_files
+    from tasks.validate import summarise, validate_frame
+
+    try:
+        version_uri = resolve_version_uri(uri)
+    except (FileNotFoundError, storage.StorageError) as e:
+        fail(str(e), 2)
+    manifest = read_manifest(version_uri)
+    problems = verify_files(version_uri, manifest)
+    table = Table(title=f"validation of {manifest['dataset']} {manifest['version']}")
+    for col in ("table", "rows", "success", "critical ok", "failed expectations"):
+        table.add_column(col)
+    ok = not problems
+    for t in sorted({f["table"] for f in manifest["files"] if f["split"]}):
+        files = [f for f in manifest["files"] if f["table"] == t and f["split"]]
+        reports = [
+            validate_frame(storage.read_parquet(storage.join(version_uri, f["path"])), t, shard=f["path"])
+            for f in ([f for f in files if f["rows"]] or files[:1])
+        ]
+        summary = summarise(reports)["tables"][t]
+        ok &= summary["critical_success"]
+        failed = ", ".join(f"{x['type']} ({x['severity']})" for x in summary["results"] if not x["success"]) or "-"
+        table.add_row(t, str(sum(r["rows"] for r in reports)), str(summary["success"]),
+                      str(summary["critical_success"]), failed)
+    err.print(table)
+    for p in problems:
+        err.print(f"[red]checksum:[/] {p}")
+    if not ok:
+        raise typer.Exit(1)
+    print(version_uri)
+
+
+@app.command()
+def inspect(uri: Annotated[str, typer.Argument(help="version folder, or dataset folder (uses LATEST)")]) -> None:
+    """Print a version's manifest summary."""
+    from tasks import storage
+    from tasks.export import read_manifest, resolve_version_uri
+
+    try:
+        version_uri = resolve_version_uri(uri)
+    except (FileNotFoundError, storage.StorageError) as e:
+        fail(str(e), 2)
+    m = read_manifest(version_uri)
+    out = Console()
+    out.print(f"[bold]{m['dataset']}[/] version [bold]{m['version']}[/]  created {m['created_at']}")
+    out.print(f"uri: {version_uri}\nrecipe sha256: {m['recipe_sha256']}\npipeline: {m.get('pipeline_version')}")
+    table = Table()
+    for col in ("table", "split", "files", "rows", "bytes"):
+        table.add_column(col, justify="left" if col in ("table", "split") else "right")
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for f in m["files"]:
+        if f["split"]:
+            groups.setdefault((f["table"], f["split"]), []).append(f)
+    for (t, split), files in sorted(groups.items()):
+        table.add_row(t, split, str(len(files)), str(sum(f["rows"] for f in files)),
+                      str(sum(f["bytes"] for f in files)))
+    out.print(table)
+    for name, src in ((s["name"], s) for s in m.get("sources", [])):
+        out.print(f"source {name}: {src['format']} {src['license']} {src['uri']}")
+
+
+@bench_app.command("pii")
+def bench_pii_cmd(
+    n: Annotated[int, typer.Option(help="number of texts")] = 1500,
+    texts: Annotated[str | None, typer.Option(help="presidio-research JSON; default: shared corpus")] = None,
+) -> None:
+    """PII stage docs/s vs bare spaCy nlp.pipe vs a naive Presidio loop, on the same texts."""
+    from flows.bench import bench_pii, print_pii_bench
+
+    print_pii_bench(bench_pii(n=n, texts_path=texts))
+
+
+def main() -> None:
+    # Prefect prints its own logs; keep ours readable when stdout is piped.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
+    app()
+
+
+if __name__ == "__main__":
+    main()

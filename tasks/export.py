@@ -1,0 +1,179 @@
+"""Export: split-tagged work shards -> `<export>/<name>/<version>/` exactly as the output contract.
+
+Order of writes, so a reader never sees a half-written version:
+1. remove an old `manifest.json` of the same version (the version is incomplete from here on);
+2. write every shard (each write is atomic) and the validation reports;
+3. delete files of an earlier attempt that the new file set does not contain;
+4. write `manifest.json` (its presence means complete), then `<export>/<name>/LATEST`.
+
+Shards stream: pass 1 reads only `id` and `split` to drop exact duplicates and count rows per
+split; pass 2 reads one work shard at a time and flushes output shards of `shard_rows` rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks import storage
+from tasks.schema import SCHEMAS, SPLITS
+from tasks.shards import RETRYING, Shard
+
+MANIFEST = "manifest.json"
+LATEST = "LATEST"
+
+
+def pipeline_version() -> str:
+    try:
+        return version("pairforge")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def shard_name(split: str, index: int, count: int) -> str:
+    return f"{split}-{index:05d}-of-{count:05d}.parquet"
+
+
+def _keep_masks(shards: list[Shard]) -> tuple[list[pl.Series], dict[str, int], int]:
+    """Per shard, which rows to keep (first occurrence of each id); rows per split; duplicates dropped."""
+    if not shards:
+        return [], {s: 0 for s in SPLITS}, 0
+    ids = pl.concat(
+        [storage.read_parquet(s.uri, columns=["id", "split"]).with_columns(pl.lit(i).alias("_shard"))
+         for i, s in enumerate(shards)]
+    )
+    ids = ids.with_columns(pl.col("id").is_first_distinct().alias("_keep"))
+    kept = ids.filter("_keep")
+    counts = {s: 0 for s in SPLITS} | dict(kept.group_by("split").len().iter_rows())
+    masks = [part.get_column("_keep") for part in ids.partition_by("_shard", maintain_order=True)]
+    return masks, counts, len(ids) - len(kept)
+
+
+def write_table(table: str, shards: list[Shard], version_uri: str, shard_rows: int) -> tuple[list[dict], dict]:
+    """Write one table's splits as contract-named shards; returns manifest file entries and stats."""
+    masks, counts, dropped = _keep_masks(shards)
+    totals = {split: max(1, math.ceil(n / shard_rows)) for split, n in counts.items()}
+    schema = SCHEMAS[table]
+    buffers: dict[str, list[pl.DataFrame]] = {s: [] for s in SPLITS}
+    buffered = {s: 0 for s in SPLITS}
+    written = {s: 0 for s in SPLITS}
+    files: list[dict] = []
+
+    def flush(split: str, final: bool) -> None:
+        frame = pl.concat(buffers[split]) if buffers[split] else pl.DataFrame(schema=schema)
+        while len(frame) >= shard_rows or (final and (len(frame) or written[split] == 0)):
+            out, frame = frame.head(shard_rows), frame.slice(shard_rows)
+            rel = f"{table}/{shard_name(split, written[split], totals[split])}"
+            data = storage.parquet_bytes(out, row_group_size=min(shard_rows, 100_000))
+            storage.write_bytes(storage.join(version_uri, rel), data)
+            files.append({"path": rel, "table": table, "split": split, "rows": len(out), "bytes": len(data),
+                          "sha256": hashlib.sha256(data).hexdigest()})
+            written[split] += 1
+            if not len(frame):
+                break
+        buffers[split], buffered[split] = ([frame] if len(frame) else []), len(frame)
+
+    for shard, keep in zip(shards, masks, strict=True):
+        df = shard.read().filter(keep)
+        for split in SPLITS:
+            part = df.filter(pl.col("split") == split).select(schema.names())
+            if len(part):
+                buffers[split].append(part)
+                buffered[split] += len(part)
+                if buffered[split] >= shard_rows:
+                    flush(split, final=False)
+    for split in SPLITS:
+        flush(split, final=True)
+    return files, {"rows": counts, "exact_duplicates_dropped": dropped}
+
+
+def write_version(
+    tables: dict[str, list[Shard]],
+    dataset_uri: str,
+    version: str,
+    *,
+    shard_rows: int,
+    extra_files: dict[str, bytes],
+    manifest_fields: dict,
+) -> dict:
+    """Write a complete version folder and point LATEST at it; returns the manifest."""
+    version_uri = storage.join(dataset_uri, version)
+    manifest_uri = storage.join(version_uri, MANIFEST)
+    if storage.exists(manifest_uri):
+        storage.delete(manifest_uri)
+
+    files: list[dict] = []
+    stats: dict[str, dict] = {}
+    for table, shards in tables.items():
+        table_files, stats[table] = write_table(table, shards, version_uri, shard_rows)
+        files += table_files
+    for rel, data in extra_files.items():
+        storage.write_bytes(storage.join(version_uri, rel), data)
+        table = rel.split("/", 1)[0]
+        files.append({"path": rel, "table": table, "split": None, "rows": None, "bytes": len(data),
+                      "sha256": hashlib.sha256(data).hexdigest()})
+
+    keep = {storage.join(version_uri, f["path"]) for f in files}
+    for uri, _ in storage.list_files(version_uri):
+        if uri not in keep:
+            storage.delete(uri)
+
+    manifest = {
+        "dataset": manifest_fields.pop("dataset"),
+        "version": version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "pipeline_version": pipeline_version(),
+        **manifest_fields,
+        "tables": stats,
+        "files": files,
+    }
+    storage.write_bytes(manifest_uri, json.dumps(manifest, indent=2).encode())
+    storage.write_bytes(storage.join(dataset_uri, LATEST), f"{version}\n".encode())
+    return manifest
+
+
+@task(name="export", cache_policy=NO_CACHE, **RETRYING)
+def export_version(tables: dict[str, list[Shard]], dataset_uri: str, version: str, shard_rows: int,
+                   extra_files: dict[str, bytes], manifest_fields: dict) -> dict:
+    return write_version(tables, dataset_uri, version, shard_rows=shard_rows, extra_files=extra_files,
+                         manifest_fields=dict(manifest_fields))
+
+
+# ---- reading a version back (inspect / validate) ------------------------------------------------
+
+
+def resolve_version_uri(uri: str) -> str:
+    """A version folder, or a dataset folder whose LATEST names one."""
+    uri = uri.rstrip("/")
+    if storage.exists(storage.join(uri, MANIFEST)):
+        return uri
+    latest = storage.join(uri, LATEST)
+    if storage.exists(latest):
+        return storage.join(uri, storage.read_bytes(latest).decode().strip())
+    raise FileNotFoundError(f"{uri}: no {MANIFEST} (not a complete version) and no {LATEST}")
+
+
+def read_manifest(version_uri: str) -> dict:
+    return json.loads(storage.read_bytes(storage.join(version_uri, MANIFEST)))
+
+
+def verify_files(version_uri: str, manifest: dict) -> list[str]:
+    """Problems found checking every listed file's size and sha256 (empty list: all good)."""
+    problems = []
+    for f in manifest["files"]:
+        uri = storage.join(version_uri, f["path"])
+        try:
+            data = storage.read_bytes(uri)
+        except storage.StorageError as e:
+            problems.append(f"{f['path']}: cannot read ({e})")
+            continue
+        if len(data) != f["bytes"] or hashlib.sha256(data).hexdigest() != f["sha256"]:
+            problems.append(f"{f['path']}: size or sha256 differs from the manifest")
+    return problems

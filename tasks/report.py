@@ -1,0 +1,74 @@
+"""The run report: counts gathered by the flow, rendered as markdown for the Prefect artifact.
+
+It holds counts and reasons only, never row contents (which may be personal data).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RunReport:
+    dataset: str
+    version: str
+    status: str = "running"
+    output_uri: str | None = None
+    stages: list[dict] = field(default_factory=list)  # {stage, table, rows_in, rows_out}
+    sources: dict[str, dict] = field(default_factory=dict)  # name -> {files, rows, quarantined}
+    quarantine: Counter = field(default_factory=Counter)  # reason -> rows
+    rejected: Counter = field(default_factory=Counter)  # "stage: reason" -> rows
+    pii: Counter = field(default_factory=Counter)  # entity type -> findings
+    validation: dict[str, dict] = field(default_factory=dict)  # table -> summary
+    validation_report_uri: str | None = None
+    exported: dict[str, dict] = field(default_factory=dict)  # table -> {rows: {split: n}, ...}
+
+    def stage(self, stage: str, table: str, rows_in: int, rows_out: int) -> None:
+        self.stages.append({"stage": stage, "table": table, "rows_in": rows_in, "rows_out": rows_out})
+
+    def to_dict(self) -> dict:
+        return {
+            "dataset": self.dataset, "version": self.version, "status": self.status, "output_uri": self.output_uri,
+            "stages": self.stages, "sources": self.sources, "quarantine": dict(self.quarantine),
+            "rejected": dict(self.rejected), "pii": dict(self.pii), "validation": self.validation,
+            "exported": self.exported,
+        }
+
+    def markdown(self) -> str:
+        lines = [f"# pairforge run: {self.dataset} {self.version}", "", f"**Status:** {self.status}  "]
+        if self.output_uri:
+            lines.append(f"**Output:** `{self.output_uri}`  ")
+        if self.validation_report_uri:
+            lines.append(f"**Validation report:** `{self.validation_report_uri}`  ")
+        lines += ["", "## Rows per stage", "", "| stage | table | in | out |", "|---|---|---:|---:|"]
+        lines += [f"| {s['stage']} | {s['table']} | {s['rows_in']} | {s['rows_out']} |" for s in self.stages]
+        lines += ["", "## Sources", "", "| source | files | rows | quarantined |", "|---|---:|---:|---:|"]
+        lines += [f"| {n} | {s['files']} | {s['rows']} | {s['quarantined']} |" for n, s in self.sources.items()]
+        lines += _counter_table("Quarantined rows (top reasons)", "reason", self.quarantine)
+        lines += _counter_table("Rejected rows (top reasons)", "reason", self.rejected)
+        lines += _counter_table("PII found per entity type", "entity", self.pii)
+        if self.validation:
+            lines += ["", "## Validation", "", "| table | success | critical ok | failed expectations |",
+                      "|---|---|---|---|"]
+            for table, v in self.validation.items():
+                failed = ", ".join(f"{r['type']} ({r['severity']})" for r in v["results"] if not r["success"]) or "-"
+                lines.append(f"| {table} | {v['success']} | {v['critical_success']} | {failed} |")
+        if self.exported:
+            lines += ["", "## Exported", "", "| table | train | validation | test | duplicates dropped |",
+                      "|---|---:|---:|---:|---:|"]
+            for table, e in self.exported.items():
+                r = e["rows"]
+                lines.append(f"| {table} | {r['train']} | {r['validation']} | {r['test']} | "
+                             f"{e['exact_duplicates_dropped']} |")
+        return "\n".join(lines) + "\n"
+
+
+def _counter_table(title: str, what: str, counts: Counter, top: int = 10) -> list[str]:
+    if not counts:
+        return ["", f"## {title}", "", "none"]
+    out = ["", f"## {title}", "", f"| {what} | rows |", "|---|---:|"]
+    out += [f"| {k} | {v} |" for k, v in counts.most_common(top)]
+    if len(counts) > top:
+        out.append(f"| ({len(counts) - top} more) | {sum(v for _, v in counts.most_common()[top:])} |")
+    return out

@@ -1,0 +1,334 @@
+"""Readers: one source file -> rows of the documents or pairs table, plus quarantined rows.
+
+A reader never raises for bad data: a line that is not valid UTF-8 or JSON, a row without the
+mapped field, or a file that cannot be parsed at all becomes a quarantine row with its reason,
+and everything else in the file is kept. Only storage failures (worth a retry) raise.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks import storage
+from tasks.recipe import Source
+from tasks.schema import DOCUMENTS, PAIRS, QUARANTINE, stable_id
+from tasks.shards import RETRYING, Shard, stage_uri, write_stage
+
+EXTENSIONS = {
+    "jsonl": (".jsonl", ".json", ".ndjson"),
+    "csv": (".csv",),
+    "parquet": (".parquet",),
+    "alpaca": (".jsonl", ".json"),
+    "openai": (".jsonl",),
+    "prompt-completion": (".jsonl",),
+}
+ROLES = {"system", "user", "assistant", "tool"}
+
+
+class SourceError(ValueError):
+    """A source that matches no usable file (raised before any work starts)."""
+
+
+class BadRow(ValueError):
+    """One row cannot become a table row; its message is the quarantine reason."""
+
+
+def resolve_source_files(source: Source) -> list[tuple[str, int]]:
+    """The files a source reads, with sizes. Raises SourceError when there are none or all are empty."""
+    try:
+        found = storage.glob(source.uri)
+    except storage.StorageError as e:
+        raise SourceError(f"cannot list {source.uri}: {e}") from None
+    exts = EXTENSIONS.get(source.format)
+    if exts and len(found) > 1:
+        wanted = [(u, s) for u, s in found if _strip_compression(u).endswith(exts)]
+        found = wanted or found
+    if not found:
+        raise SourceError(f"no file matches {source.uri}")
+    if all(size == 0 for _, size in found):
+        raise SourceError(f"source is empty: {', '.join(u for u, _ in found[:3])}")
+    return found
+
+
+def _strip_compression(uri: str) -> str:
+    for ext in (".gz", ".bz2"):
+        if uri.endswith(ext):
+            return uri[: -len(ext)]
+    return uri
+
+
+def _decompress(uri: str, data: bytes) -> bytes:
+    if uri.endswith(".gz"):
+        return gzip.decompress(data)
+    if uri.endswith(".bz2"):
+        return bz2.decompress(data)
+    return data
+
+
+@dataclass
+class FileRows:
+    """What one source file yields."""
+
+    table: str
+    rows: pl.DataFrame
+    quarantine: pl.DataFrame
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class _Collector:
+    def __init__(self, source: Source, uri: str, lang: str):
+        self.source, self.uri, self.lang = source, uri, lang
+        self.rows: list[dict] = []
+        self.bad: list[dict] = []
+
+    def quarantine(self, row: int | None, reason: str) -> None:
+        self.bad.append({"source": self.source.name, "uri": self.uri, "row": row, "reason": reason, "stage": "ingest"})
+
+    def frames(self, table: str) -> FileRows:
+        schema = DOCUMENTS if table == "documents" else PAIRS
+        rows = pl.DataFrame(self.rows, schema=schema, orient="row") if self.rows else pl.DataFrame(schema=schema)
+        bad = pl.DataFrame(self.bad, schema=QUARANTINE, orient="row") if self.bad else pl.DataFrame(schema=QUARANTINE)
+        return FileRows(table, rows, bad)
+
+
+# ---- documents ---------------------------------------------------------------------------------
+
+
+def _document(c: _Collector, text: Any) -> None:
+    if not isinstance(text, str):
+        raise BadRow(f"text is {type(text).__name__}, expected a string")
+    doc_id = stable_id(c.source.name, text)
+    c.rows.append(
+        {"id": doc_id, "doc_id": doc_id, "text": text, "source": c.source.name, "uri": c.uri,
+         "license": c.source.license, "lang": c.lang}
+    )
+
+
+def _lines(data: bytes, encoding: str) -> Iterator[tuple[int, str | None, str | None]]:
+    """(line number, text, error) per non-blank line; a line that does not decode gets an error."""
+    for n, raw in enumerate(data.splitlines(), start=1):
+        try:
+            line = raw.decode(encoding)
+        except UnicodeDecodeError:
+            yield n, None, f"not valid {encoding}"
+            continue
+        if line.strip():
+            yield n, line, None
+
+
+def _records(data: bytes, encoding: str) -> Iterator[tuple[int, dict | None, str | None]]:
+    for n, line, err in _lines(data, encoding):
+        if err:
+            yield n, None, err
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            yield n, None, f"broken JSON: {str(e).split(':')[0]}"
+            continue
+        if not isinstance(obj, dict):
+            yield n, None, f"JSON line is a {type(obj).__name__}, expected an object"
+            continue
+        yield n, obj, None
+
+
+def _field(source: Source, name: str) -> str:
+    return source.fields.get(name, name)
+
+
+def _get(obj: dict, key: str, required: bool = True) -> Any:
+    if key not in obj or obj[key] is None:
+        if required:
+            raise BadRow(f"missing field '{key}'")
+        return None
+    return obj[key]
+
+
+def _read_text(c: _Collector, data: bytes) -> str:
+    try:
+        text = data.decode(c.source.encoding)
+    except UnicodeDecodeError as e:
+        c.quarantine(None, f"not valid {c.source.encoding} (byte {e.start})")
+        return "documents"
+    if text.strip():
+        _document(c, text)
+    return "documents"
+
+
+def _read_text_lines(c: _Collector, data: bytes) -> str:
+    for n, line, err in _lines(data, c.source.encoding):
+        if err:
+            c.quarantine(n, err)
+        else:
+            _document(c, line)
+    return "documents"
+
+
+def _each_record(c: _Collector, data: bytes, make: Callable[[_Collector, dict], None]) -> None:
+    for n, obj, err in _records(data, c.source.encoding):
+        if err:
+            c.quarantine(n, err)
+            continue
+        try:
+            make(c, obj)
+        except BadRow as e:
+            c.quarantine(n, str(e))
+
+
+def _read_jsonl(c: _Collector, data: bytes) -> str:
+    key = _field(c.source, "text")
+    _each_record(c, data, lambda c, obj: _document(c, _get(obj, key)))
+    return "documents"
+
+
+def _read_table(c: _Collector, frame: pl.DataFrame) -> str:
+    key = _field(c.source, "text")
+    if key not in frame.columns:
+        c.quarantine(None, f"wrong columns: no column '{key}' (has: {', '.join(frame.columns[:10])})")
+        return "documents"
+    for n, value in enumerate(frame.get_column(key).to_list(), start=1):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            c.quarantine(n, f"empty '{key}'")
+            continue
+        try:
+            _document(c, value)
+        except BadRow as e:
+            c.quarantine(n, str(e))
+    return "documents"
+
+
+def _read_csv(c: _Collector, data: bytes) -> str:
+    try:
+        frame = pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8")
+    except Exception as e:  # polars raises ComputeError/NoDataError with a message worth keeping
+        c.quarantine(None, f"cannot parse CSV: {str(e).splitlines()[0][:200]}")
+        return "documents"
+    return _read_table(c, frame)
+
+
+def _read_parquet(c: _Collector, data: bytes) -> str:
+    try:
+        frame = pl.read_parquet(io.BytesIO(data))
+    except Exception as e:
+        c.quarantine(None, f"cannot parse Parquet: {str(e).splitlines()[0][:200]}")
+        return "documents"
+    return _read_table(c, frame)
+
+
+# ---- pairs -------------------------------------------------------------------------------------
+
+
+def _text(value: Any, what: str) -> str:
+    """A message content: a string, or OpenAI's list of {type: text, text} parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(p, dict) for p in value):
+        return "".join(p.get("text", "") for p in value if p.get("type", "text") == "text")
+    raise BadRow(f"{what} is {type(value).__name__}, expected a string")
+
+
+def _pair(c: _Collector, messages: list[dict]) -> None:
+    """Append a pair from its turns; prompt/response are the last user turn and the final assistant turn."""
+    if not messages or messages[-1]["role"] != "assistant":
+        raise BadRow("conversation does not end with an assistant turn")
+    users = [m for m in messages if m["role"] == "user"]
+    if not users:
+        raise BadRow("conversation has no user turn")
+    if not messages[-1]["content"].strip():
+        raise BadRow("empty response")
+    if not users[-1]["content"].strip():
+        raise BadRow("empty prompt")
+    systems = [m["content"] for m in messages if m["role"] == "system"]
+    pair_id = stable_id(c.source.name, orjson.dumps(messages).decode())
+    c.rows.append(
+        {"id": pair_id, "doc_id": pair_id, "prompt": users[-1]["content"], "response": messages[-1]["content"],
+         "messages": messages, "system": systems[0] if systems else None, "source": c.source.name,
+         "uri": c.uri, "license": c.source.license, "lang": c.lang, "origin": "imported"}
+    )
+
+
+def _alpaca(c: _Collector, obj: dict) -> None:
+    instruction = _text(_get(obj, _field(c.source, "instruction")), "instruction")
+    extra = _get(obj, _field(c.source, "input"), required=False)
+    output = _text(_get(obj, _field(c.source, "output")), "output")
+    prompt = instruction if not extra else f"{instruction}\n\n{_text(extra, 'input')}"
+    _pair(c, [{"role": "user", "content": prompt}, {"role": "assistant", "content": output}])
+
+
+def _openai(c: _Collector, obj: dict) -> None:
+    raw = _get(obj, _field(c.source, "messages"))
+    if not isinstance(raw, list):
+        raise BadRow("messages is not a list")
+    messages = []
+    for i, m in enumerate(raw):
+        if not isinstance(m, dict) or m.get("role") not in ROLES:
+            raise BadRow(f"messages[{i}]: role must be one of {sorted(ROLES)}")
+        messages.append({"role": m["role"], "content": _text(m.get("content") or "", f"messages[{i}].content")})
+    _pair(c, messages)
+
+
+def _prompt_completion(c: _Collector, obj: dict) -> None:
+    prompt = _text(_get(obj, _field(c.source, "prompt")), "prompt")
+    completion = _text(_get(obj, _field(c.source, "completion")), "completion")
+    _pair(c, [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}])
+
+
+def _pairs_reader(make: Callable[[_Collector, dict], None]) -> Callable[[_Collector, bytes], str]:
+    def read(c: _Collector, data: bytes) -> str:
+        _each_record(c, data, make)
+        return "pairs"
+
+    return read
+
+
+READERS: dict[str, Callable[[_Collector, bytes], str]] = {
+    "text": _read_text,
+    "text-lines": _read_text_lines,
+    "jsonl": _read_jsonl,
+    "csv": _read_csv,
+    "parquet": _read_parquet,
+    "alpaca": _pairs_reader(_alpaca),
+    "openai": _pairs_reader(_openai),
+    "prompt-completion": _pairs_reader(_prompt_completion),
+}
+
+
+def read_source_file(source: Source, uri: str, default_lang: str) -> FileRows:
+    """Read one file of a source. Raises storage.StorageError only for I/O failures."""
+    c = _Collector(source, uri, source.lang or default_lang)
+    try:
+        data = _decompress(uri, storage.read_bytes(uri))
+    except (OSError, EOFError) as e:
+        if isinstance(e, storage.StorageError) and e.transient:
+            raise
+        c.quarantine(None, f"cannot read file: {e}")
+        return c.frames(source.table)
+    table = READERS[source.format](c, data)
+    return c.frames(table)
+
+
+@task(name="ingest", cache_policy=NO_CACHE, task_run_name="ingest-{source.name}-{index}", **RETRYING)
+def ingest_file(source: Source, uri: str, index: int, default_lang: str, work_uri: str, chunk_rows: int) -> dict:
+    """Read one file into work-area shards of at most `chunk_rows` rows; returns shards and counts."""
+    got = read_source_file(source, uri, default_lang)
+    base = f"{source.name}-{index:05d}"
+    shards = []
+    for n, start in enumerate(range(0, len(got.rows), chunk_rows)):
+        part = got.rows.slice(start, chunk_rows)
+        shard = Shard(got.table, f"{base}-{n:05d}", stage_uri(work_uri, "ingest", got.table, f"{base}-{n:05d}"), 0)
+        shards.append(write_stage(part, work_uri, "ingest", shard))
+    if len(got.quarantine):
+        storage.write_parquet(got.quarantine, storage.join(work_uri, "quarantine", f"{base}.parquet"))
+    return {"source": source.name, "uri": uri, "shards": shards, "rows": len(got.rows),
+            "quarantine": dict(Counter(got.quarantine.get_column("reason").to_list()))}

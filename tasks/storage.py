@@ -1,0 +1,198 @@
+"""One small interface over local paths (`/x`, `file:///x`) and `s3://bucket/key` URIs.
+
+S3 uses boto3 with the standard AWS environment (credentials chain, `AWS_ENDPOINT_URL`,
+`AWS_DEFAULT_REGION`), so the same code talks to AWS, MinIO or moto's server.
+
+Writes are atomic from a reader's view: local files are written to a hidden temp file and
+renamed over the final name; an S3 PUT is never visible until it is complete.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import os
+import tempfile
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import polars as pl
+
+_local = threading.local()
+
+
+class StorageError(OSError):
+    """A storage operation failed; `transient` tells whether retrying may help."""
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+def is_s3(uri: str) -> bool:
+    return uri.startswith("s3://")
+
+
+def _local_path(uri: str) -> Path:
+    return Path(urlparse(uri).path) if uri.startswith("file://") else Path(uri)
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def _s3():
+    # boto3 clients are thread-safe, sessions are not: one client per thread, built on first use.
+    client = getattr(_local, "s3", None)
+    if client is None:
+        import boto3
+        from botocore.config import Config
+
+        client = boto3.session.Session().client(
+            "s3", config=Config(retries={"max_attempts": 5, "mode": "standard"})
+        )
+        _local.s3 = client
+    return client
+
+
+def _s3_error(e: Exception, uri: str) -> StorageError:
+    from botocore.exceptions import ClientError
+
+    if isinstance(e, ClientError):
+        code = e.response.get("Error", {}).get("Code", "")
+        status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        transient = status >= 500 or status == 429 or code in ("SlowDown", "RequestTimeout")
+        return StorageError(f"{uri}: {code or status}", transient=transient)
+    return StorageError(f"{uri}: {type(e).__name__}: {e}", transient=True)
+
+
+def join(base: str, *parts: str) -> str:
+    out = base.rstrip("/")
+    for p in parts:
+        out += "/" + p.strip("/")
+    return out
+
+
+def read_bytes(uri: str) -> bytes:
+    if is_s3(uri):
+        bucket, key = _split_s3(uri)
+        try:
+            return _s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as e:
+            raise _s3_error(e, uri) from e
+    try:
+        return _local_path(uri).read_bytes()
+    except OSError as e:
+        raise StorageError(f"{uri}: {e.strerror or e}") from e
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    if is_s3(uri):
+        bucket, key = _split_s3(uri)
+        try:
+            _s3().put_object(Bucket=bucket, Key=key, Body=data)
+        except Exception as e:
+            raise _s3_error(e, uri) from e
+        return
+    path = _local_path(uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def exists(uri: str) -> bool:
+    if is_s3(uri):
+        bucket, key = _split_s3(uri)
+        from botocore.exceptions import ClientError
+
+        try:
+            _s3().head_object(Bucket=bucket, Key=key)
+            return True
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise _s3_error(e, uri) from e
+        except Exception as e:
+            raise _s3_error(e, uri) from e
+    return _local_path(uri).exists()
+
+
+def delete(uri: str) -> None:
+    """Delete one object or file; missing is fine."""
+    if is_s3(uri):
+        bucket, key = _split_s3(uri)
+        try:
+            _s3().delete_object(Bucket=bucket, Key=key)
+        except Exception as e:
+            raise _s3_error(e, uri) from e
+        return
+    _local_path(uri).unlink(missing_ok=True)
+
+
+def list_files(prefix: str) -> list[tuple[str, int]]:
+    """All files under a folder/prefix (recursive), as sorted (uri, size). Hidden temp files are skipped."""
+    if is_s3(prefix):
+        bucket, key = _split_s3(prefix)
+        if key and not key.endswith("/"):
+            key += "/"
+        out = []
+        try:
+            for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+                out += [(f"s3://{bucket}/{o['Key']}", o["Size"]) for o in page.get("Contents", [])]
+        except Exception as e:
+            raise _s3_error(e, prefix) from e
+        return sorted(out)
+    root = _local_path(prefix)
+    if not root.is_dir():
+        return []
+    return sorted(
+        (str(p), p.stat().st_size)
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def glob(pattern: str) -> list[tuple[str, int]]:
+    """Files matching a path, folder or glob (`*`, `?`, `[...]`, `**`), local or s3://."""
+    if not any(c in pattern for c in "*?["):
+        if is_s3(pattern):
+            if not pattern.endswith("/") and exists(pattern):
+                bucket, key = _split_s3(pattern)
+                head = _s3().head_object(Bucket=bucket, Key=key)
+                return [(pattern, head["ContentLength"])]
+            return list_files(pattern)
+        path = _local_path(pattern)
+        if path.is_file():
+            return [(str(path), path.stat().st_size)]
+        return list_files(pattern)
+    # list from the fixed part of the pattern, then match the rest
+    fixed = pattern[: min(pattern.index(c) for c in "*?[" if c in pattern)]
+    base = fixed.rsplit("/", 1)[0] if "/" in fixed else "."
+    return [(u, s) for u, s in list_files(base) if fnmatch.fnmatch(u, pattern)]
+
+
+def read_parquet(uri: str, columns: list[str] | None = None) -> pl.DataFrame:
+    return pl.read_parquet(io.BytesIO(read_bytes(uri)), columns=columns)
+
+
+def parquet_bytes(df: pl.DataFrame, row_group_size: int = 100_000) -> bytes:
+    buf = io.BytesIO()
+    df.write_parquet(buf, compression="zstd", row_group_size=row_group_size, statistics=True)
+    return buf.getvalue()
+
+
+def write_parquet(df: pl.DataFrame, uri: str, row_group_size: int = 100_000) -> int:
+    """Write a zstd Parquet file atomically; returns its size in bytes."""
+    data = parquet_bytes(df, row_group_size)
+    write_bytes(uri, data)
+    return len(data)
