@@ -52,7 +52,9 @@ def _keep_masks(shards: list[Shard]) -> tuple[list[pl.Series], dict[str, int], i
     ids = ids.with_columns(pl.col("id").is_first_distinct().alias("_keep"))
     kept = ids.filter("_keep")
     counts = {s: 0 for s in SPLITS} | dict(kept.group_by("split").len().iter_rows())
-    masks = [part.get_column("_keep") for part in ids.partition_by("_shard", maintain_order=True)]
+    # one mask per shard, by index: partition_by has no group for an empty shard (all rows rejected upstream)
+    parts = {key[0]: part.get_column("_keep") for key, part in ids.partition_by("_shard", as_dict=True).items()}
+    masks = [parts.get(i, pl.Series("_keep", [], dtype=pl.Boolean)) for i in range(len(shards))]
     return masks, counts, len(ids) - len(kept)
 
 
@@ -104,6 +106,7 @@ def write_version(
     manifest_fields: dict,
 ) -> dict:
     """Write a complete version folder and point LATEST at it; returns the manifest."""
+    manifest_fields = dict(manifest_fields)  # do not consume the caller's dict (a retry reuses it)
     version_uri = storage.join(dataset_uri, version)
     manifest_uri = storage.join(version_uri, MANIFEST)
     if storage.exists(manifest_uri):

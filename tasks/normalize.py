@@ -37,7 +37,7 @@ def normalize_frame(df: pl.DataFrame, table: str, opts: CleanOptions) -> tuple[p
     """Normalise the text columns; returns (kept rows, rejected rows with `reason`)."""
     if table == "documents":
         out = df.with_columns(normalize_expr(pl.col("text"), opts))
-        too_short = pl.col("text").str.len_chars() < opts.min_chars
+        too_short = pl.col("text").str.len_chars().fill_null(0) < opts.min_chars
     else:
         content = normalize_expr(pl.element().struct.field("content"), opts)
         out = df.with_columns(
@@ -46,8 +46,8 @@ def normalize_frame(df: pl.DataFrame, table: str, opts: CleanOptions) -> tuple[p
             normalize_expr(pl.col("system"), opts),
             pl.col("messages").list.eval(pl.element().struct.with_fields(content)),
         )
-        too_short = (pl.col("prompt").str.len_chars() < opts.min_chars) | (
-            pl.col("response").str.len_chars() < opts.min_chars
+        too_short = (pl.col("prompt").str.len_chars().fill_null(0) < opts.min_chars) | (
+            pl.col("response").str.len_chars().fill_null(0) < opts.min_chars
         )
     rejected = out.filter(too_short).with_columns(
         pl.lit(f"shorter than {opts.min_chars} characters after normalisation").alias("reason")

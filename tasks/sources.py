@@ -123,6 +123,8 @@ def _lines(data: bytes, encoding: str) -> Iterator[tuple[int, str | None, str | 
         except UnicodeDecodeError:
             yield n, None, f"not valid {encoding}"
             continue
+        if n == 1:
+            line = line.removeprefix("\ufeff")  # a UTF-8 byte order mark is not part of the first record
         if line.strip():
             yield n, line, None
 

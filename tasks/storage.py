@@ -155,11 +155,14 @@ def list_files(prefix: str) -> list[tuple[str, int]]:
     root = _local_path(prefix)
     if not root.is_dir():
         return []
-    return sorted(
-        (str(p), p.stat().st_size)
-        for p in root.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    # URIs in the prefix's own form (`file://` kept), as `join(prefix, ...)` builds them, so callers can
+    # compare them with URIs they joined themselves and glob patterns can match them.
+    out = []
+    for p in root.rglob("*"):
+        rel = p.relative_to(root)
+        if p.is_file() and not any(part.startswith(".") for part in rel.parts):
+            out.append((join(prefix, rel.as_posix()), p.stat().st_size))
+    return sorted(out)
 
 
 def glob(pattern: str) -> list[tuple[str, int]]:
@@ -173,7 +176,7 @@ def glob(pattern: str) -> list[tuple[str, int]]:
             return list_files(pattern)
         path = _local_path(pattern)
         if path.is_file():
-            return [(str(path), path.stat().st_size)]
+            return [(pattern, path.stat().st_size)]
         return list_files(pattern)
     # list from the fixed part of the pattern, then match the rest
     fixed = pattern[: min(pattern.index(c) for c in "*?[" if c in pattern)]

@@ -1,0 +1,262 @@
+"""tasks.export: contract-named shards, manifest, LATEST, re-runs, verification; local and S3."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import re
+from datetime import datetime
+
+import boto3
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from tasks import storage
+from tasks.export import read_manifest, resolve_version_uri, verify_files, write_table, write_version
+from tasks.schema import DOCUMENTS, PAIRS
+from tasks.shards import Shard
+
+SPLIT_PAIRS = PAIRS | {"split": pl.String}
+SPLIT_DOCS = DOCUMENTS | {"split": pl.String}
+SHARD_NAME = re.compile(r"^(pairs|documents)/(train|validation|test)-(\d{5})-of-(\d{5})\.parquet$")
+
+
+def pair_rows(n: int, split: str, start: int = 0) -> list[dict]:
+    return [
+        {"id": f"{split}-{i}", "doc_id": f"{split}-{i}", "prompt": f"question {i}", "response": f"answer {i}",
+         "messages": [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": f"answer {i}"}],
+         "system": None, "source": "src", "uri": "file.jsonl", "license": "MIT", "lang": "en",
+         "origin": "imported", "split": split}
+        for i in range(start, start + n)
+    ]
+
+
+def work_shard(work: str, name: str, rows: list[dict], table: str = "pairs") -> Shard:
+    """A split-stage work shard: the table's columns plus `split`, written through storage."""
+    df = pl.DataFrame(rows, schema=SPLIT_PAIRS if table == "pairs" else SPLIT_DOCS, orient="row")
+    uri = storage.join(work, "split", table, f"{name}.parquet")
+    storage.write_parquet(df, uri)
+    return Shard(table, name, uri, len(df))
+
+
+@pytest.fixture
+def shards(tmp_path) -> list[Shard]:
+    """23 train, 5 validation, 0 test pairs over two work shards, plus 2 exact duplicates."""
+    work = str(tmp_path / "work")
+    first = pair_rows(15, "train") + pair_rows(3, "validation")
+    second = pair_rows(8, "train", start=15) + pair_rows(2, "validation", start=3) + pair_rows(2, "train")[:2]
+    return [work_shard(work, "a", first), work_shard(work, "b", second)]
+
+
+def export(shards, dataset_uri, version="v1", shard_rows=10, extra_files=None, sha="abc123"):
+    return write_version({"pairs": shards}, dataset_uri, version, shard_rows=shard_rows,
+                         extra_files=extra_files or {}, manifest_fields={"dataset": "demo", "recipe_sha256": sha})
+
+
+def shard_files(manifest: dict) -> list[dict]:
+    return [f for f in manifest["files"] if f["split"] is not None]
+
+
+def test_shard_names_row_groups_and_compression(tmp_path, shards):
+    out = str(tmp_path / "out" / "demo")
+    m = export(shards, out, shard_rows=10)
+    expected_rows = {"train": 23, "validation": 5, "test": 0}
+    by_split: dict[str, list[dict]] = {}
+    for f in shard_files(m):
+        match = SHARD_NAME.match(f["path"])
+        assert match, f["path"]
+        assert (match[1], match[2]) == (f["table"], f["split"])
+        by_split.setdefault(f["split"], []).append(f)
+    for split, n in expected_rows.items():
+        files = sorted(by_split[split], key=lambda f: f["path"])
+        total = max(1, math.ceil(n / 10))
+        assert [f["path"] for f in files] == [f"pairs/{split}-{i:05d}-of-{total:05d}.parquet" for i in range(total)]
+        assert sum(f["rows"] for f in files) == n
+        assert all(f["rows"] <= 10 for f in files)
+
+    for f in shard_files(m):
+        meta = pq.ParquetFile(tmp_path / "out" / "demo" / "v1" / f["path"]).metadata
+        assert meta.num_rows == f["rows"]
+        assert all(meta.row_group(i).num_rows <= 10 for i in range(meta.num_row_groups))
+        if f["rows"]:
+            assert {meta.row_group(0).column(c).compression for c in range(meta.num_columns)} == {"ZSTD"}
+
+
+def test_large_split_is_cut_at_shard_rows(tmp_path):
+    shard = work_shard(str(tmp_path / "work"), "big", pair_rows(250, "train"))
+    m = export([shard], str(tmp_path / "out"), shard_rows=120)
+    assert [(f["path"], f["rows"]) for f in shard_files(m) if f["split"] == "train"] == [
+        ("pairs/train-00000-of-00003.parquet", 120),
+        ("pairs/train-00001-of-00003.parquet", 120),
+        ("pairs/train-00002-of-00003.parquet", 10),
+    ]
+    meta = pq.ParquetFile(tmp_path / "out" / "v1" / "pairs" / "train-00000-of-00003.parquet").metadata
+    assert sum(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) == 120
+    assert max(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) <= 120
+
+
+def test_exported_rows_keep_contract_columns_and_drop_duplicates(tmp_path, shards):
+    m = export(shards, str(tmp_path / "out"))
+    assert m["tables"]["pairs"] == {"rows": {"train": 23, "validation": 5, "test": 0}, "exact_duplicates_dropped": 2}
+    version = tmp_path / "out" / "v1"
+    frames = [pl.read_parquet(version / f["path"]) for f in shard_files(m)]
+    assert all(df.schema == PAIRS for df in frames)  # contract columns; the work-only `split` is gone
+    rows = pl.concat(frames)
+    assert len(rows) == 28 and rows["id"].n_unique() == 28
+    # each row went to the split it was tagged with
+    train = pl.concat([pl.read_parquet(version / f["path"]) for f in shard_files(m) if f["split"] == "train"])
+    assert set(train["id"]) == {f"train-{i}" for i in range(23)}
+
+
+def test_manifest_matches_files(tmp_path, shards):
+    card = b"# demo\n"
+    m = export(shards, str(tmp_path / "out" / "demo"), extra_files={"README.md": card}, sha="f00d")
+    version = tmp_path / "out" / "demo" / "v1"
+    on_disk = json.loads((version / "manifest.json").read_text())
+    assert on_disk == m == read_manifest(str(version))
+    assert m["dataset"] == "demo" and m["version"] == "v1" and m["recipe_sha256"] == "f00d"
+    assert datetime.fromisoformat(m["created_at"]).tzinfo is not None
+    for f in m["files"]:
+        assert set(f) >= {"path", "table", "split", "rows", "bytes", "sha256"}
+        data = (version / f["path"]).read_bytes()
+        assert f["bytes"] == len(data)
+        assert f["sha256"] == hashlib.sha256(data).hexdigest()
+        if f["split"] is not None:
+            assert f["rows"] == pl.read_parquet(io.BytesIO(data)).height
+    readme = next(f for f in m["files"] if f["path"] == "README.md")
+    assert readme["split"] is None and (version / "README.md").read_bytes() == card
+    # the manifest lists every file of the version folder, nothing more, nothing less
+    listed = {f["path"] for f in m["files"]} | {"manifest.json"}
+    assert {p.relative_to(version).as_posix() for p in version.rglob("*") if p.is_file()} == listed
+    assert verify_files(str(version), m) == []
+
+
+def test_latest_points_at_newest_version(tmp_path, shards):
+    out = str(tmp_path / "out" / "demo")
+    export(shards, out, version="2024-01-01")
+    assert (tmp_path / "out" / "demo" / "LATEST").read_text().strip() == "2024-01-01"
+    export(shards, out, version="2024-01-02")
+    assert (tmp_path / "out" / "demo" / "LATEST").read_text().strip() == "2024-01-02"
+    assert resolve_version_uri(out) == storage.join(out, "2024-01-02")
+    assert resolve_version_uri(out + "/") == storage.join(out, "2024-01-02")
+    assert resolve_version_uri(storage.join(out, "2024-01-01")) == storage.join(out, "2024-01-01")
+    assert read_manifest(resolve_version_uri(out))["version"] == "2024-01-02"
+
+
+def test_resolve_version_uri_without_manifest_or_latest(tmp_path):
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "pairs").mkdir()
+    with pytest.raises(FileNotFoundError, match="no manifest.json"):
+        resolve_version_uri(str(tmp_path / "half"))
+
+
+def test_empty_split_gets_one_empty_shard(tmp_path, shards):
+    m = export(shards, str(tmp_path / "out"))
+    test_files = [f for f in shard_files(m) if f["split"] == "test"]
+    assert [(f["path"], f["rows"]) for f in test_files] == [("pairs/test-00000-of-00001.parquet", 0)]
+    empty = pl.read_parquet(tmp_path / "out" / "v1" / test_files[0]["path"])
+    assert empty.height == 0 and empty.schema == PAIRS
+
+
+def test_no_shards_at_all_still_writes_every_split(tmp_path):
+    files, stats = write_table("documents", [], str(tmp_path / "v"), shard_rows=5)
+    assert sorted(f["path"] for f in files) == [f"documents/{s}-00000-of-00001.parquet"
+                                                for s in ("test", "train", "validation")]
+    assert stats == {"rows": {"train": 0, "validation": 0, "test": 0}, "exact_duplicates_dropped": 0}
+    assert pl.read_parquet(tmp_path / "v" / "documents" / "train-00000-of-00001.parquet").schema == DOCUMENTS
+
+
+def test_empty_work_shard_among_others(tmp_path):
+    """A work shard whose rows were all rejected upstream is an empty file; export must not trip on it."""
+    work = str(tmp_path / "work")
+    shards = [work_shard(work, "a", pair_rows(3, "train")), work_shard(work, "empty", []),
+              work_shard(work, "c", pair_rows(2, "test"))]
+    files, stats = write_table("pairs", shards, str(tmp_path / "v"), shard_rows=10)
+    assert stats["rows"] == {"train": 3, "validation": 0, "test": 2}
+    assert sum(f["rows"] for f in files) == 5
+
+
+def test_documents_table(tmp_path):
+    rows = [{"id": f"d{i}", "doc_id": f"d{i}", "text": f"text {i}", "source": "s", "uri": "u", "license": "MIT",
+             "lang": "en", "split": "validation" if i % 4 == 0 else "train"} for i in range(12)]
+    shard = work_shard(str(tmp_path / "work"), "docs", rows, table="documents")
+    files, stats = write_table("documents", [shard], str(tmp_path / "v"), shard_rows=4)
+    assert stats["rows"] == {"train": 9, "validation": 3, "test": 0}
+    assert sorted(f["path"] for f in files if f["split"] == "train") == [
+        f"documents/train-{i:05d}-of-00003.parquet" for i in range(3)]
+    assert pl.read_parquet(tmp_path / "v" / files[0]["path"]).schema == DOCUMENTS
+
+
+def test_rerun_same_version_with_other_shard_rows_leaves_no_stale_files(tmp_path, shards):
+    out = str(tmp_path / "out")
+    version = tmp_path / "out" / "v1"
+    first = export(shards, out, shard_rows=4, extra_files={"validation/old-report.json": b"{}"})
+    assert "pairs/train-00005-of-00006.parquet" in {f["path"] for f in first["files"]}
+    (version / "pairs" / "junk-from-a-crash.parquet").write_bytes(b"partial")
+
+    second = export(shards, out, shard_rows=10)
+    listed = {f["path"] for f in second["files"]}
+    on_disk = {p.relative_to(version).as_posix() for p in version.rglob("*") if p.is_file()}
+    assert on_disk == listed | {"manifest.json"}
+    assert "pairs/train-00000-of-00003.parquet" in on_disk
+    assert not any("-of-00006" in p for p in on_disk)
+    assert "validation/old-report.json" not in on_disk
+    assert verify_files(str(version), second) == []
+
+
+def test_file_uri_export_keeps_its_shards(tmp_path, shards):
+    out = f"file://{tmp_path}/out"
+    m = export(shards, out)
+    assert verify_files(storage.join(out, "v1"), m) == []
+    assert (tmp_path / "out" / "v1" / "pairs" / "train-00000-of-00003.parquet").is_file()
+
+
+def test_verify_files_detects_tampering_and_missing_files(tmp_path, shards):
+    m = export(shards, str(tmp_path / "out"))
+    version = tmp_path / "out" / "v1"
+    target = version / shard_files(m)[0]["path"]
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, different content
+    target.write_bytes(bytes(data))
+    problems = verify_files(str(version), m)
+    assert problems == [f"{shard_files(m)[0]['path']}: size or sha256 differs from the manifest"]
+
+    gone = shard_files(m)[1]["path"]
+    (version / gone).unlink()
+    problems = verify_files(str(version), m)
+    assert len(problems) == 2 and problems[1].startswith(f"{gone}: cannot read")
+
+
+def test_write_version_does_not_consume_callers_fields(tmp_path, shards):
+    fields = {"dataset": "demo", "recipe_sha256": "abc"}
+    for _ in range(2):  # a retry passes the same dict again
+        m = write_version({"pairs": shards}, str(tmp_path / "out"), "v1", shard_rows=10, extra_files={},
+                          manifest_fields=fields)
+        assert m["dataset"] == "demo"
+    assert fields == {"dataset": "demo", "recipe_sha256": "abc"}
+
+
+def test_export_to_s3(bucket, tmp_path, shards):
+    dataset = f"s3://{bucket}/datasets/demo"
+    m = export(shards, dataset, version="v1", shard_rows=10, extra_files={"README.md": b"# card"})
+    s3 = boto3.client("s3")
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="datasets/demo/")["Contents"]}
+    assert keys == {f"datasets/demo/v1/{f['path']}" for f in m["files"]} | {
+        "datasets/demo/v1/manifest.json", "datasets/demo/LATEST"}
+    assert s3.get_object(Bucket=bucket, Key="datasets/demo/LATEST")["Body"].read().decode().strip() == "v1"
+
+    version = resolve_version_uri(dataset)
+    assert version == f"{dataset}/v1"
+    assert read_manifest(version) == m
+    assert verify_files(version, m) == []
+    train = storage.read_parquet(f"{version}/pairs/train-00000-of-00003.parquet")
+    assert train.height == 10 and train.schema == PAIRS
+
+    # re-run with other shard sizes: stale objects go
+    m2 = export(shards, dataset, version="v1", shard_rows=30)
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="datasets/demo/v1/")["Contents"]}
+    assert keys == {f"datasets/demo/v1/{f['path']}" for f in m2["files"]} | {"datasets/demo/v1/manifest.json"}
+    assert "datasets/demo/v1/pairs/train-00000-of-00001.parquet" in keys
