@@ -16,8 +16,12 @@ import types
 from collections import Counter
 
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from tasks.recipe import PIIOptions
+from tasks.schema import TEXT_COLUMNS
+from tasks.shards import RETRYING, Shard, write_stage
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,25 @@ def nlp_configuration(options: PIIOptions) -> dict:
             "labels_to_ignore": [x for x in NON_PII_LABELS if x not in options.entities],
         },
     }
+
+
+def _phone_patterns(lang: str):
+    """Common written phone formats. python-phonenumbers rejects numbers outside allocated ranges (e.g. many
+    555 numbers), and scores 0.4 without a context word, below the default threshold: these catch the rest."""
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    return PatternRecognizer(
+        supported_entity="PHONE_NUMBER",
+        name="PairforgePhoneRecognizer",
+        supported_language=lang,
+        patterns=[
+            # (415) 555-0123, 415-555-0123, 415.555.0123, +1 415 555 0123
+            Pattern("nanp", r"(?<![\w+])(?:\+?1[ .-]?)?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}\b", 0.6),
+            # +44 20 7946 0958, +49 (0)30 1234567, +33 1 23 45 67 89
+            Pattern("international", r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]?\d{2,5}){2,5}\b", 0.6),
+        ],
+        context=["phone", "call", "tel", "mobile", "cell", "fax", "number"],
+    )
 
 
 def _min_phone_digits(regions) -> int:
@@ -116,6 +139,8 @@ class Scrubber:
             if hits:
                 rec.supported_entities = hits  # e.g. the spaCy recognizer: PERSON only, not DATE_TIME/NRP too
                 keep.append(rec)
+        if "PHONE_NUMBER" in wanted:
+            keep.append(_phone_patterns(self.lang))
         supported = {e for rec in keep for e in rec.supported_entities}
         missing = sorted(wanted - supported)
         if missing:
@@ -294,3 +319,67 @@ def _rebuild_lists(orig: pl.Series, flat: pl.Series, content: pl.Series) -> pl.S
         )
         .to_series()
     )
+
+
+def scrub_records(records: list[dict], fields: list[str], options: PIIOptions) -> Counter:
+    """Scrub `fields` of JSON records in place, in one batch: strings, and `content` of lists of messages."""
+    slots: list[tuple[dict, str]] = []  # (object holding the text, key)
+    for rec in records:
+        for f in fields:
+            value = rec.get(f)
+            if isinstance(value, str):
+                slots.append((rec, f))
+            elif isinstance(value, list):
+                slots += [(m, "content") for m in value if isinstance(m, dict) and isinstance(m.get("content"), str)]
+    scrubbed, counts = get_scrubber(options).scrub([obj[key] for obj, key in slots])
+    for (obj, key), text in zip(slots, scrubbed, strict=True):
+        obj[key] = text
+    return counts
+
+
+def scrub_jsonl(data: bytes, fields: list[str], options: PIIOptions) -> tuple[bytes, Counter]:
+    """Scrub a JSONL file's fields (default: every top-level string field); order and other fields kept."""
+    import orjson
+
+    records = []
+    for n, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            raise ValueError(f"line {n}: broken JSON ({str(e).split(':')[0]})") from None
+        if not isinstance(obj, dict):
+            raise ValueError(f"line {n}: expected a JSON object")
+        records.append(obj)
+    if not fields:
+        fields = sorted({k for r in records for k, v in r.items() if isinstance(v, str)})
+    missing = [f for f in fields if not any(f in r for r in records)]
+    if missing:
+        raise ValueError(f"no field {', '.join(map(repr, missing))} in any row")
+    counts = scrub_records(records, fields, options)
+    return b"".join(orjson.dumps(r) + b"\n" for r in records), counts
+
+
+def scrub_parquet(data: bytes, fields: list[str], options: PIIOptions) -> tuple[bytes, Counter]:
+    """Scrub a Parquet file's columns (default: every string column and messages list)."""
+    import io
+
+    from tasks import storage
+
+    df = pl.read_parquet(io.BytesIO(data))
+    if not fields:
+        fields = [c for c, t in df.schema.items() if t == pl.String or _is_messages(t)]
+    missing = [f for f in fields if f not in df.columns]
+    if missing:
+        raise ValueError(f"no column {', '.join(map(repr, missing))} (has: {', '.join(df.columns)})")
+    out, counts = scrub_frame(df, fields, options)
+    return storage.parquet_bytes(out), counts
+
+
+@task(name="scrub-pii", cache_policy=NO_CACHE, task_run_name="scrub-pii-{shard.table}-{shard.name}", **RETRYING)
+def scrub_shard(shard: Shard, options: PIIOptions, work_uri: str) -> tuple[Shard, dict[str, int]]:
+    df = shard.read()
+    columns = [c for c in TEXT_COLUMNS[shard.table] if c in df.columns]
+    scrubbed, counts = scrub_frame(df, columns, options)
+    return write_stage(scrubbed, work_uri, "pii", shard), dict(counts)
