@@ -79,9 +79,11 @@ def ingest(recipe: Recipe, work_uri: str, report: RunReport) -> list[Shard]:
         src["rows"] += res["rows"]
         src["quarantined"] += q
         report.quarantine.update(res["quarantine"])
-    for table in sorted({s.table for s in shards}):
+    for table in sorted({src.table for src in recipe.sources}):
         rows = sum(s.rows for s in shards if s.table == table)
-        report.stage("ingest", table, rows, rows)
+        bad = sum(report.sources.get(src.name, {}).get("quarantined", 0) for src in recipe.sources
+                  if src.table == table)
+        report.stage("ingest", table, rows + bad, rows)
     return shards
 
 

@@ -142,7 +142,7 @@ def write_version(
     return manifest
 
 
-@task(name="export", cache_policy=NO_CACHE, **RETRYING)
+@task(name="export", cache_policy=NO_CACHE, task_run_name="export-{version}", **RETRYING)
 def export_version(tables: dict[str, list[Shard]], dataset_uri: str, version: str, shard_rows: int,
                    extra_files: dict[str, bytes], manifest_fields: dict) -> dict:
     return write_version(tables, dataset_uri, version, shard_rows=shard_rows, extra_files=extra_files,
