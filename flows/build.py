@@ -60,7 +60,7 @@ def _publish(report: RunReport) -> None:
         create_table_artifact(key=f"{key}-stage-counts", table=report.stages, description="rows in/out per stage")
 
 
-def ingest(recipe: Recipe, work_uri: str, report: RunReport) -> list[Shard]:
+def ingest(recipe: Recipe, work_uri: str, report: RunReport) -> tuple[list[Shard], list[str]]:
     jobs = [(src, uri) for src in recipe.sources for uri, _ in resolve_source_files(src)]
     results = ingest_file.map(
         [src for src, _ in jobs],
@@ -71,6 +71,7 @@ def ingest(recipe: Recipe, work_uri: str, report: RunReport) -> list[Shard]:
         unmapped(recipe.work_shard_rows),
     ).result()
     shards: list[Shard] = []
+    quarantine = [res["quarantine_uri"] for res in results if res["quarantine_uri"]]
     for res in results:
         shards += res["shards"]
         q = sum(res["quarantine"].values())
@@ -84,7 +85,7 @@ def ingest(recipe: Recipe, work_uri: str, report: RunReport) -> list[Shard]:
         bad = sum(report.sources.get(src.name, {}).get("quarantined", 0) for src in recipe.sources
                   if src.table == table)
         report.stage("ingest", table, rows + bad, rows)
-    return shards
+    return shards, quarantine
 
 
 def validate(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunReport) -> dict[str, bytes]:
@@ -127,7 +128,7 @@ def build_dataset(recipe_path: str, overrides: list[str] | None = None, version:
     report = RunReport(recipe.name, version)
     logger.info("building %s version %s; work area %s", recipe.name, version, work_uri)
     try:
-        shards = ingest(recipe, work_uri, report)
+        shards, quarantine = ingest(recipe, work_uri, report)
         if not any(s.rows for s in shards):
             raise NothingToExport(f"no rows to build from: every row of every source was quarantined "
                                   f"({sum(report.quarantine.values())} rows)")
@@ -160,6 +161,7 @@ def build_dataset(recipe_path: str, overrides: list[str] | None = None, version:
              "sources": [{"name": s.name, "uri": s.uri, "format": s.format, "license": s.license}
                          for s in recipe.sources],
              "stats": {k: v for k, v in report.to_dict().items() if k in STATS_IN_MANIFEST}},
+            quarantine,
         )
         report.exported = manifest["tables"]
         for table, stats in manifest["tables"].items():

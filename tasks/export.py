@@ -2,7 +2,8 @@
 
 Order of writes, so a reader never sees a half-written version:
 1. remove an old `manifest.json` of the same version (the version is incomplete from here on);
-2. write every shard (each write is atomic) and the validation reports;
+2. write every shard (each write is atomic), the validation reports and the quarantine list
+   (source, uri, row, reason: where bad input was, never its content);
 3. delete files of an earlier attempt that the new file set does not contain;
 4. write `manifest.json` (its presence means complete), then `<export>/<name>/LATEST`.
 
@@ -27,6 +28,7 @@ from tasks.schema import SCHEMAS, SPLITS
 from tasks.shards import RETRYING, Shard
 
 MANIFEST = "manifest.json"
+QUARANTINE_FILE = "quarantine/quarantine.parquet"
 LATEST = "LATEST"
 
 
@@ -104,6 +106,7 @@ def write_version(
     shard_rows: int,
     extra_files: dict[str, bytes],
     manifest_fields: dict,
+    quarantine: list[str] = (),
 ) -> dict:
     """Write a complete version folder and point LATEST at it; returns the manifest."""
     manifest_fields = dict(manifest_fields)  # do not consume the caller's dict (a retry reuses it)
@@ -117,10 +120,15 @@ def write_version(
     for table, shards in tables.items():
         table_files, stats[table] = write_table(table, shards, version_uri, shard_rows)
         files += table_files
+    rows_of: dict[str, int] = {}
+    if quarantine:
+        frame = pl.concat([storage.read_parquet(u) for u in quarantine])
+        extra_files = {**extra_files, QUARANTINE_FILE: storage.parquet_bytes(frame)}
+        rows_of[QUARANTINE_FILE] = len(frame)
     for rel, data in extra_files.items():
         storage.write_bytes(storage.join(version_uri, rel), data)
         table = rel.split("/", 1)[0]
-        files.append({"path": rel, "table": table, "split": None, "rows": None, "bytes": len(data),
+        files.append({"path": rel, "table": table, "split": None, "rows": rows_of.get(rel), "bytes": len(data),
                       "sha256": hashlib.sha256(data).hexdigest()})
 
     keep = {storage.join(version_uri, f["path"]) for f in files}
@@ -144,9 +152,9 @@ def write_version(
 
 @task(name="export", cache_policy=NO_CACHE, task_run_name="export-{version}", **RETRYING)
 def export_version(tables: dict[str, list[Shard]], dataset_uri: str, version: str, shard_rows: int,
-                   extra_files: dict[str, bytes], manifest_fields: dict) -> dict:
+                   extra_files: dict[str, bytes], manifest_fields: dict, quarantine: list[str]) -> dict:
     return write_version(tables, dataset_uri, version, shard_rows=shard_rows, extra_files=extra_files,
-                         manifest_fields=dict(manifest_fields))
+                         manifest_fields=dict(manifest_fields), quarantine=quarantine)
 
 
 # ---- reading a version back (inspect / validate) ------------------------------------------------

@@ -10,10 +10,11 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 import polars as pl
@@ -23,7 +24,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks import storage
 from tasks.recipe import Source
 from tasks.schema import DOCUMENTS, PAIRS, QUARANTINE, stable_id
-from tasks.shards import RETRYING, Shard, stage_uri, write_stage
+from tasks.shards import RETRYING, Shard, write_stage
 
 EXTENSIONS = {
     "jsonl": (".jsonl", ".json", ".ndjson"),
@@ -68,14 +69,6 @@ def _strip_compression(uri: str) -> str:
     return uri
 
 
-def _decompress(uri: str, data: bytes) -> bytes:
-    if uri.endswith(".gz"):
-        return gzip.decompress(data)
-    if uri.endswith(".bz2"):
-        return bz2.decompress(data)
-    return data
-
-
 @dataclass
 class FileRows:
     """What one source file yields."""
@@ -87,10 +80,23 @@ class FileRows:
 
 
 class _Collector:
-    def __init__(self, source: Source, uri: str, lang: str):
+    """Gathers rows and quarantined rows; hands a chunk to `sink` every `chunk_rows` rows."""
+
+    def __init__(self, source: Source, uri: str, lang: str, chunk_rows: int, sink: Callable[[FileRows], None]):
         self.source, self.uri, self.lang = source, uri, lang
+        self.chunk_rows, self.sink = chunk_rows, sink
         self.rows: list[dict] = []
         self.bad: list[dict] = []
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= self.chunk_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows or self.bad:
+            self.sink(self.frames(self.source.table))
+            self.rows, self.bad = [], []
 
     def quarantine(self, row: int | None, reason: str) -> None:
         self.bad.append({"source": self.source.name, "uri": self.uri, "row": row, "reason": reason, "stage": "ingest"})
@@ -109,17 +115,17 @@ def _document(c: _Collector, text: Any) -> None:
     if not isinstance(text, str):
         raise BadRow(f"text is {type(text).__name__}, expected a string")
     doc_id = stable_id(c.source.name, text)
-    c.rows.append(
+    c.add(
         {"id": doc_id, "doc_id": doc_id, "text": text, "source": c.source.name, "uri": c.uri,
          "license": c.source.license, "lang": c.lang}
     )
 
 
-def _lines(data: bytes, encoding: str) -> Iterator[tuple[int, str | None, str | None]]:
-    """(line number, text, error) per non-blank line; a line that does not decode gets an error."""
-    for n, raw in enumerate(data.splitlines(), start=1):
+def _lines(stream: BinaryIO, encoding: str) -> Iterator[tuple[int, str | None, str | None]]:
+    """(line number, text, error) per non-blank line, read as a stream; a line that does not decode gets an error."""
+    for n, raw in enumerate(stream, start=1):
         try:
-            line = raw.decode(encoding)
+            line = raw.rstrip(b"\r\n").decode(encoding)
         except UnicodeDecodeError:
             yield n, None, f"not valid {encoding}"
             continue
@@ -129,8 +135,8 @@ def _lines(data: bytes, encoding: str) -> Iterator[tuple[int, str | None, str | 
             yield n, line, None
 
 
-def _records(data: bytes, encoding: str) -> Iterator[tuple[int, dict | None, str | None]]:
-    for n, line, err in _lines(data, encoding):
+def _records(stream: BinaryIO, encoding: str) -> Iterator[tuple[int, dict | None, str | None]]:
+    for n, line, err in _lines(stream, encoding):
         if err:
             yield n, None, err
             continue
@@ -157,9 +163,9 @@ def _get(obj: dict, key: str, required: bool = True) -> Any:
     return obj[key]
 
 
-def _read_text(c: _Collector, data: bytes) -> str:
+def _read_text(c: _Collector, stream: BinaryIO) -> str:
     try:
-        text = data.decode(c.source.encoding)
+        text = stream.read().decode(c.source.encoding)
     except UnicodeDecodeError as e:
         c.quarantine(None, f"not valid {c.source.encoding} (byte {e.start})")
         return "documents"
@@ -168,8 +174,8 @@ def _read_text(c: _Collector, data: bytes) -> str:
     return "documents"
 
 
-def _read_text_lines(c: _Collector, data: bytes) -> str:
-    for n, line, err in _lines(data, c.source.encoding):
+def _read_text_lines(c: _Collector, stream: BinaryIO) -> str:
+    for n, line, err in _lines(stream, c.source.encoding):
         if err:
             c.quarantine(n, err)
         else:
@@ -177,8 +183,8 @@ def _read_text_lines(c: _Collector, data: bytes) -> str:
     return "documents"
 
 
-def _each_record(c: _Collector, data: bytes, make: Callable[[_Collector, dict], None]) -> None:
-    for n, obj, err in _records(data, c.source.encoding):
+def _each_record(c: _Collector, stream: BinaryIO, make: Callable[[_Collector, dict], None]) -> None:
+    for n, obj, err in _records(stream, c.source.encoding):
         if err:
             c.quarantine(n, err)
             continue
@@ -188,9 +194,9 @@ def _each_record(c: _Collector, data: bytes, make: Callable[[_Collector, dict], 
             c.quarantine(n, str(e))
 
 
-def _read_jsonl(c: _Collector, data: bytes) -> str:
+def _read_jsonl(c: _Collector, stream: BinaryIO) -> str:
     key = _field(c.source, "text")
-    _each_record(c, data, lambda c, obj: _document(c, _get(obj, key)))
+    _each_record(c, stream, lambda c, obj: _document(c, _get(obj, key)))
     return "documents"
 
 
@@ -210,18 +216,18 @@ def _read_table(c: _Collector, frame: pl.DataFrame) -> str:
     return "documents"
 
 
-def _read_csv(c: _Collector, data: bytes) -> str:
+def _read_csv(c: _Collector, stream: BinaryIO) -> str:
     try:
-        frame = pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8")
+        frame = pl.read_csv(io.BytesIO(stream.read()), infer_schema=False, encoding="utf8")
     except Exception as e:  # polars raises ComputeError/NoDataError with a message worth keeping
         c.quarantine(None, f"cannot parse CSV: {str(e).splitlines()[0][:200]}")
         return "documents"
     return _read_table(c, frame)
 
 
-def _read_parquet(c: _Collector, data: bytes) -> str:
+def _read_parquet(c: _Collector, stream: BinaryIO) -> str:
     try:
-        frame = pl.read_parquet(io.BytesIO(data))
+        frame = pl.read_parquet(io.BytesIO(stream.read()))
     except Exception as e:
         c.quarantine(None, f"cannot parse Parquet: {str(e).splitlines()[0][:200]}")
         return "documents"
@@ -253,7 +259,7 @@ def _pair(c: _Collector, messages: list[dict]) -> None:
         raise BadRow("empty prompt")
     systems = [m["content"] for m in messages if m["role"] == "system"]
     pair_id = stable_id(c.source.name, orjson.dumps(messages).decode())
-    c.rows.append(
+    c.add(
         {"id": pair_id, "doc_id": pair_id, "prompt": users[-1]["content"], "response": messages[-1]["content"],
          "messages": messages, "system": systems[0] if systems else None, "source": c.source.name,
          "uri": c.uri, "license": c.source.license, "lang": c.lang, "origin": "imported"}
@@ -286,15 +292,15 @@ def _prompt_completion(c: _Collector, obj: dict) -> None:
     _pair(c, [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}])
 
 
-def _pairs_reader(make: Callable[[_Collector, dict], None]) -> Callable[[_Collector, bytes], str]:
-    def read(c: _Collector, data: bytes) -> str:
-        _each_record(c, data, make)
+def _pairs_reader(make: Callable[[_Collector, dict], None]) -> Callable[[_Collector, BinaryIO], str]:
+    def read(c: _Collector, stream: BinaryIO) -> str:
+        _each_record(c, stream, make)
         return "pairs"
 
     return read
 
 
-READERS: dict[str, Callable[[_Collector, bytes], str]] = {
+READERS: dict[str, Callable[[_Collector, BinaryIO], str]] = {
     "text": _read_text,
     "text-lines": _read_text_lines,
     "jsonl": _read_jsonl,
@@ -306,31 +312,61 @@ READERS: dict[str, Callable[[_Collector, bytes], str]] = {
 }
 
 
-def read_source_file(source: Source, uri: str, default_lang: str) -> FileRows:
-    """Read one file of a source. Raises storage.StorageError only for I/O failures."""
-    c = _Collector(source, uri, source.lang or default_lang)
+def _open(uri: str) -> BinaryIO:
+    stream = storage.open_read(uri)
+    if uri.endswith(".gz"):
+        return gzip.GzipFile(fileobj=stream)
+    if uri.endswith(".bz2"):
+        return bz2.BZ2File(stream)
+    return stream
+
+
+def stream_source_file(
+    source: Source, uri: str, default_lang: str, chunk_rows: int, sink: Callable[[FileRows], None]
+) -> None:
+    """Read one file of a source as a stream, handing `sink` chunks of at most `chunk_rows` rows.
+
+    Line formats (text-lines, jsonl and the pair formats) never hold more than one chunk in memory.
+    Raises storage.StorageError only for transient I/O failures; anything else is quarantined."""
+    c = _Collector(source, uri, source.lang or default_lang, chunk_rows, sink)
     try:
-        data = _decompress(uri, storage.read_bytes(uri))
-    except (OSError, EOFError) as e:
+        with _open(uri) as stream:
+            READERS[source.format](c, stream)
+    except (OSError, EOFError, zlib.error) as e:
         if isinstance(e, storage.StorageError) and e.transient:
             raise
         c.quarantine(None, f"cannot read file: {e}")
-        return c.frames(source.table)
-    table = READERS[source.format](c, data)
-    return c.frames(table)
+    c.flush()
+
+
+def read_source_file(source: Source, uri: str, default_lang: str) -> FileRows:
+    """Read a whole file into one FileRows (for small files and tests)."""
+    chunks: list[FileRows] = []
+    stream_source_file(source, uri, default_lang, 1 << 62, chunks.append)
+    if not chunks:
+        return _Collector(source, uri, default_lang, 1, chunks.append).frames(source.table)
+    return FileRows(source.table, pl.concat([c.rows for c in chunks]), pl.concat([c.quarantine for c in chunks]))
 
 
 @task(name="ingest", cache_policy=NO_CACHE, task_run_name="ingest-{source.name}-{index}", **RETRYING)
 def ingest_file(source: Source, uri: str, index: int, default_lang: str, work_uri: str, chunk_rows: int) -> dict:
-    """Read one file into work-area shards of at most `chunk_rows` rows; returns shards and counts."""
-    got = read_source_file(source, uri, default_lang)
+    """Stream one file into work-area shards of at most `chunk_rows` rows; returns shards and counts."""
     base = f"{source.name}-{index:05d}"
-    shards = []
-    for n, start in enumerate(range(0, len(got.rows), chunk_rows)):
-        part = got.rows.slice(start, chunk_rows)
-        shard = Shard(got.table, f"{base}-{n:05d}", stage_uri(work_uri, "ingest", got.table, f"{base}-{n:05d}"), 0)
-        shards.append(write_stage(part, work_uri, "ingest", shard))
-    if len(got.quarantine):
-        storage.write_parquet(got.quarantine, storage.join(work_uri, "quarantine", f"{base}.parquet"))
-    return {"source": source.name, "uri": uri, "shards": shards, "rows": len(got.rows),
-            "quarantine": dict(Counter(got.quarantine.get_column("reason").to_list()))}
+    shards: list[Shard] = []
+    bad: list[pl.DataFrame] = []
+
+    def sink(chunk: FileRows) -> None:
+        if len(chunk.rows):
+            name = f"{base}-{len(shards):05d}"
+            shards.append(write_stage(chunk.rows, work_uri, "ingest", Shard(chunk.table, name, "", 0)))
+        if len(chunk.quarantine):
+            bad.append(chunk.quarantine)
+
+    stream_source_file(source, uri, default_lang, chunk_rows, sink)
+    quarantine = pl.concat(bad) if bad else pl.DataFrame(schema=QUARANTINE)
+    quarantine_uri = None
+    if len(quarantine):
+        quarantine_uri = storage.join(work_uri, "quarantine", f"{base}.parquet")
+        storage.write_parquet(quarantine, quarantine_uri)
+    return {"source": source.name, "uri": uri, "shards": shards, "rows": sum(s.rows for s in shards),
+            "quarantine": dict(Counter(quarantine.get_column("reason").to_list())), "quarantine_uri": quarantine_uri}

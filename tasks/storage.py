@@ -88,6 +88,40 @@ def read_bytes(uri: str) -> bytes:
         raise StorageError(f"{uri}: {e.strerror or e}") from e
 
 
+class _S3Raw(io.RawIOBase):
+    """A boto3 streaming body as a raw stream, so it can be buffered, decompressed and iterated by line."""
+
+    def __init__(self, body):
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self._body.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._body.close()
+        super().close()
+
+
+def open_read(uri: str) -> io.BufferedIOBase:
+    """A binary stream over a file or object, read on demand (memory stays flat whatever its size)."""
+    if is_s3(uri):
+        bucket, key = _split_s3(uri)
+        try:
+            body = _s3().get_object(Bucket=bucket, Key=key)["Body"]
+        except Exception as e:
+            raise _s3_error(e, uri) from e
+        return io.BufferedReader(_S3Raw(body), buffer_size=1 << 20)
+    try:
+        return _local_path(uri).open("rb")
+    except OSError as e:
+        raise StorageError(f"{uri}: {e.strerror or e}") from e
+
+
 def write_bytes(uri: str, data: bytes) -> None:
     if is_s3(uri):
         bucket, key = _split_s3(uri)

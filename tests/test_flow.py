@@ -60,6 +60,7 @@ def check_version(version_uri: str) -> dict:
         if f["path"].endswith(".parquet"):
             frame = pl.read_parquet(io.BytesIO(data))
             assert len(frame) == f["rows"]
+        if f["split"]:
             assert f["path"].split("/")[1].startswith(f["split"] + "-")
     return manifest
 
@@ -224,6 +225,10 @@ def test_bad_input_is_quarantined_and_run_completes(prefect_server, tmp_path):
     assert reasons.get("missing field 'text'") == 1
     assert any(r.startswith("not valid utf-8 (byte") for r in reasons)
     assert manifest["stats"]["sources"]["lines"] == {"files": 1, "rows": 2, "quarantined": 3}
+    # where each bad row was, for the user to fix (never its content)
+    listed = pl.read_parquet(Path(uri) / "quarantine" / "quarantine.parquet")
+    assert sorted(listed.filter(pl.col("source") == "lines")["row"].to_list()) == [2, 3, 4]
+    assert "latin-1" not in listed.write_ndjson()
 
 
 def test_run_is_recorded_in_prefect_with_artifacts(prefect_server, tmp_path):
