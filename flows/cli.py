@@ -115,18 +115,26 @@ def scrub(
     err.print(f"wrote {output}; findings: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
 
 
+def _open_version(uri: str) -> tuple[str, dict]:
+    """(version URI, manifest) of a version folder or of a dataset folder's LATEST; exit 2 if there is none."""
+    from tasks import storage
+    from tasks.export import read_manifest, resolve_version_uri
+
+    try:
+        version_uri = resolve_version_uri(uri)
+        return version_uri, read_manifest(version_uri)
+    except (FileNotFoundError, storage.StorageError) as e:
+        fail(str(e), 2)
+
+
 @app.command()
 def validate(uri: Annotated[str, typer.Argument(help="version folder, or dataset folder (uses LATEST)")]) -> None:
     """Re-run the expectation suites (and checksums) on an exported version."""
     from tasks import storage
-    from tasks.export import read_manifest, resolve_version_uri, verify_files
+    from tasks.export import verify_files
     from tasks.validate import summarise, validate_frame
 
-    try:
-        version_uri = resolve_version_uri(uri)
-    except (FileNotFoundError, storage.StorageError) as e:
-        fail(str(e), 2)
-    manifest = read_manifest(version_uri)
+    version_uri, manifest = _open_version(uri)
     problems = verify_files(version_uri, manifest)
     table = Table(title=f"validation of {manifest['dataset']} {manifest['version']}")
     for col in ("table", "rows", "success", "critical ok", "failed expectations"):
@@ -154,14 +162,7 @@ def validate(uri: Annotated[str, typer.Argument(help="version folder, or dataset
 @app.command()
 def inspect(uri: Annotated[str, typer.Argument(help="version folder, or dataset folder (uses LATEST)")]) -> None:
     """Print a version's manifest summary."""
-    from tasks import storage
-    from tasks.export import read_manifest, resolve_version_uri
-
-    try:
-        version_uri = resolve_version_uri(uri)
-    except (FileNotFoundError, storage.StorageError) as e:
-        fail(str(e), 2)
-    m = read_manifest(version_uri)
+    version_uri, m = _open_version(uri)
     out = Console()
     out.print(f"[bold]{m['dataset']}[/] version [bold]{m['version']}[/]  created {m['created_at']}")
     out.print(f"uri: {version_uri}\nrecipe sha256: {m['recipe_sha256']}\npipeline: {m.get('pipeline_version')}")

@@ -379,3 +379,14 @@ def test_s3_missing_key_is_quarantined(bucket):
 def test_s3_source_matching_nothing(bucket):
     with pytest.raises(SourceError, match="no file matches"):
         resolve_source_files(src(f"s3://{bucket}/nothing/", "jsonl"))
+
+
+def test_stream_source_file_hands_over_bounded_chunks():
+    from tasks.sources import stream_source_file
+
+    lee = CORPORA / "text" / "lee_background.cor"
+    chunks = []
+    stream_source_file(src(lee, "text-lines"), str(lee), "en", 64, chunks.append)
+    assert [len(c.rows) for c in chunks] == [64, 64, 64, 64, 44]
+    whole = read_source_file(src(lee, "text-lines"), str(lee), "en").rows
+    assert pl.concat([c.rows for c in chunks])["id"].to_list() == whole["id"].to_list()
