@@ -19,7 +19,7 @@ from tasks.pii import scrub_shard
 from tasks.recipe import Recipe, load_recipe
 from tasks.report import RunReport
 from tasks.shards import Shard
-from tasks.sources import ingest_file, resolve_source_files
+from tasks.sources import batch_files, ingest_files, resolve_source_files
 from tasks.split import split_shard
 from tasks.validate import summarise, validate_shard
 
@@ -61,10 +61,10 @@ def _publish(report: RunReport) -> None:
 
 
 def ingest(recipe: Recipe, work_uri: str, report: RunReport) -> tuple[list[Shard], list[str]]:
-    jobs = [(src, uri) for src in recipe.sources for uri, _ in resolve_source_files(src)]
-    results = ingest_file.map(
+    jobs = [(src, batch) for src in recipe.sources for batch in batch_files(resolve_source_files(src))]
+    results = ingest_files.map(
         [src for src, _ in jobs],
-        [uri for _, uri in jobs],
+        [batch for _, batch in jobs],
         list(range(len(jobs))),
         unmapped(recipe.languages[0]),
         unmapped(work_uri),
@@ -76,7 +76,7 @@ def ingest(recipe: Recipe, work_uri: str, report: RunReport) -> tuple[list[Shard
         shards += res["shards"]
         q = sum(res["quarantine"].values())
         src = report.sources.setdefault(res["source"], {"files": 0, "rows": 0, "quarantined": 0})
-        src["files"] += 1
+        src["files"] += res["files"]
         src["rows"] += res["rows"]
         src["quarantined"] += q
         report.quarantine.update(res["quarantine"])
@@ -125,7 +125,7 @@ def build_dataset(recipe_path: str, overrides: list[str] | None = None, version:
     version = version or recipe.export.version or default_version()
     dataset_uri = storage.join(recipe.export.uri, recipe.name)
     work_uri = storage.join(recipe.export.work_uri or storage.join(dataset_uri, "_work"), version)
-    report = RunReport(recipe.name, version)
+    report = RunReport(recipe.name, version, work_uri=work_uri)
     logger.info("building %s version %s; work area %s", recipe.name, version, work_uri)
     try:
         shards, quarantine = ingest(recipe, work_uri, report)

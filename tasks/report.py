@@ -22,6 +22,7 @@ class RunReport:
     pii: Counter = field(default_factory=Counter)  # entity type -> findings
     validation: dict[str, dict] = field(default_factory=dict)  # table -> summary
     validation_report_uri: str | None = None
+    work_uri: str | None = None
     exported: dict[str, dict] = field(default_factory=dict)  # table -> {rows: {split: n}, ...}
 
     def stage(self, stage: str, table: str, rows_in: int, rows_out: int) -> None:
@@ -39,8 +40,12 @@ class RunReport:
         lines = [f"# pairforge run: {self.dataset} {self.version}", "", f"**Status:** {self.status}  "]
         if self.output_uri:
             lines.append(f"**Output:** `{self.output_uri}`  ")
-        if self.validation_report_uri:
+        if self.validation_report_uri and self.status != "completed":
             lines.append(f"**Validation report:** `{self.validation_report_uri}`  ")
+        if self.work_uri and self.status != "completed":
+            lines.append(f"**Work area (kept for inspection):** `{self.work_uri}`  ")
+        if self.output_uri and self.quarantine:
+            lines.append(f"**Quarantined rows listed in:** `{self.output_uri}/quarantine/quarantine.parquet`  ")
         lines += ["", "## Rows per stage", "", "| stage | table | in | out |", "|---|---|---:|---:|"]
         lines += [f"| {s['stage']} | {s['table']} | {s['rows_in']} | {s['rows_out']} |" for s in self.stages]
         lines += ["", "## Sources", "", "| source | files | rows | quarantined |", "|---|---:|---:|---:|"]

@@ -321,36 +321,53 @@ def _open(uri: str) -> BinaryIO:
     return stream
 
 
-def stream_source_file(
-    source: Source, uri: str, default_lang: str, chunk_rows: int, sink: Callable[[FileRows], None]
+def stream_source_files(
+    source: Source, uris: list[str], default_lang: str, chunk_rows: int, sink: Callable[[FileRows], None]
 ) -> None:
-    """Read one file of a source as a stream, handing `sink` chunks of at most `chunk_rows` rows.
+    """Read files of a source as streams, handing `sink` chunks of at most `chunk_rows` rows.
 
-    Line formats (text-lines, jsonl and the pair formats) never hold more than one chunk in memory.
+    Chunks span files, so a folder of many small files still makes few, full shards. Line formats
+    (text-lines, jsonl and the pair formats) never hold more than one chunk in memory.
     Raises storage.StorageError only for transient I/O failures; anything else is quarantined."""
-    c = _Collector(source, uri, source.lang or default_lang, chunk_rows, sink)
-    try:
-        with _open(uri) as stream:
-            READERS[source.format](c, stream)
-    except (OSError, EOFError, zlib.error) as e:
-        if isinstance(e, storage.StorageError) and e.transient:
-            raise
-        c.quarantine(None, f"cannot read file: {e}")
+    c = _Collector(source, "", source.lang or default_lang, chunk_rows, sink)
+    for uri in uris:
+        c.uri = uri
+        try:
+            with _open(uri) as stream:
+                READERS[source.format](c, stream)
+        except (OSError, EOFError, zlib.error) as e:
+            if isinstance(e, storage.StorageError) and e.transient:
+                raise
+            c.quarantine(None, f"cannot read file: {e}")
     c.flush()
 
 
 def read_source_file(source: Source, uri: str, default_lang: str) -> FileRows:
     """Read a whole file into one FileRows (for small files and tests)."""
     chunks: list[FileRows] = []
-    stream_source_file(source, uri, default_lang, 1 << 62, chunks.append)
+    stream_source_files(source, [uri], default_lang, 1 << 62, chunks.append)
     if not chunks:
         return _Collector(source, uri, default_lang, 1, chunks.append).frames(source.table)
     return FileRows(source.table, pl.concat([c.rows for c in chunks]), pl.concat([c.quarantine for c in chunks]))
 
 
+def batch_files(files: list[tuple[str, int]], max_bytes: int = 256 << 20, max_files: int = 1000) -> list[list[str]]:
+    """Group a source's files into ingest batches: one task per big file, many small files per task."""
+    batches: list[list[str]] = []
+    size = 0
+    for uri, n in files:
+        if not batches or size + n > max_bytes or len(batches[-1]) >= max_files:
+            batches.append([])
+            size = 0
+        batches[-1].append(uri)
+        size += n
+    return batches
+
+
 @task(name="ingest", cache_policy=NO_CACHE, task_run_name="ingest-{source.name}-{index}", **RETRYING)
-def ingest_file(source: Source, uri: str, index: int, default_lang: str, work_uri: str, chunk_rows: int) -> dict:
-    """Stream one file into work-area shards of at most `chunk_rows` rows; returns shards and counts."""
+def ingest_files(source: Source, uris: list[str], index: int, default_lang: str, work_uri: str,
+                 chunk_rows: int) -> dict:
+    """Stream a batch of files into work-area shards of at most `chunk_rows` rows; returns shards and counts."""
     base = f"{source.name}-{index:05d}"
     shards: list[Shard] = []
     bad: list[pl.DataFrame] = []
@@ -362,11 +379,11 @@ def ingest_file(source: Source, uri: str, index: int, default_lang: str, work_ur
         if len(chunk.quarantine):
             bad.append(chunk.quarantine)
 
-    stream_source_file(source, uri, default_lang, chunk_rows, sink)
+    stream_source_files(source, uris, default_lang, chunk_rows, sink)
     quarantine = pl.concat(bad) if bad else pl.DataFrame(schema=QUARANTINE)
     quarantine_uri = None
     if len(quarantine):
         quarantine_uri = storage.join(work_uri, "quarantine", f"{base}.parquet")
         storage.write_parquet(quarantine, quarantine_uri)
-    return {"source": source.name, "uri": uri, "shards": shards, "rows": sum(s.rows for s in shards),
+    return {"source": source.name, "files": len(uris), "shards": shards, "rows": sum(s.rows for s in shards),
             "quarantine": dict(Counter(quarantine.get_column("reason").to_list())), "quarantine_uri": quarantine_uri}

@@ -382,11 +382,26 @@ def test_s3_source_matching_nothing(bucket):
 
 
 def test_stream_source_file_hands_over_bounded_chunks():
-    from tasks.sources import stream_source_file
+    from tasks.sources import stream_source_files
 
     lee = CORPORA / "text" / "lee_background.cor"
     chunks = []
-    stream_source_file(src(lee, "text-lines"), str(lee), "en", 64, chunks.append)
+    stream_source_files(src(lee, "text-lines"), [str(lee)], "en", 64, chunks.append)
     assert [len(c.rows) for c in chunks] == [64, 64, 64, 64, 44]
     whole = read_source_file(src(lee, "text-lines"), str(lee), "en").rows
     assert pl.concat([c.rows for c in chunks])["id"].to_list() == whole["id"].to_list()
+
+
+def test_chunks_span_files_and_batches_group_small_files(tmp_path):
+    from tasks.sources import batch_files, stream_source_files
+
+    for i in range(7):
+        (tmp_path / f"{i}.txt").write_text(f"document number {i}")
+    source = src(tmp_path, "text")
+    files = resolve_source_files(source)
+    chunks = []
+    stream_source_files(source, [u for u, _ in files], "en", 3, chunks.append)
+    assert [len(c.rows) for c in chunks] == [3, 3, 1]  # full shards, not one per file
+    assert chunks[0].rows["uri"].to_list() == [u for u, _ in files[:3]]
+    assert batch_files(files, max_files=3) == [[u for u, _ in files[i:i + 3]] for i in (0, 3, 6)]
+    assert batch_files([("a", 10), ("b", 10), ("c", 5)], max_bytes=20) == [["a", "b"], ["c"]]
