@@ -168,8 +168,8 @@ def build_dataset(recipe_path: str, overrides: list[str] | None = None, version:
             report.stage("export", table, sum(s.rows for s in tables[table]), sum(stats["rows"].values()))
         report.output_uri = storage.join(dataset_uri, version)
         report.status = "completed"
-        if not recipe.export.keep_work:
-            _clean_work_area(work_uri)
+        if not recipe.export.keep_work:  # intermediate shards hold text from before the PII scrub
+            storage.delete_tree(work_uri)
         logger.info("published %s", report.output_uri)
         return report.output_uri
     except Exception:
@@ -177,10 +177,4 @@ def build_dataset(recipe_path: str, overrides: list[str] | None = None, version:
         raise
     finally:
         _publish(report)
-
-
-def _clean_work_area(work_uri: str) -> None:
-    """Intermediate shards hold text from before the PII scrub: remove them once the version is out."""
-    for uri, _ in storage.list_files(work_uri):
-        storage.delete(uri)
 

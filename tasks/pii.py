@@ -16,7 +16,7 @@ import types
 from collections import Counter
 
 import polars as pl
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.recipe import PIIOptions
@@ -382,4 +382,5 @@ def scrub_shard(shard: Shard, options: PIIOptions, work_uri: str) -> tuple[Shard
     df = shard.read()
     columns = [c for c in TEXT_COLUMNS[shard.table] if c in df.columns]
     scrubbed, counts = scrub_frame(df, columns, options)
+    get_run_logger().info("%s %s: %d rows, findings %s", shard.table, shard.name, len(df), dict(counts) or "none")
     return write_stage(scrubbed, work_uri, "pii", shard), dict(counts)

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 import orjson
 import polars as pl
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import storage
@@ -385,5 +385,8 @@ def ingest_files(source: Source, uris: list[str], index: int, default_lang: str,
     if len(quarantine):
         quarantine_uri = storage.join(work_uri, "quarantine", f"{base}.parquet")
         storage.write_parquet(quarantine, quarantine_uri)
-    return {"source": source.name, "files": len(uris), "shards": shards, "rows": sum(s.rows for s in shards),
+    rows = sum(s.rows for s in shards)
+    get_run_logger().info("%s: %d file(s) -> %d %s rows in %d shard(s), %d quarantined",
+                          source.name, len(uris), rows, source.table, len(shards), len(quarantine))
+    return {"source": source.name, "files": len(uris), "shards": shards, "rows": rows,
             "quarantine": dict(Counter(quarantine.get_column("reason").to_list())), "quarantine_uri": quarantine_uri}

@@ -173,6 +173,16 @@ def delete(uri: str) -> None:
     _local_path(uri).unlink(missing_ok=True)
 
 
+def delete_tree(prefix: str) -> None:
+    """Delete every file under a folder/prefix (and, locally, the emptied folders)."""
+    for uri, _ in list_files(prefix):
+        delete(uri)
+    if not is_s3(prefix):
+        import shutil
+
+        shutil.rmtree(_local_path(prefix), ignore_errors=True)
+
+
 def list_files(prefix: str) -> list[tuple[str, int]]:
     """All files under a folder/prefix (recursive), as sorted (uri, size). Hidden temp files are skipped."""
     if is_s3(prefix):

@@ -96,7 +96,7 @@ def test_build_to_local_folder(prefect_server, tmp_path):
     assert set(pairs["origin"]) == {"imported"}
     # the chat record without a user turn was quarantined, with its reason, and counted
     assert manifest["stats"]["quarantine"] == {"conversation has no user turn": 1}
-    assert not storage.list_files(str(tmp_path / "out" / "test-set" / "_work" / "v1" / "ingest"))
+    assert not (tmp_path / "out" / "test-set" / "_work" / "v1").exists()  # pre-scrub text is gone
 
 
 def test_build_to_s3(prefect_server, bucket, tmp_path):
