@@ -90,12 +90,82 @@ class DedupOptions(_Strict):
     exact: bool = True
 
 
+GENERATOR_KINDS = ("qa", "self-instruct", "summarization", "translation", "classification", "template")
+
+
+class GeneratorSpec(_Strict):
+    """One way of making pairs. All but `template` call the model; `template` computes its answers."""
+
+    kind: Literal["qa", "self-instruct", "summarization", "translation", "classification", "template"]
+    sources: list[str] = Field(
+        default_factory=list,
+        description="document sources to generate from (default: all); for self-instruct: the seed pair sources",
+    )
+    per_chunk: int = Field(2, ge=1, le=20, description="qa: questions asked per chunk")
+    chunk_tokens: int = Field(384, ge=32, le=4096, description="document chunk size in model tokens")
+    max_chunks: int | None = Field(None, ge=1, description="cap on chunks used per run (cost control)")
+    target_language: str | None = Field(None, description="translation: language name or code to translate into")
+    labels: list[str] = Field(default_factory=list, description="classification: the label set")
+    count: int = Field(20, ge=1, description="self-instruct / template: pairs to make")
+    template: Literal["arithmetic"] = "arithmetic"
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> GeneratorSpec:
+        if self.kind == "translation" and not self.target_language:
+            raise ValueError("translation needs target_language")
+        if self.kind == "classification" and len(set(self.labels)) < 2:
+            raise ValueError("classification needs at least two distinct labels")
+        return self
+
+
+class JudgeOptions(_Strict):
+    enabled: bool = False
+    min_score: int = Field(3, ge=1, le=5, description="pairs the judge scores lower are rejected")
+
+
 class GenerateOptions(_Strict):
-    provider: Literal["local", "openai"] = "local"
+    provider: Literal["local", "openai"] = Field(
+        "local", description="local: start the embedded llama.cpp server unless base_url is set; openai: base_url "
+        "or OpenAI's API with the key from api_key_env",
+    )
     base_url: str | None = None
     model: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     max_concurrency: int = Field(4, ge=1)
+    temperature: float = Field(0.3, ge=0.0, le=2.0)
+    max_tokens: int = Field(256, ge=1)
+    timeout_s: float = Field(120.0, gt=0, description="per request")
+    max_retries: int = Field(4, ge=0, description="retries on 429, 5xx, timeouts and connection errors")
+    max_parse_retries: int = Field(2, ge=0, description="re-asks when the output is not valid JSON for its schema")
+    cache_uri: str | None = Field(None, description="request cache; default: <export.uri>/<name>/_cache/llm")
+    generators: list[GeneratorSpec] = Field(default_factory=list)
+    judge: JudgeOptions = Field(default_factory=JudgeOptions)
+
+    @property
+    def needs_model(self) -> bool:
+        return self.judge.enabled or any(g.kind != "template" for g in self.generators)
+
+
+class QualityOptions(_Strict):
+    """Rule checks on every pair; a failing pair goes to the rejected table with its rule."""
+
+    enabled: bool = True
+    min_prompt_chars: int = Field(3, ge=0)
+    max_prompt_chars: int = Field(32_000, ge=1)
+    min_response_chars: int = Field(1, ge=0)
+    max_response_chars: int = Field(32_000, ge=1)
+    refusal_phrases: list[str] = Field(
+        default_factory=lambda: [
+            "as an ai language model", "as an ai model", "i'm sorry, but i can", "i am sorry, but i can",
+            "i cannot assist", "i can't assist", "i cannot help with", "i can't help with", "i'm unable to",
+        ],
+        description="a response containing one (case-insensitive) is a refusal",
+    )
+    reject_copies: bool = Field(True, description="reject responses that repeat the prompt")
+    min_grounding: float = Field(
+        0.5, ge=0.0, le=1.0, description="grounded pairs: share of answer words found in their context"
+    )
 
 
 class SplitOptions(_Strict):
@@ -163,6 +233,7 @@ class Recipe(_Strict):
     pii: PIIOptions = Field(default_factory=PIIOptions)
     dedup: DedupOptions = Field(default_factory=DedupOptions)
     generate: GenerateOptions = Field(default_factory=GenerateOptions)
+    quality: QualityOptions = Field(default_factory=QualityOptions)
     split: SplitOptions = Field(default_factory=SplitOptions)
     validation: ValidationOptions = Field(default_factory=ValidationOptions)
     license_policy: LicensePolicy = Field(default_factory=LicensePolicy)
@@ -183,13 +254,28 @@ class Recipe(_Strict):
             raise ValueError(f"source names must be unique, repeated: {', '.join(dupes)}")
         return self
 
+    @model_validator(mode="after")
+    def _generator_sources(self) -> Recipe:
+        tables = {s.name: s.table for s in self.sources}
+        for i, g in enumerate(self.generate.generators):
+            want = "pairs" if g.kind == "self-instruct" else "documents"
+            for name in g.sources:
+                if name not in tables:
+                    raise ValueError(f"generate.generators.{i}.sources: no source named '{name}'")
+                if tables[name] != want:
+                    raise ValueError(f"generate.generators.{i}.sources: '{name}' is a {tables[name]} source, "
+                                     f"{g.kind} needs {want}")
+            if g.kind != "template" and not g.sources and want not in tables.values():
+                raise ValueError(f"generate.generators.{i}: {g.kind} needs a {want} source")
+        return self
+
     def source(self, name: str) -> Source:
         return next(s for s in self.sources if s.name == name)
 
 
 def _format_pydantic_error(err: ValidationError, origin: str) -> str:
     first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    loc = ".".join(str(p) for p in first["loc"])
     kind = first["type"]
     if kind == "extra_forbidden":
         msg = "unknown key"
@@ -199,7 +285,7 @@ def _format_pydantic_error(err: ValidationError, origin: str) -> str:
         msg = first["msg"].removeprefix("Value error, ")
     more = len(err.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{origin}: {loc}: {msg}{suffix}"
+    return f"{origin}: {loc + ': ' if loc else ''}{msg}{suffix}"
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -275,6 +361,8 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sour
     for src in recipe.sources:
         src.uri = _resolve(src.uri, base)
     recipe.export.uri = _resolve(recipe.export.uri, base)
+    if recipe.generate.cache_uri:
+        recipe.generate.cache_uri = _resolve(recipe.generate.cache_uri, base)
     if recipe.export.work_uri:
         recipe.export.work_uri = _resolve(recipe.export.work_uri, base)
     if recipe.validation.suites_dir:

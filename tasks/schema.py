@@ -28,6 +28,8 @@ PAIRS = pl.Schema(
         "response": pl.String,  # last assistant turn
         "messages": pl.List(MESSAGE),  # every turn, system first when present
         "system": pl.String,
+        "context": pl.String,  # the passage a pair is grounded in (generated QA, Dolly's context), if any
+        "task": pl.String,  # qa | instruction | summarization | translation | classification | chat | ...
         "source": pl.String,
         "uri": pl.String,
         "license": pl.String,
@@ -47,7 +49,7 @@ QUARANTINE = pl.Schema(
 )
 
 SCHEMAS = {"documents": DOCUMENTS, "pairs": PAIRS}
-TEXT_COLUMNS = {"documents": ["text"], "pairs": ["prompt", "response", "system", "messages"]}
+TEXT_COLUMNS = {"documents": ["text"], "pairs": ["prompt", "response", "system", "context", "messages"]}
 SPLITS = ("train", "validation", "test")
 
 

@@ -261,7 +261,8 @@ def _pair(c: _Collector, messages: list[dict]) -> None:
     pair_id = stable_id(c.source.name, orjson.dumps(messages).decode())
     c.add(
         {"id": pair_id, "doc_id": pair_id, "prompt": users[-1]["content"], "response": messages[-1]["content"],
-         "messages": messages, "system": systems[0] if systems else None, "source": c.source.name,
+         "messages": messages, "system": systems[0] if systems else None, "context": None, "task": None,
+         "source": c.source.name,
          "uri": c.uri, "license": c.source.license, "lang": c.lang, "origin": "imported"}
     )
 

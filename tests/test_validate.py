@@ -41,6 +41,8 @@ def pairs(n: int = 3) -> pl.DataFrame:
                 for i in range(n)
             ],
             "system": ["Be brief."] + [None] * (n - 1),
+            "context": [None] * n,
+            "task": ["qa"] * n,
             "source": ["seed"] * n,
             "uri": ["data/seed.jsonl"] * n,
             "license": ["Apache-2.0"] * n,
