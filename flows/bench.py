@@ -1,13 +1,17 @@
 """Benchmarks. `bench_pii` times the PII stage against bare spaCy and a naive Presidio loop, same texts, one process.
+`bench_generate` times pairforge's LLMClient against a plain AsyncOpenAI loop on the same local model server.
 
-python -m flows.bench        # prints the table
+python -m flows.bench             # prints the PII table
+python -m flows.bench generate    # prints the generation table
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -113,5 +117,103 @@ def print_pii_bench(rows: list[dict]) -> None:
     Console(width=max(Console().width, 100)).print(table)
 
 
+GEN_TOPICS = ("rivers", "bread", "bicycles", "libraries", "volcanoes", "chess", "tea", "bridges", "owls", "rain",
+              "maps", "glass", "honey", "trains", "salt", "clocks")  # fmt: skip
+TARGET_CLIENT_VS_PLAIN = 0.9  # LLMClient >= 0.9x a bare AsyncOpenAI loop
+
+
+def generate_prompts(n: int) -> list[str]:
+    return [f"Write one sentence about {GEN_TOPICS[i % len(GEN_TOPICS)]} (note {i})." for i in range(n)]
+
+
+async def _plain_openai(base_url: str, model: str, prompts: list[str], concurrency: int, max_tokens: int) -> int:
+    """The baseline: one AsyncOpenAI client, a semaphore, gather. Returns completion tokens."""
+    import openai
+
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(prompt: str) -> int:
+        async with semaphore:
+            out = await client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": prompt}], temperature=0.0, max_tokens=max_tokens
+            )
+            return out.usage.completion_tokens
+
+    async with openai.AsyncOpenAI(base_url=base_url, api_key="no-key", timeout=300) as client:
+        return sum(await asyncio.gather(*(one(p) for p in prompts)))
+
+
+def bench_generate(n: int = 24, concurrency: int = 4, max_tokens: int = 64, rounds: int = 2) -> list[dict]:
+    """Time (a) a plain AsyncOpenAI loop and (b) `LLMClient.run` (no cache) on one local llama.cpp server, same
+    n prompts, same concurrency, temperature 0 (so both make the same tokens). The server is warmed up first
+    and the order alternates each round; times are summed over rounds.
+
+    Rows: {name, pairs, seconds, pairs_per_s, tokens_per_s} per side, then {name, ratio, target, met}."""
+    from tasks.llm import ChatRequest, LLMClient
+    from tasks.llm_server import LocalLLMServer
+
+    prompts = generate_prompts(n)
+    totals = {"plain": [0.0, 0, 0], "client": [0.0, 0, 0]}  # seconds, pairs, completion tokens
+    with LocalLLMServer() as server:
+        client = LLMClient(server.base_url, server.model, max_concurrency=concurrency, temperature=0.0,
+                           max_tokens=max_tokens, timeout_s=300, cache_uri=None)  # fmt: skip
+        requests = [ChatRequest([{"role": "user", "content": p}], key=str(i)) for i, p in enumerate(prompts)]
+
+        def plain() -> tuple[int, int]:
+            return n, asyncio.run(_plain_openai(server.base_url, server.model, prompts, concurrency, max_tokens))
+
+        def ours() -> tuple[int, int]:
+            results, stats = client.run(requests)
+            return sum(r.ok for r in results), stats.tokens_out
+
+        asyncio.run(_plain_openai(server.base_url, server.model, generate_prompts(4), concurrency, max_tokens))
+        for round_ in range(rounds):
+            order = [("plain", plain), ("client", ours)]
+            for name, fn in order if round_ % 2 == 0 else order[::-1]:
+                start = time.perf_counter()
+                pairs, tokens = fn()
+                t = totals[name]
+                t[0] += time.perf_counter() - start
+                t[1] += pairs
+                t[2] += tokens
+
+    rows = []
+    for name, label in (("plain", "plain AsyncOpenAI + semaphore"), ("client", "pairforge LLMClient.run")):
+        seconds, pairs, tokens = totals[name]
+        rows.append({"name": label, "pairs": pairs, "seconds": round(seconds, 2),
+                     "pairs_per_s": round(pairs / seconds, 3), "tokens_per_s": round(tokens / seconds, 1)})  # fmt: skip
+    for metric in ("pairs_per_s", "tokens_per_s"):
+        ratio = rows[1][metric] / rows[0][metric]
+        rows.append({"name": f"LLMClient / plain, {metric.replace('_per_s', '/s')}", "ratio": round(ratio, 2),
+                     "target": TARGET_CLIENT_VS_PLAIN, "met": ratio >= TARGET_CLIENT_VS_PLAIN})  # fmt: skip
+    return [{**r, "concurrency": concurrency, "max_tokens": max_tokens, "rounds": rounds} for r in rows]
+
+
+def print_generate_bench(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    runs = [r for r in rows if "pairs_per_s" in r]
+    first = rows[0]
+    table = Table(
+        title=f"Generation benchmark (local llama.cpp server, {runs[0]['pairs'] // first['rounds']} prompts x "
+        f"{first['rounds']} rounds, concurrency {first['concurrency']}, max_tokens {first['max_tokens']}, "
+        "temperature 0; warmed up, order alternated)"
+    )
+    for col in ("client", "pairs", "seconds", "pairs/s", "tokens/s", "ratio", "target", "met"):
+        table.add_column(col, justify="left" if col == "client" else "right")
+    for r in runs:
+        table.add_row(r["name"], str(r["pairs"]), f"{r['seconds']:.2f}", f"{r['pairs_per_s']:.2f}",
+                      f"{r['tokens_per_s']:.1f}", "", "", "")  # fmt: skip
+    for r in rows:
+        if "ratio" in r:
+            ok = "[green]yes[/]" if r["met"] else "[red]no[/]"
+            table.add_row(r["name"], "", "", "", "", f"{r['ratio']:.2f}x", f">= {r['target']}x", ok)
+    Console(width=max(Console().width, 110)).print(table)
+
+
 if __name__ == "__main__":
-    print_pii_bench(bench_pii())
+    if sys.argv[1:2] == ["generate"]:
+        print_generate_bench(bench_generate())
+    else:
+        print_pii_bench(bench_pii())

@@ -1,4 +1,5 @@
-"""The `build_dataset` flow: recipe -> ingest -> normalise -> scrub PII -> validate -> split -> export.
+"""The `build_dataset` flow: recipe -> ingest -> normalise -> scrub PII -> make pairs (generate, check,
+judge) -> validate -> split -> export.
 
 The flow only wires stages together; each stage is a task in `tasks/` mapped over the Parquet
 shards of the run's work area (`<work>/<stage>/<table>/<shard>.parquet`).
@@ -7,6 +8,7 @@ shards of the run's work area (`<work>/<stage>/<table>/<shard>.parquet`).
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, unmapped
@@ -14,8 +16,11 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from tasks import storage
 from tasks.export import export_version
+from tasks.generate import generate_pairs, model_endpoint
+from tasks.judge import judge_shard
 from tasks.normalize import normalize_shard
 from tasks.pii import scrub_shard
+from tasks.quality import quality_shard
 from tasks.recipe import Recipe, load_recipe
 from tasks.report import RunReport
 from tasks.shards import Shard
@@ -32,7 +37,11 @@ class NothingToExport(RuntimeError):
     """Every row was quarantined or rejected."""
 
 
-STATS_IN_MANIFEST = ("stages", "sources", "quarantine", "rejected", "pii", "validation")
+class GenerationFailed(RuntimeError):
+    """Too many model requests failed; their requests are in the dead-letter table."""
+
+
+STATS_IN_MANIFEST = ("stages", "sources", "quarantine", "rejected", "pii", "validation", "llm", "dead_letter")
 
 
 def default_version() -> str:
@@ -117,6 +126,66 @@ def _by_table_reports(reports: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
+def _source_of(shard: Shard) -> str:
+    return shard.name.rsplit("-", 2)[0]  # shard names are <source>-<batch>-<chunk>
+
+
+def make_pairs(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunReport,
+               collected: dict[str, list[str]]) -> list[Shard]:
+    """Generate pairs, check every pair by rule, optionally judge them; returns documents + surviving pairs."""
+    gen = recipe.generate
+    docs = [s for s in shards if s.table == "documents"]
+    pairs = [s for s in shards if s.table == "pairs"]
+    cache_uri = gen.cache_uri or storage.join(recipe.export.uri, recipe.name, "_cache", "llm")
+    with model_endpoint(gen) if gen.needs_model else nullcontext(None) as endpoint:
+        before, submitted = list(pairs), 0
+        for i, spec in enumerate(gen.generators):
+            pool = pairs if spec.kind == "self-instruct" else docs
+            inputs = [s for s in pool if not spec.sources or _source_of(s) in spec.sources]
+            if spec.kind == "self-instruct":
+                inputs = [s for s in inputs if s in before]  # seeds are imported pairs, not generated ones
+            # one generator at a time: max_concurrency bounds the requests in flight against the endpoint
+            res = generate_pairs(spec, i, inputs, endpoint, gen, cache_uri, recipe.languages[0], work_uri)
+            pairs.append(res["shard"])
+            submitted += res["submitted"]
+            report.llm.update(res["stats"])
+            report.dead_letter += res["dead"]
+            report.rejected.update({f"generate: {k}": v for k, v in res["rejected"].items()})
+            if res["dead_uri"]:
+                collected["dead_letter/dead_letter.parquet"].append(res["dead_uri"])
+        if gen.generators:
+            _count(report, "generate", before, pairs)
+            if report.dead_letter and report.dead_letter > gen.max_failed_share * submitted:
+                raise GenerationFailed(
+                    f"{report.dead_letter} of {submitted} model requests failed (more than "
+                    f"{gen.max_failed_share:.0%}); see {storage.join(work_uri, 'dead_letter')}; nothing was published"
+                )
+        if recipe.quality.enabled and pairs:
+            results = quality_shard.map(pairs, unmapped(recipe.quality), unmapped(work_uri)).result()
+            checked = [s for s, _ in results]
+            for shard, (_, rejected) in zip(pairs, results, strict=True):
+                report.rejected.update({f"quality: {k}": v for k, v in rejected.items()})
+                if rejected:
+                    collected["rejected/pairs.parquet"].append(
+                        storage.join(work_uri, "rejected", "pairs", f"quality-{shard.name}.parquet"))
+            _count(report, "quality", pairs, checked)
+            pairs = checked
+        if gen.judge.enabled and pairs:
+            judged = []
+            for shard in pairs:  # sequential, like generation, to keep the endpoint's concurrency bound
+                res = judge_shard(shard, endpoint, gen, cache_uri, work_uri)
+                judged.append(res["shard"])
+                report.llm.update(res["stats"])
+                report.dead_letter += res["dead"]
+                report.rejected.update({f"judge: {k}": v for k, v in res["rejected"].items()})
+                if res["rejected"]:
+                    collected["rejected/pairs.parquet"].append(
+                        storage.join(work_uri, "rejected", "pairs", f"judge-{shard.name}.parquet"))
+            _count(report, "judge", pairs, judged)
+            pairs = judged
+    return docs + pairs
+
+
 @flow(name="build-dataset")
 def build_dataset(recipe_path: str, overrides: list[str] | None = None, version: str | None = None) -> str:
     """Build one version of the dataset a recipe describes; returns the version's URI."""
@@ -148,9 +217,13 @@ def build_dataset(recipe_path: str, overrides: list[str] | None = None, version:
         else:
             scrubbed = cleaned
 
-        validation_files = validate(recipe, scrubbed, work_uri, report) if recipe.validation.enabled else {}
+        collected: dict[str, list[str]] = {"quarantine/quarantine.parquet": quarantine,
+                                           "rejected/pairs.parquet": [], "dead_letter/dead_letter.parquet": []}
+        made = make_pairs(recipe, scrubbed, work_uri, report, collected)
 
-        split = split_shard.map(scrubbed, unmapped(recipe.split), unmapped(work_uri)).result()
+        validation_files = validate(recipe, made, work_uri, report) if recipe.validation.enabled else {}
+
+        split = split_shard.map(made, unmapped(recipe.split), unmapped(work_uri)).result()
         tables = _by_table(split)
         if not recipe.export.keep_documents:
             tables.pop("documents", None)
@@ -161,7 +234,7 @@ def build_dataset(recipe_path: str, overrides: list[str] | None = None, version:
              "sources": [{"name": s.name, "uri": s.uri, "format": s.format, "license": s.license}
                          for s in recipe.sources],
              "stats": {k: v for k, v in report.to_dict().items() if k in STATS_IN_MANIFEST}},
-            quarantine,
+            collected, recipe.export.formats,
         )
         report.exported = manifest["tables"]
         for table, stats in manifest["tables"].items():

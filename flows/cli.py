@@ -23,6 +23,9 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Benchmarks that print measured ratios side by side.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+llm_app = typer.Typer(help="The embedded local model (llama.cpp + SmolLM2) behind the OpenAI API.",
+                      no_args_is_help=True)
+app.add_typer(llm_app, name="llm")
 err = Console(stderr=True)
 
 
@@ -190,6 +193,29 @@ def bench_pii_cmd(
     from flows.bench import bench_pii, print_pii_bench
 
     print_pii_bench(bench_pii(n=n, texts_path=texts))
+
+
+@bench_app.command("generate")
+def bench_generate_cmd(
+    n: Annotated[int, typer.Option(help="requests per round")] = 24,
+    concurrency: Annotated[int, typer.Option(help="requests in flight")] = 4,
+    max_tokens: Annotated[int, typer.Option(help="completion tokens per request")] = 64,
+) -> None:
+    """pairforge's LLM client vs a plain asyncio loop with the openai client, same local server and requests."""
+    from flows.bench import bench_generate, print_generate_bench
+
+    print_generate_bench(bench_generate(n=n, concurrency=concurrency, max_tokens=max_tokens))
+
+
+@llm_app.command("serve")
+def llm_serve(port: Annotated[int, typer.Option(help="loopback port")] = 8008) -> None:
+    """Serve the local model on http://127.0.0.1:PORT/v1 until Ctrl-C (point generate.base_url at it)."""
+    from tasks.llm_server import LLMServerError, serve_forever
+
+    try:
+        serve_forever(port)
+    except LLMServerError as e:
+        fail(str(e).splitlines()[0], 1)
 
 
 def main() -> None:

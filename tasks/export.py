@@ -2,13 +2,19 @@
 
 Order of writes, so a reader never sees a half-written version:
 1. remove an old `manifest.json` of the same version (the version is incomplete from here on);
-2. write every shard (each write is atomic), the validation reports and the quarantine list
-   (source, uri, row, reason: where bad input was, never its content);
+2. write every shard (each write is atomic), the validation reports and the side tables: the
+   quarantine list (source, uri, row, reason: where bad input was, never its content), rejected pairs
+   with their reasons, and the dead-letter list of failed model requests;
 3. delete files of an earlier attempt that the new file set does not contain;
 4. write `manifest.json` (its presence means complete), then `<export>/<name>/LATEST`.
 
 Shards stream: pass 1 reads only `id` and `split` to drop exact duplicates and count rows per
 split; pass 2 reads one work shard at a time and flushes output shards of `shard_rows` rows.
+
+Training formats (`export.formats` besides the contract's Parquet: openai, alpaca, sharegpt,
+llama2, tokenized; see tasks.formats) are rendered from each pairs output shard as it is flushed,
+one file per Parquet shard so they stay the same size and split:
+`<format>/<split>-00000-of-000NN.<ext>`, listed in the manifest with `table` = the format name.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
@@ -23,12 +30,12 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks import formats as training_formats
 from tasks import storage
 from tasks.schema import SCHEMAS, SPLITS
 from tasks.shards import RETRYING, Shard
 
 MANIFEST = "manifest.json"
-QUARANTINE_FILE = "quarantine/quarantine.parquet"
 LATEST = "LATEST"
 
 
@@ -39,8 +46,18 @@ def pipeline_version() -> str:
         return "0+unknown"
 
 
-def shard_name(split: str, index: int, count: int) -> str:
-    return f"{split}-{index:05d}-of-{count:05d}.parquet"
+def shard_name(split: str, index: int, count: int, ext: str = "parquet") -> str:
+    return f"{split}-{index:05d}-of-{count:05d}.{ext}"
+
+
+def extra_formats(table: str, formats: Sequence[str]) -> list[str]:
+    """The training formats written beside a table's Parquet shards (pairs only; Parquet is always written)."""
+    unknown = [f for f in formats if f != "parquet" and f not in training_formats.FORMATS]
+    if unknown:
+        raise ValueError(f"unknown export formats {unknown}; expected: parquet, {', '.join(training_formats.FORMATS)}")
+    if table != "pairs":
+        return []
+    return [f for f in dict.fromkeys(formats) if f != "parquet"]
 
 
 def _keep_masks(shards: list[Shard]) -> tuple[list[pl.Series], dict[str, int], int]:
@@ -60,8 +77,11 @@ def _keep_masks(shards: list[Shard]) -> tuple[list[pl.Series], dict[str, int], i
     return masks, counts, len(ids) - len(kept)
 
 
-def write_table(table: str, shards: list[Shard], version_uri: str, shard_rows: int) -> tuple[list[dict], dict]:
-    """Write one table's splits as contract-named shards; returns manifest file entries and stats."""
+def write_table(table: str, shards: list[Shard], version_uri: str, shard_rows: int,
+                formats: Sequence[str] = ("parquet",)) -> tuple[list[dict], dict]:
+    """Write one table's splits as contract-named shards, and for pairs each extra training format
+    rendered from every output shard as it is flushed; returns manifest file entries and stats."""
+    extras = extra_formats(table, formats)
     masks, counts, dropped = _keep_masks(shards)
     totals = {split: max(1, math.ceil(n / shard_rows)) for split, n in counts.items()}
     schema = SCHEMAS[table]
@@ -79,6 +99,13 @@ def write_table(table: str, shards: list[Shard], version_uri: str, shard_rows: i
             storage.write_bytes(storage.join(version_uri, rel), data)
             files.append({"path": rel, "table": table, "split": split, "rows": len(out), "bytes": len(data),
                           "sha256": hashlib.sha256(data).hexdigest()})
+            for fmt in extras:
+                spec = training_formats.FORMATS[fmt]
+                rel = f"{fmt}/{shard_name(split, written[split], totals[split], spec.ext)}"
+                data = spec.render(out)
+                storage.write_bytes(storage.join(version_uri, rel), data)
+                files.append({"path": rel, "table": fmt, "split": split, "rows": len(out), "bytes": len(data),
+                              "sha256": hashlib.sha256(data).hexdigest()})
             written[split] += 1
             if not len(frame):
                 break
@@ -106,9 +133,15 @@ def write_version(
     shard_rows: int,
     extra_files: dict[str, bytes],
     manifest_fields: dict,
-    quarantine: list[str] = (),
+    collected: dict[str, list[str]] | None = None,
+    formats: Sequence[str] = ("parquet",),
 ) -> dict:
-    """Write a complete version folder and point LATEST at it; returns the manifest."""
+    """Write a complete version folder and point LATEST at it; returns the manifest.
+
+    `formats` is the recipe's `export.formats`: Parquet is always written (the contract); the
+    others are written beside the pairs shards."""
+    formats = list(dict.fromkeys(["parquet", *formats]))
+    extra_formats("pairs", formats)  # an unknown format fails before anything is written
     manifest_fields = dict(manifest_fields)  # do not consume the caller's dict (a retry reuses it)
     version_uri = storage.join(dataset_uri, version)
     manifest_uri = storage.join(version_uri, MANIFEST)
@@ -118,13 +151,14 @@ def write_version(
     files: list[dict] = []
     stats: dict[str, dict] = {}
     for table, shards in tables.items():
-        table_files, stats[table] = write_table(table, shards, version_uri, shard_rows)
+        table_files, stats[table] = write_table(table, shards, version_uri, shard_rows, formats)
         files += table_files
     rows_of: dict[str, int] = {}
-    if quarantine:
-        frame = pl.concat([storage.read_parquet(u) for u in quarantine])
-        extra_files = {**extra_files, QUARANTINE_FILE: storage.parquet_bytes(frame)}
-        rows_of[QUARANTINE_FILE] = len(frame)
+    for rel, uris in (collected or {}).items():  # side tables gathered in the work area, one file each
+        if uris:
+            frame = pl.concat([storage.read_parquet(u) for u in uris], how="diagonal_relaxed")
+            extra_files = {**extra_files, rel: storage.parquet_bytes(frame)}
+            rows_of[rel] = len(frame)
     for rel, data in extra_files.items():
         storage.write_bytes(storage.join(version_uri, rel), data)
         table = rel.split("/", 1)[0]
@@ -141,6 +175,8 @@ def write_version(
         "version": version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "pipeline_version": pipeline_version(),
+        "formats": formats,
+        **({"tokenizer": _tokenizer_name()} if "tokenized" in formats else {}),
         **manifest_fields,
         "tables": stats,
         "files": files,
@@ -152,9 +188,16 @@ def write_version(
 
 @task(name="export", cache_policy=NO_CACHE, task_run_name="export-{version}", **RETRYING)
 def export_version(tables: dict[str, list[Shard]], dataset_uri: str, version: str, shard_rows: int,
-                   extra_files: dict[str, bytes], manifest_fields: dict, quarantine: list[str]) -> dict:
+                   extra_files: dict[str, bytes], manifest_fields: dict, collected: dict[str, list[str]],
+                   formats: Sequence[str] = ("parquet",)) -> dict:
     return write_version(tables, dataset_uri, version, shard_rows=shard_rows, extra_files=extra_files,
-                         manifest_fields=dict(manifest_fields), quarantine=quarantine)
+                         manifest_fields=dict(manifest_fields), collected=collected, formats=formats)
+
+
+def _tokenizer_name() -> str:
+    from tasks.tokenizer import get_tokenizer
+
+    return get_tokenizer().name
 
 
 # ---- reading a version back (inspect / validate) ------------------------------------------------

@@ -15,10 +15,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 DOCUMENT_FORMATS = ("text", "text-lines", "jsonl", "csv", "parquet")
-PAIR_FORMATS = ("alpaca", "openai", "prompt-completion")
-# Named in the contract; readers for these arrive with the curation and pairs issues.
-PLANNED_FORMATS = ("html", "url-list", "wikipedia", "dolly", "sharegpt", "self-instruct")
+PAIR_FORMATS = ("alpaca", "dolly", "sharegpt", "openai", "prompt-completion", "self-instruct")
+# Named in the contract; readers for these arrive with the curation issue.
+PLANNED_FORMATS = ("html", "url-list", "wikipedia")
 SOURCE_FORMATS = DOCUMENT_FORMATS + PAIR_FORMATS
+# Table formats whose rows become pairs when `fields` maps both of these (annotator deliveries).
+TABLE_FORMATS = ("csv", "parquet")
+TABLE_PAIR_FIELDS = ("prompt", "response", "system", "context")
 
 TASKS = ("qa", "instruction", "summarization", "translation", "classification", "chat")
 PII_OPERATORS = ("replace", "mask", "hash", "redact")
@@ -52,6 +55,11 @@ class Source(_Strict):
         description="column mapping, target -> source column (e.g. {text: body} or {prompt: question})",
     )
     encoding: str = "utf-8"
+    origin: Literal["imported", "human"] = Field(
+        "imported",
+        description="recorded on every pair: imported (an existing dataset) or human (written by people for this "
+        "dataset, e.g. annotator CSVs)",
+    )
 
     @field_validator("format")
     @classmethod
@@ -62,9 +70,26 @@ class Source(_Strict):
             raise ValueError(f"unknown format '{v}'; expected one of: {', '.join(SOURCE_FORMATS)}")
         return v
 
+    @model_validator(mode="after")
+    def _table_fields(self) -> Source:
+        if self.format in TABLE_FORMATS:
+            mapped = [k for k in TABLE_PAIR_FIELDS if k in self.fields]
+            if mapped and not {"prompt", "response"} <= set(mapped):
+                raise ValueError(f"fields: {self.format} pairs need both prompt and response mapped "
+                                 f"(has: {', '.join(mapped)})")
+            if mapped and "text" in self.fields:
+                raise ValueError("fields: map either text (documents) or prompt/response (pairs), not both")
+        if self.origin != "imported" and self.table != "pairs":
+            raise ValueError(f"origin: applies to pair sources only; '{self.name}' is a documents source")
+        return self
+
     @property
     def table(self) -> Literal["documents", "pairs"]:
-        return "pairs" if self.format in PAIR_FORMATS else "documents"
+        if self.format in PAIR_FORMATS:
+            return "pairs"
+        if self.format in TABLE_FORMATS and "prompt" in self.fields and "response" in self.fields:
+            return "pairs"
+        return "documents"
 
 
 class CleanOptions(_Strict):
@@ -139,6 +164,7 @@ class GenerateOptions(_Strict):
     max_retries: int = Field(4, ge=0, description="retries on 429, 5xx, timeouts and connection errors")
     max_parse_retries: int = Field(2, ge=0, description="re-asks when the output is not valid JSON for its schema")
     cache_uri: str | None = Field(None, description="request cache; default: <export.uri>/<name>/_cache/llm")
+    max_failed_share: float = Field(0.5, ge=0.0, le=1.0, description="fail the run when more requests fail")
     generators: list[GeneratorSpec] = Field(default_factory=list)
     judge: JudgeOptions = Field(default_factory=JudgeOptions)
 
@@ -196,10 +222,15 @@ class LicensePolicy(_Strict):
     allow_unknown: bool = False
 
 
+EXPORT_FORMATS = ("parquet", "openai", "alpaca", "sharegpt", "llama2", "tokenized")
+
+
 class ExportOptions(_Strict):
     uri: str = "out/"
     formats: list[Literal["parquet", "openai", "alpaca", "sharegpt", "llama2", "tokenized"]] = Field(
-        default_factory=lambda: ["parquet"]
+        default_factory=lambda: ["parquet"],
+        description="training files written beside the pairs Parquet shards; parquet is always written "
+        "(added when missing)",
     )
     shard_rows: int = Field(100_000, ge=1, description="maximum rows per exported shard")
     keep_documents: bool = True
@@ -207,13 +238,20 @@ class ExportOptions(_Strict):
     work_uri: str | None = Field(None, description="run work area; default: <export.uri>/<name>/_work")
     keep_work: bool = Field(False, description="keep the work area after success (it holds pre-scrub text)")
 
+    @field_validator("formats", mode="before")
+    @classmethod
+    def _known_formats(cls, v: Any) -> Any:
+        unknown = [f for f in v if f not in EXPORT_FORMATS] if isinstance(v, list) else []
+        if unknown:
+            raise ValueError(f"unknown export format {', '.join(repr(f) for f in unknown)}; "
+                             f"expected some of: {', '.join(EXPORT_FORMATS)}")
+        return v
+
     @field_validator("formats")
     @classmethod
-    def _parquet_only_for_now(cls, v: list[str]) -> list[str]:
-        extra = [f for f in v if f != "parquet"]
-        if extra:
-            raise ValueError(f"export formats {extra} are not supported yet; use [parquet]")
-        return v
+    def _parquet_always(cls, v: list[str]) -> list[str]:
+        """Parquet is the contract's output and always written: put it first when missing; drop repeats."""
+        return list(dict.fromkeys(["parquet", *v]))
 
     @field_validator("version")
     @classmethod

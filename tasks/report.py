@@ -20,6 +20,8 @@ class RunReport:
     quarantine: Counter = field(default_factory=Counter)  # reason -> rows
     rejected: Counter = field(default_factory=Counter)  # "stage: reason" -> rows
     pii: Counter = field(default_factory=Counter)  # entity type -> findings
+    llm: Counter = field(default_factory=Counter)  # requests, cache_hits, retries, failures, tokens_in, tokens_out
+    dead_letter: int = 0  # model requests that failed for good
     validation: dict[str, dict] = field(default_factory=dict)  # table -> summary
     validation_report_uri: str | None = None
     work_uri: str | None = None
@@ -32,7 +34,8 @@ class RunReport:
         return {
             "dataset": self.dataset, "version": self.version, "status": self.status, "output_uri": self.output_uri,
             "stages": self.stages, "sources": self.sources, "quarantine": dict(self.quarantine),
-            "rejected": dict(self.rejected), "pii": dict(self.pii), "validation": self.validation,
+            "rejected": dict(self.rejected), "pii": dict(self.pii), "llm": dict(self.llm),
+            "dead_letter": self.dead_letter, "validation": self.validation,
             "exported": self.exported,
         }
 
@@ -53,6 +56,10 @@ class RunReport:
         lines += _counter_table("Quarantined rows (top reasons)", "reason", self.quarantine)
         lines += _counter_table("Rejected rows (top reasons)", "reason", self.rejected)
         lines += _counter_table("PII found per entity type", "entity", self.pii)
+        if self.llm:
+            lines += ["", "## Model requests", "", "| " + " | ".join(self.llm) + " | dead letter |",
+                      "|" + "---:|" * (len(self.llm) + 1), "| " + " | ".join(map(str, self.llm.values()))
+                      + f" | {self.dead_letter} |"]
         if self.validation:
             lines += ["", "## Validation", "", "| table | success | critical ok | failed expectations |",
                       "|---|---|---|---|"]

@@ -3,13 +3,18 @@
 A reader never raises for bad data: a line that is not valid UTF-8 or JSON, a row without the
 mapped field, or a file that cannot be parsed at all becomes a quarantine row with its reason,
 and everything else in the file is kept. Only storage failures (worth a retry) raise.
+
+Record formats read JSON Lines; a `.json` file whose first non-space byte is `[` is read as one
+JSON array of records instead (streamed element by element), its rows numbered by array index + 1.
 """
 
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import io
+import json
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -31,10 +36,19 @@ EXTENSIONS = {
     "csv": (".csv",),
     "parquet": (".parquet",),
     "alpaca": (".jsonl", ".json"),
+    "dolly": (".jsonl", ".json"),
+    "sharegpt": (".json", ".jsonl"),
     "openai": (".jsonl",),
     "prompt-completion": (".jsonl",),
+    "self-instruct": (".jsonl", ".json"),
 }
 ROLES = {"system", "user", "assistant", "tool"}
+# ShareGPT's `from` -> our role
+SHAREGPT_ROLES = {
+    "human": "user", "user": "user",
+    "gpt": "assistant", "assistant": "assistant", "chatgpt": "assistant", "bard": "assistant", "model": "assistant",
+    "system": "system",
+}
 
 
 class SourceError(ValueError):
@@ -87,6 +101,7 @@ class _Collector:
         self.chunk_rows, self.sink = chunk_rows, sink
         self.rows: list[dict] = []
         self.bad: list[dict] = []
+        self.row: int | None = None  # the line/row being read, for readers that quarantine part of a record
 
     def add(self, row: dict) -> None:
         self.rows.append(row)
@@ -136,6 +151,7 @@ def _lines(stream: BinaryIO, encoding: str) -> Iterator[tuple[int, str | None, s
 
 
 def _records(stream: BinaryIO, encoding: str) -> Iterator[tuple[int, dict | None, str | None]]:
+    """(line number, record, error) per non-blank JSON line."""
     for n, line, err in _lines(stream, encoding):
         if err:
             yield n, None, err
@@ -149,6 +165,127 @@ def _records(stream: BinaryIO, encoding: str) -> Iterator[tuple[int, dict | None
             yield n, None, f"JSON line is a {type(obj).__name__}, expected an object"
             continue
         yield n, obj, None
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream that first returns bytes already read from `rest` (a peek), then the rest of it."""
+
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self.head, self.rest = head, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        if self.head:
+            n = min(len(b), len(self.head))
+            b[:n], self.head = self.head[:n], self.head[n:]
+            return n
+        data = self.rest.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _first_byte(stream: BinaryIO) -> tuple[bytes, BinaryIO]:
+    """The first byte that is not whitespace or a UTF-8 BOM (b"" for none), and a stream still at the start."""
+    head = b""
+    while True:
+        chunk = stream.read(1 << 16)
+        head += chunk
+        first = head.lstrip(b" \t\r\n").removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")[:1]
+        if first or not chunk:
+            return first, io.BufferedReader(_Prefixed(head, stream), buffer_size=1 << 16)
+
+
+ARRAY_CHUNK = 1 << 20  # characters decoded per read of a JSON array file
+
+
+def _array_records(stream: BinaryIO, encoding: str, chunk: int | None = None
+                   ) -> Iterator[tuple[int | None, dict | None, str | None]]:
+    """(array index + 1, record, error) per element of a file holding one JSON array, read as a stream.
+
+    Memory holds one read chunk plus the element being parsed. An element that is not an object is
+    quarantined on its own; broken JSON or undecodable bytes end the file there (an array cannot
+    be resynchronised), keeping every element before it."""
+    chunk = chunk or ARRAY_CHUNK
+    decoder = codecs.getincrementaldecoder(encoding)()
+    scanner = json.JSONDecoder()
+    buf, pos, eof, undecodable = "", 0, False, False
+
+    def more() -> bool:
+        """Read the next chunk into the buffer (dropping what is parsed); False once nothing more came."""
+        nonlocal buf, pos, eof, undecodable
+        text = ""
+        while not text and not eof:  # a chunk can end inside a multi-byte character and decode to nothing
+            raw = stream.read(chunk)
+            eof = not raw
+            try:
+                text = decoder.decode(raw, final=eof)
+            except UnicodeDecodeError as e:  # keep the text before the bad bytes, then stop reading
+                # e.start counts from the bytes the decoder still held from the last chunk (not consumed on error)
+                text = (decoder.getstate()[0] + raw)[: e.start].decode(encoding, errors="ignore")
+                eof = undecodable = True
+        buf = buf[pos:] + text
+        pos = 0
+        return bool(text)
+
+    def skip_space() -> str:
+        """The next non-space character (not consumed), or "" at end of file."""
+        nonlocal pos
+        while True:
+            while pos < len(buf) and buf[pos] in " \t\r\n\ufeff":
+                pos += 1
+            if pos < len(buf):
+                return buf[pos]
+            if not more():
+                return ""
+
+    def broken(n: int, why: str) -> tuple[int | None, None, str]:
+        if undecodable:  # the text stopped at bytes that do not decode: say so, not what it looks like
+            return n, None, f"not valid {encoding}; rest of the file skipped"
+        return (None if why.startswith("JSON array is not closed") else n), None, why
+
+    n = 0
+    if skip_space() != "[":
+        yield broken(1, "not a JSON array")
+        return
+    pos += 1
+    expect_item = True
+    while True:
+        ch = skip_space()
+        if ch == "":
+            yield broken(n + 1, f"JSON array is not closed after {n} element(s) (truncated file?)")
+            return
+        if ch == "]":
+            pos += 1
+            if skip_space() or undecodable:
+                yield None, None, "data after the end of the JSON array"
+            return
+        if not expect_item:
+            if ch != ",":
+                yield broken(n + 1, f"broken JSON: expecting ',' or ']' after element {n}; rest of the file skipped")
+                return
+            pos += 1
+            expect_item = True
+            continue
+        while True:
+            try:
+                obj, end = scanner.raw_decode(buf, pos)
+            except json.JSONDecodeError as e:
+                if more():
+                    continue  # the element runs past the buffer
+                yield broken(n + 1, f"broken JSON: {e.msg}; rest of the file skipped")
+                return
+            if end == len(buf) and more():
+                continue  # a number at the buffer's end may go on: parse again with the next chunk
+            break
+        pos = end
+        n += 1
+        expect_item = False
+        if isinstance(obj, dict):
+            yield n, obj, None
+        else:
+            yield n, None, f"JSON array element is a {type(obj).__name__}, expected an object"
 
 
 def _field(source: Source, name: str) -> str:
@@ -184,10 +321,16 @@ def _read_text_lines(c: _Collector, stream: BinaryIO) -> str:
 
 
 def _each_record(c: _Collector, stream: BinaryIO, make: Callable[[_Collector, dict], None]) -> None:
-    for n, obj, err in _records(stream, c.source.encoding):
+    records = _records
+    if _strip_compression(c.uri).lower().endswith(".json"):
+        first, stream = _first_byte(stream)
+        if first == b"[":
+            records = _array_records
+    for n, obj, err in records(stream, c.source.encoding):
         if err:
             c.quarantine(n, err)
             continue
+        c.row = n
         try:
             make(c, obj)
         except BadRow as e:
@@ -201,6 +344,8 @@ def _read_jsonl(c: _Collector, stream: BinaryIO) -> str:
 
 
 def _read_table(c: _Collector, frame: pl.DataFrame) -> str:
+    if c.source.table == "pairs":
+        return _read_table_pairs(c, frame)
     key = _field(c.source, "text")
     if key not in frame.columns:
         c.quarantine(None, f"wrong columns: no column '{key}' (has: {', '.join(frame.columns[:10])})")
@@ -221,7 +366,7 @@ def _read_csv(c: _Collector, stream: BinaryIO) -> str:
         frame = pl.read_csv(io.BytesIO(stream.read()), infer_schema=False, encoding="utf8")
     except Exception as e:  # polars raises ComputeError/NoDataError with a message worth keeping
         c.quarantine(None, f"cannot parse CSV: {str(e).splitlines()[0][:200]}")
-        return "documents"
+        return c.source.table
     return _read_table(c, frame)
 
 
@@ -230,7 +375,7 @@ def _read_parquet(c: _Collector, stream: BinaryIO) -> str:
         frame = pl.read_parquet(io.BytesIO(stream.read()))
     except Exception as e:
         c.quarantine(None, f"cannot parse Parquet: {str(e).splitlines()[0][:200]}")
-        return "documents"
+        return c.source.table
     return _read_table(c, frame)
 
 
@@ -246,8 +391,11 @@ def _text(value: Any, what: str) -> str:
     raise BadRow(f"{what} is {type(value).__name__}, expected a string")
 
 
-def _pair(c: _Collector, messages: list[dict]) -> None:
-    """Append a pair from its turns; prompt/response are the last user turn and the final assistant turn."""
+def _pair(c: _Collector, messages: list[dict], context: str | None = None, task: str | None = None) -> None:
+    """Append a pair from its turns; prompt/response are the last user turn and the final assistant turn.
+
+    `context` is the passage the pair is grounded in (part of the id, as it is part of the pair);
+    `task` its task label, if the source has one."""
     if not messages or messages[-1]["role"] != "assistant":
         raise BadRow("conversation does not end with an assistant turn")
     users = [m for m in messages if m["role"] == "user"]
@@ -258,13 +406,36 @@ def _pair(c: _Collector, messages: list[dict]) -> None:
     if not users[-1]["content"].strip():
         raise BadRow("empty prompt")
     systems = [m["content"] for m in messages if m["role"] == "system"]
-    pair_id = stable_id(c.source.name, orjson.dumps(messages).decode())
+    turns = orjson.dumps(messages).decode()
+    # pairs without a context keep the ids they always had
+    pair_id = stable_id(c.source.name, turns) if context is None else stable_id(c.source.name, turns, context)
     c.add(
         {"id": pair_id, "doc_id": pair_id, "prompt": users[-1]["content"], "response": messages[-1]["content"],
-         "messages": messages, "system": systems[0] if systems else None, "context": None, "task": None,
+         "messages": messages, "system": systems[0] if systems else None, "context": context, "task": task,
          "source": c.source.name,
-         "uri": c.uri, "license": c.source.license, "lang": c.lang, "origin": "imported"}
+         "uri": c.uri, "license": c.source.license, "lang": c.lang, "origin": c.source.origin}
     )
+
+
+def _optional_text(obj: dict, key: str) -> str | None:
+    """An optional string field; None when missing, null or blank."""
+    value = _get(obj, key, required=False)
+    if value is None:
+        return None
+    value = _text(value, key)
+    return value if value.strip() else None
+
+
+def _instruction(obj: dict, key: str) -> str:
+    value = _text(_get(obj, key), key)
+    if not value.strip():
+        raise BadRow(f"empty '{key}'")
+    return value
+
+
+def _with_input(instruction: str, extra: str | None) -> str:
+    """Alpaca-style prompt: the instruction, then a blank line and the input when there is one."""
+    return f"{instruction}\n\n{extra}" if extra else instruction
 
 
 def _alpaca(c: _Collector, obj: dict) -> None:
@@ -285,6 +456,87 @@ def _openai(c: _Collector, obj: dict) -> None:
             raise BadRow(f"messages[{i}]: role must be one of {sorted(ROLES)}")
         messages.append({"role": m["role"], "content": _text(m.get("content") or "", f"messages[{i}].content")})
     _pair(c, messages)
+
+
+def _dolly(c: _Collector, obj: dict) -> None:
+    """databricks-dolly-15k: instruction, context (optional), response, category."""
+    instruction = _instruction(obj, _field(c.source, "instruction"))
+    context = _optional_text(obj, _field(c.source, "context"))
+    response = _text(_get(obj, _field(c.source, "response")), "response")
+    category = _optional_text(obj, _field(c.source, "category"))
+    _pair(c, [{"role": "user", "content": _with_input(instruction, context)},
+              {"role": "assistant", "content": response}], context=context, task=category)
+
+
+def _sharegpt(c: _Collector, obj: dict) -> None:
+    """ShareGPT: `conversations: [{from, value}]`, multi-turn; an optional top-level `system` string."""
+    raw = _get(obj, _field(c.source, "conversations"))
+    if not isinstance(raw, list):
+        raise BadRow("conversations is not a list")
+    messages = []
+    for i, m in enumerate(raw):
+        if not isinstance(m, dict):
+            raise BadRow(f"conversations[{i}] is a {type(m).__name__}, expected an object")
+        who = m.get("from")
+        role = SHAREGPT_ROLES.get(who.lower()) if isinstance(who, str) else None
+        if role is None:
+            raise BadRow(f"conversations[{i}]: unknown from {who!r}; expected one of {sorted(SHAREGPT_ROLES)}")
+        messages.append({"role": role, "content": _text(m.get("value") or "", f"conversations[{i}].value")})
+    system = _optional_text(obj, _field(c.source, "system"))
+    if system and not any(m["role"] == "system" for m in messages):
+        messages.insert(0, {"role": "system", "content": system})
+    _pair(c, messages)
+
+
+def _self_instruct(c: _Collector, obj: dict) -> None:
+    """Self-Instruct seed tasks: an instruction and its instances [{input, output}]; one pair per instance.
+
+    A bad instance is quarantined on its own (the record's row, its index in the reason); the
+    record's other instances are kept."""
+    instruction = _instruction(obj, _field(c.source, "instruction"))
+    instances = _get(obj, _field(c.source, "instances"), required=False)
+    if not isinstance(instances, list) or not instances:
+        raise BadRow("no instances" if not instances else "instances is not a list")
+    task = "classification" if obj.get("is_classification") is True else None
+    for i, inst in enumerate(instances):
+        try:
+            if not isinstance(inst, dict):
+                raise BadRow(f"is a {type(inst).__name__}, expected an object")
+            extra = _optional_text(inst, "input")
+            output = _text(_get(inst, "output"), "output")
+            if not output.strip():
+                raise BadRow("empty output")
+            _pair(c, [{"role": "user", "content": _with_input(instruction, extra)},
+                      {"role": "assistant", "content": output}], task=task)
+        except BadRow as e:
+            c.quarantine(c.row, f"instances[{i}]: {e}")
+
+
+def _read_table_pairs(c: _Collector, frame: pl.DataFrame) -> str:
+    """CSV/Parquet rows -> pairs through `fields` (prompt, response; optional system, context)."""
+    mapping = {k: c.source.fields[k] for k in ("prompt", "response", "system", "context") if k in c.source.fields}
+    missing = [col for col in mapping.values() if col not in frame.columns]
+    if missing:
+        c.quarantine(None, f"wrong columns: no column {', '.join(repr(m) for m in missing)} "
+                           f"(has: {', '.join(frame.columns[:10])})")
+        return "pairs"
+    for n, row in enumerate(frame.select(list(dict.fromkeys(mapping.values()))).iter_rows(named=True), start=1):
+        try:
+            values = {}
+            for key, col in mapping.items():
+                value = row[col]
+                values[key] = None if value is None else _text(value, f"'{col}'")
+                if key in ("prompt", "response") and not (values[key] or "").strip():
+                    raise BadRow(f"empty '{col}'")
+            messages = [{"role": "user", "content": values["prompt"]},
+                        {"role": "assistant", "content": values["response"]}]
+            system, context = values.get("system"), values.get("context")
+            if system and system.strip():
+                messages.insert(0, {"role": "system", "content": system})
+            _pair(c, messages, context=context if context and context.strip() else None)
+        except BadRow as e:
+            c.quarantine(n, str(e))
+    return "pairs"
 
 
 def _prompt_completion(c: _Collector, obj: dict) -> None:
@@ -308,8 +560,11 @@ READERS: dict[str, Callable[[_Collector, BinaryIO], str]] = {
     "csv": _read_csv,
     "parquet": _read_parquet,
     "alpaca": _pairs_reader(_alpaca),
+    "dolly": _pairs_reader(_dolly),
+    "sharegpt": _pairs_reader(_sharegpt),
     "openai": _pairs_reader(_openai),
     "prompt-completion": _pairs_reader(_prompt_completion),
+    "self-instruct": _pairs_reader(_self_instruct),
 }
 
 

@@ -55,3 +55,12 @@ def bucket(s3_endpoint, request):
     name = "pf-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:50].strip("-")
     boto3.client("s3").create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture(scope="session")
+def llm_server():
+    """The real llama.cpp OpenAI-compatible server over the SmolLM2 GGUF, started once for the session."""
+    from tasks.llm_server import LocalLLMServer
+
+    with LocalLLMServer() as server:
+        yield server

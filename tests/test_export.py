@@ -260,3 +260,107 @@ def test_export_to_s3(bucket, tmp_path, shards):
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="datasets/demo/v1/")["Contents"]}
     assert keys == {f"datasets/demo/v1/{f['path']}" for f in m2["files"]} | {"datasets/demo/v1/manifest.json"}
     assert "datasets/demo/v1/pairs/train-00000-of-00001.parquet" in keys
+
+
+# ---- training formats beside the pairs shards ----------------------------------------------------
+
+ALL_FORMATS = ["parquet", "openai", "alpaca", "sharegpt", "llama2", "tokenized"]
+FORMAT_NAME = re.compile(r"^(openai|alpaca|sharegpt|llama2|tokenized)/(train|validation|test)-(\d{5})-of-(\d{5})"
+                         r"\.(jsonl|json|parquet)$")
+EXT = {"openai": "jsonl", "alpaca": "json", "sharegpt": "json", "llama2": "jsonl", "tokenized": "parquet"}
+
+
+def records_of(fmt: str, data: bytes) -> list:
+    if fmt == "tokenized":
+        return pl.read_parquet(io.BytesIO(data)).to_dicts()
+    if EXT[fmt] == "json":
+        return json.loads(data)
+    return [json.loads(line) for line in data.decode().splitlines()]
+
+
+def test_export_with_every_format(tmp_path, shards):
+    from tasks.formats import check_openai_chat
+    from tasks.tokenizer import IGNORE_INDEX, get_tokenizer
+
+    m = write_version({"pairs": shards}, str(tmp_path / "out"), "v1", shard_rows=10, extra_files={},
+                      manifest_fields={"dataset": "demo"}, formats=ALL_FORMATS)
+    version = tmp_path / "out" / "v1"
+    assert m["formats"] == ALL_FORMATS and m["tokenizer"] == "SmolLM2-135M-Instruct (GGUF vocab)"
+    parquet = {f["path"]: f for f in m["files"] if f["table"] == "pairs"}
+    assert len(parquet) == 3 + 1 + 1  # train 23 rows / 10 -> 3 shards, validation 5 -> 1, test 0 -> 1
+    for fmt, ext in EXT.items():
+        entries = [f for f in m["files"] if f["table"] == fmt]
+        # one file per Parquet shard, same split, index and row count
+        assert sorted(f["path"] for f in entries) == sorted(
+            f"{fmt}/{p.removeprefix('pairs/').removesuffix('.parquet')}.{ext}" for p in parquet)
+        for f in entries:
+            assert FORMAT_NAME.match(f["path"]) and f["split"] in f["path"]
+            data = (version / f["path"]).read_bytes()
+            assert f["bytes"] == len(data) and f["sha256"] == hashlib.sha256(data).hexdigest()
+            twin = parquet[f"pairs/{f['path'].split('/', 1)[1].rsplit('.', 1)[0]}.parquet"]
+            rows = pl.read_parquet(version / twin["path"])
+            records = records_of(fmt, data)
+            assert f["rows"] == twin["rows"] == len(records) == rows.height
+            if fmt == "openai":  # same rows, same order
+                assert [r["messages"][-1]["content"] for r in records] == rows["response"].to_list()
+                assert check_openai_chat(data.decode().splitlines()) == {}
+            if fmt == "alpaca":
+                assert [r["instruction"] for r in records] == rows["prompt"].to_list()
+            if fmt == "tokenized":
+                tok = get_tokenizer()
+                assert [r["id"] for r in records] == rows["id"].to_list()
+                for r, response in zip(records, rows["response"], strict=True):
+                    trained = [x for x, y in zip(r["input_ids"], r["labels"], strict=True) if y != IGNORE_INDEX]
+                    assert tok.decode(trained) == response and r["length"] == len(r["input_ids"])
+    first = (version / "llama2" / "train-00000-of-00003.jsonl").read_text().splitlines()[0]
+    assert json.loads(first) == {"text": "<s>[INST] question 0 [/INST] answer 0 </s>"}
+    assert json.loads((version / "alpaca" / "test-00000-of-00001.json").read_text()) == []
+    listed = {f["path"] for f in m["files"]} | {"manifest.json"}
+    assert {p.relative_to(version).as_posix() for p in version.rglob("*") if p.is_file()} == listed
+    assert verify_files(str(version), m) == []
+
+    # a re-run with Parquet only removes the format files of the earlier attempt
+    m2 = export(shards, str(tmp_path / "out"))
+    assert m2["formats"] == ["parquet"] and "tokenizer" not in m2
+    assert not any((version / fmt).exists() and any((version / fmt).iterdir()) for fmt in EXT)
+
+
+def test_formats_follow_shard_rows_when_a_split_is_cut(tmp_path):
+    shard = work_shard(str(tmp_path / "work"), "big", pair_rows(25, "train"))
+    files, _ = write_table("pairs", [shard], str(tmp_path / "v"), shard_rows=10, formats=["parquet", "sharegpt"])
+    assert [(f["path"], f["rows"]) for f in files if f["table"] == "sharegpt" and f["split"] == "train"] == [
+        ("sharegpt/train-00000-of-00003.json", 10),
+        ("sharegpt/train-00001-of-00003.json", 10),
+        ("sharegpt/train-00002-of-00003.json", 5),
+    ]
+    last = json.loads((tmp_path / "v" / "sharegpt" / "train-00002-of-00003.json").read_text())
+    assert last[-1]["conversations"] == [{"from": "human", "value": "question 24"},
+                                         {"from": "gpt", "value": "answer 24"}]
+
+
+def test_formats_are_for_pairs_only_and_must_be_known(tmp_path, shards):
+    rows = [{"id": "d", "doc_id": "d", "text": "t", "source": "s", "uri": "u", "license": "MIT", "lang": "en",
+             "split": "train"}]
+    doc = work_shard(str(tmp_path / "work"), "docs", rows, table="documents")
+    files, _ = write_table("documents", [doc], str(tmp_path / "v"), shard_rows=5, formats=["parquet", "openai"])
+    assert {f["table"] for f in files} == {"documents"}
+    with pytest.raises(ValueError, match="unknown export formats"):
+        write_version({"pairs": shards}, str(tmp_path / "out"), "v1", shard_rows=10, extra_files={},
+                      manifest_fields={"dataset": "demo"}, formats=["parquet", "csv"])
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+    # parquet is written even when the list leaves it out
+    m = write_version({"pairs": shards}, str(tmp_path / "out"), "v1", shard_rows=10, extra_files={},
+                      manifest_fields={"dataset": "demo"}, formats=["openai"])
+    assert m["formats"] == ["parquet", "openai"]
+    assert {f["table"] for f in m["files"]} == {"pairs", "openai"}
+
+
+def test_export_formats_to_s3(bucket, shards):
+    dataset = f"s3://{bucket}/datasets/demo"
+    m = write_version({"pairs": shards}, dataset, "v1", shard_rows=30, extra_files={},
+                      manifest_fields={"dataset": "demo"}, formats=["parquet", "openai", "llama2"])
+    assert {f["path"] for f in m["files"] if f["table"] != "pairs"} == {
+        f"{fmt}/{s}-00000-of-00001.jsonl" for fmt in ("openai", "llama2") for s in ("train", "validation", "test")}
+    assert verify_files(f"{dataset}/v1", m) == []
+    lines = storage.read_bytes(f"{dataset}/v1/openai/train-00000-of-00001.jsonl").decode().splitlines()
+    assert len(lines) == 23 and json.loads(lines[0])["messages"][0] == {"role": "user", "content": "question 0"}

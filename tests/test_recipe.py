@@ -152,7 +152,7 @@ def test_unknown_format(project):
     assert "sources.0.format" in msg and "unknown format 'docx'" in msg
 
 
-@pytest.mark.parametrize("fmt", ["html", "sharegpt"])
+@pytest.mark.parametrize("fmt", ["html", "wikipedia"])
 def test_planned_format_is_not_supported_yet(project, fmt):
     assert fmt in PLANNED_FORMATS
     msg = _error(_edit(project, lambda d: d["sources"][0].update(format=fmt)))
@@ -175,9 +175,9 @@ def test_split_ratios_must_sum_to_one(project):
     assert "split:" in msg and "must be 1.0" in msg and "1.1" in msg
 
 
-def test_unsupported_export_format(project):
-    msg = _error(_edit(project, lambda d: d["export"].update(formats=["parquet", "alpaca"])))
-    assert "export.formats" in msg and "not supported yet" in msg
+def test_unknown_export_format(project):
+    msg = _error(_edit(project, lambda d: d["export"].update(formats=["parquet", "csv"])))
+    assert "export.formats" in msg and "csv" in msg
 
 
 def test_not_a_mapping_and_bad_yaml(tmp_path):

