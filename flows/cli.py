@@ -80,8 +80,16 @@ def _print_summary(version_uri: str) -> None:
     if stats.get("quarantine"):
         err.print(f"quarantined rows: {sum(stats['quarantine'].values())} "
                   f"({', '.join(f'{k}: {v}' for k, v in list(stats['quarantine'].items())[:5])})")
+    if stats.get("rejected"):
+        err.print(f"rejected rows: {sum(stats['rejected'].values())} "
+                  f"({', '.join(f'{k}: {v}' for k, v in list(stats['rejected'].items())[:5])})")
     if stats.get("pii"):
         err.print("PII replaced: " + ", ".join(f"{k} {v}" for k, v in sorted(stats["pii"].items())))
+    if stats.get("llm"):
+        llm = stats["llm"]
+        err.print(f"model requests: {llm.get('requests', 0)} (cache hits {llm.get('cache_hits', 0)}, retries "
+                  f"{llm.get('retries', 0)}, failed {stats.get('dead_letter', 0)}), tokens in/out "
+                  f"{llm.get('tokens_in', 0)}/{llm.get('tokens_out', 0)}")
 
 
 @app.command()

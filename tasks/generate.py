@@ -183,7 +183,7 @@ def arithmetic_pairs(spec: GeneratorSpec, lang: str) -> list[dict]:
         name, fn = rng.choice(ops)
         a, b = rng.randint(0, 999), rng.randint(0, 999)
         out.append(pair_row(f"What is the {name} of {a} and {b}?", str(fn(a, b)), task="arithmetic",
-                            source="template:arithmetic", license=TEMPLATE_LICENSE, lang=lang, uri=None,
+                            source="template:arithmetic", license=TEMPLATE_LICENSE, lang=lang, uri="pairforge:template",
                             doc_id=None))
     return out
 
@@ -228,9 +228,24 @@ def run_generator(spec: GeneratorSpec, client: LLMClient | None, *, docs: pl.Dat
             prompt = p["instruction"].strip() + (f"\n\n{p['input'].strip()}" if p["input"].strip() else "")
             src = seeds.row(0, named=True)
             out.pairs.append(pair_row(prompt, p["output"].strip(), task="instruction", source=src["source"],
-                                      license=src["license"], lang=lang, uri=None, doc_id=None))
+                                      license=src["license"], lang=lang, uri="pairforge:self-instruct",
+                                      doc_id=None))
         else:
             out.pairs += chunk_pairs(spec, chunk, res)
+    return _drop_repeats(out, spec.kind)
+
+
+def _drop_repeats(out: Generated, kind: str) -> Generated:
+    """Small models often say the same thing twice: keep the first of identical pairs, count the rest."""
+    seen: set[str] = set()
+    unique = []
+    for p in out.pairs:
+        if p["id"] in seen:
+            out.rejected[f"{kind}: repeated pair"] += 1
+        else:
+            seen.add(p["id"])
+            unique.append(p)
+    out.pairs = unique
     return out
 
 

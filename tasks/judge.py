@@ -19,21 +19,27 @@ RUBRIC = """Rate how good the response is as training data for the prompt, from 
 2 = partly wrong, off-topic or unhelpful; 1 = wrong, harmful, empty or nonsense.
 Reply with JSON: {"score": <1-5>, "reason": "<one short sentence>"}"""
 
-SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5},
-                                           "reason": {"type": "string"}}, "required": ["score", "reason"]}
+# an enum, not minimum/maximum: llama.cpp's grammar enforces enums but not numeric bounds
+SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "enum": [1, 2, 3, 4, 5]},
+                                           "reason": {"type": "string", "maxLength": 200}},
+          "required": ["score", "reason"]}
 
 
 def judge_requests(df: pl.DataFrame) -> list[ChatRequest]:
     return [
         ChatRequest([{"role": "system", "content": RUBRIC},
                      {"role": "user", "content": f"Prompt:\n{prompt}\n\nResponse:\n{response}"}],
-                    SCHEMA, f"judge:{pair_id}", temperature=0.0, max_tokens=96)
+                    SCHEMA, f"judge:{pair_id}", temperature=0.0, max_tokens=128)
         for pair_id, prompt, response in df.select("id", "prompt", "response").iter_rows()
     ]
 
 
-def judge_frame(df: pl.DataFrame, client: LLMClient, min_score: int) -> tuple[pl.DataFrame, pl.DataFrame, list, dict]:
-    """(kept, rejected with reason, dead-letter rows, stats). A pair the judge could not score is rejected."""
+def judge_frame(df: pl.DataFrame, client: LLMClient, min_score: int,
+                origins: list[str]) -> tuple[pl.DataFrame, pl.DataFrame, list, dict]:
+    """(kept, rejected with reason, dead-letter rows, stats). A pair the judge could not score is rejected;
+    pairs of other origins, and template pairs (their answers are computed), pass unjudged."""
+    judged = pl.col("origin").is_in(origins) & ~pl.col("source").str.starts_with("template:")
+    skipped, df = df.filter(~judged), df.filter(judged)
     results, stats = client.run(judge_requests(df))
     scores = [r.parsed["score"] if not r.error else None for r in results]
     reasons = [
@@ -45,7 +51,7 @@ def judge_frame(df: pl.DataFrame, client: LLMClient, min_score: int) -> tuple[pl
     dead = [{"key": r.key, "kind": "judge", "source": src, "doc_id": doc, "error": r.error, "stage": "judge"}
             for r, src, doc in zip(results, df["source"], df["doc_id"], strict=True) if r.error]
     tagged = df.with_columns(pl.Series("judge_score", scores, pl.Int8), pl.Series("reason", reasons, pl.String))
-    kept = tagged.filter(pl.col("reason").is_null()).drop("judge_score", "reason")
+    kept = pl.concat([skipped, tagged.filter(pl.col("reason").is_null()).drop("judge_score", "reason")])
     return kept, tagged.filter(pl.col("reason").is_not_null()), dead, stats.to_dict()
 
 
@@ -53,7 +59,7 @@ def judge_frame(df: pl.DataFrame, client: LLMClient, min_score: int) -> tuple[pl
 def judge_shard(shard: Shard, endpoint: Endpoint, opts: GenerateOptions, cache_uri: str | None,
                 work_uri: str) -> dict:
     kept, rejected, dead, stats = judge_frame(shard.read(), client_for(endpoint, opts, cache_uri),
-                                              opts.judge.min_score)
+                                              opts.judge.min_score, opts.judge.origins)
     if len(rejected):
         storage.write_parquet(rejected.drop("judge_score"), stage_uri(work_uri, "rejected", "pairs",
                                                                        f"judge-{shard.name}"))

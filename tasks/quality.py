@@ -1,8 +1,9 @@
 """Rule checks on every pair, as Polars expressions; the first rule a pair breaks is its reason.
 
 Rules: prompt/response length bounds, refusal phrases, a response that echoes the prompt, and for
-grounded pairs (those with a `context`, e.g. generated QA) the share of the answer's words found in
-the context. Rejected pairs keep every column plus `reason`: nothing disappears silently.
+grounded pairs (those with a `context`, e.g. generated QA) questions about "the text" they do not
+include and the share of the answer's words and numbers found in the context. Rejected pairs keep
+every column plus `reason`: nothing disappears silently.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ _STOP = ["the", "and", "for", "are", "was", "were", "that", "this", "with", "fro
 
 def _words(col: str) -> pl.Expr:
     return (
-        pl.col(col).str.to_lowercase().str.extract_all(r"[\p{L}\p{N}]{3,}")
+        pl.col(col).str.to_lowercase().str.extract_all(r"\p{N}+(?:[.,]\p{N}+)*|\p{L}{3,}")
         .list.eval(pl.element().filter(~pl.element().is_in(_STOP))).list.unique()
     )
 
@@ -58,6 +59,10 @@ def rules(opts: QualityOptions) -> list[tuple[str, pl.Expr]]:
         # an echo: the whole prompt again (a response found inside the prompt is fine: extraction tasks)
         copies = (response == prompt) | ((prompt.str.len_chars() >= 10) & response.str.contains(prompt, literal=True))
         out.append(("response echoes the prompt", copies.fill_null(False)))
+    # a generated question about "the text" makes no sense without the text, which the prompt does not carry
+    unseen = pl.col("prompt").str.contains(r"(?i)\b(?:the|this|that) (?:text|passage|article|paragraph|document)\b")
+    out.append(("question refers to a text it does not include",
+                ((pl.col("task") == "qa") & pl.col("context").is_not_null() & unseen).fill_null(False)))
     if opts.min_grounding > 0:
         ungrounded = pl.col("task").is_in(GROUNDED_TASKS) & (grounding() < opts.min_grounding)
         out.append((f"answer not supported by its context (< {opts.min_grounding:.0%} of words)",

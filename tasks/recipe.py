@@ -147,6 +147,9 @@ class GeneratorSpec(_Strict):
 class JudgeOptions(_Strict):
     enabled: bool = False
     min_score: int = Field(3, ge=1, le=5, description="pairs the judge scores lower are rejected")
+    origins: list[Literal["imported", "generated", "human", "augmented"]] = Field(
+        default_factory=lambda: ["generated"], description="which pairs are judged"
+    )
 
 
 class GenerateOptions(_Strict):

@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
-import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import jsonschema
@@ -17,6 +15,7 @@ import pytest
 
 from tasks.llm import ChatRequest, ChatResult, LLMClient, LLMStats, retry_after_s
 from tasks.llm_server import LLMServerError, LocalLLMServer, free_port, model_path
+from tests.conftest import completion, error_body
 
 CITY_SCHEMA = {
     "type": "object",
@@ -28,83 +27,6 @@ CITY_SCHEMA = {
 
 def ask(text: str, key: str = "k", **kw) -> ChatRequest:
     return ChatRequest([{"role": "user", "content": text}], key=key, **kw)
-
-
-def completion(content: str, prompt_tokens: int = 7, completion_tokens: int = 3) -> dict:
-    return {
-        "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": "fake",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
-    }  # fmt: skip
-
-
-def error_body(message: str) -> dict:
-    return {"error": {"message": message, "type": "test_error", "code": None, "param": None}}
-
-
-class FakeOpenAI:
-    """An OpenAI-style endpoint on a free loopback port. `reply(n, body)` -> (status, headers, json) answers
-    the n-th call (0-based); every call's arrival time and JSON body are recorded."""
-
-    def __init__(self, reply, delay=None):
-        self.reply, self.delay = reply, delay
-        self.calls: list[tuple[float, dict]] = []
-        self.in_flight = self.max_in_flight = 0
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                with fake._lock:
-                    n = len(fake.calls)
-                    fake.calls.append((time.monotonic(), body))
-                    fake.in_flight += 1
-                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
-                try:
-                    if fake.delay:
-                        time.sleep(fake.delay(n, body))
-                    status, headers, payload = fake.reply(n, body)
-                finally:
-                    with fake._lock:
-                        fake.in_flight -= 1
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def fake_openai():
-    servers = []
-
-    def start(reply, delay=None) -> FakeOpenAI:
-        servers.append(FakeOpenAI(reply, delay))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.close()
 
 
 def client_for(base_url: str, **kw) -> LLMClient:

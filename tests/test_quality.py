@@ -32,6 +32,10 @@ def frame(rows: list[dict]) -> pl.DataFrame:
         ({"prompt": "Where did the fire go?", "response": "The moon landing happened in 1969 in July.",
           "context": CONTEXT, "task": "qa"}, "answer not supported by its context (< 50% of words)"),
         ({"prompt": "Explain.", "response": "x" * 40_000}, "response longer than 32000 characters"),
+        ({"prompt": "What is the text about?", "response": "A bushfire near the town of Hill Top.",
+          "context": CONTEXT, "task": "qa"}, "question refers to a text it does not include"),
+        ({"prompt": "How many homes burned?", "response": "13.8", "context": CONTEXT, "task": "qa"},
+         "answer not supported by its context (< 50% of words)"),
     ],
 )
 def test_rule_rejects_with_its_reason(row, reason):
@@ -64,9 +68,9 @@ def test_rules_follow_the_options():
 
 
 def test_grounding_share():
-    df = pl.DataFrame({"response": ["huge bushfire town", "nothing matches here", "x"],
-                       "context": [CONTEXT, CONTEXT, None]})
-    assert df.select(grounding())["response"].to_list() == [1.0, 0.0, None]
+    df = pl.DataFrame({"response": ["huge bushfire town", "nothing matches here", "x", "On Tuesday, 12.5"],
+                       "context": [CONTEXT, CONTEXT, None, CONTEXT + " It burned 12.5 hectares."]})
+    assert df.select(grounding())["response"].to_list() == [1.0, 0.0, None, 1.0]
 
 
 def test_arithmetic_template_computes_answers():
