@@ -10,19 +10,25 @@ from __future__ import annotations
 import json
 from contextlib import nullcontext
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import BaseModel, ConfigDict, Field
 
 from tasks import storage
 from tasks.export import export_version
-from tasks.generate import generate_pairs, model_endpoint
+from tasks.generate import ensure_llm_limit, generate_pairs, model_endpoint
 from tasks.judge import judge_shard
 from tasks.normalize import normalize_shard
 from tasks.pii import scrub_shard
 from tasks.quality import quality_shard
 from tasks.recipe import Recipe, load_recipe
 from tasks.report import RunReport
+from tasks.settings import get_settings
 from tasks.shards import Shard
 from tasks.sources import batch_files, ingest_files, resolve_source_files
 from tasks.split import split_shard
@@ -71,6 +77,8 @@ def _publish(report: RunReport) -> None:
 
 def ingest(recipe: Recipe, work_uri: str, report: RunReport) -> tuple[list[Shard], list[str]]:
     jobs = [(src, batch) for src in recipe.sources for batch in batch_files(resolve_source_files(src))]
+    if recipe.sample_rows:  # a trial: the first batch of each source is enough
+        jobs = [job for i, job in enumerate(jobs) if i == 0 or jobs[i - 1][0] is not job[0]]
     results = ingest_files.map(
         [src for src, _ in jobs],
         [batch for _, batch in jobs],
@@ -78,6 +86,7 @@ def ingest(recipe: Recipe, work_uri: str, report: RunReport) -> tuple[list[Shard
         unmapped(recipe.languages[0]),
         unmapped(work_uri),
         unmapped(recipe.work_shard_rows),
+        unmapped(recipe.sample_rows),
     ).result()
     shards: list[Shard] = []
     quarantine = [res["quarantine_uri"] for res in results if res["quarantine_uri"]]
@@ -137,6 +146,8 @@ def make_pairs(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunRe
     docs = [s for s in shards if s.table == "documents"]
     pairs = [s for s in shards if s.table == "pairs"]
     cache_uri = gen.cache_uri or storage.join(recipe.export.uri, recipe.name, "_cache", "llm")
+    if gen.needs_model:
+        ensure_llm_limit(get_settings().llm_concurrency_limit)
     with model_endpoint(gen) if gen.needs_model else nullcontext(None) as endpoint:
         before, submitted = list(pairs), 0
         for i, spec in enumerate(gen.generators):
@@ -186,11 +197,66 @@ def make_pairs(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunRe
     return docs + pairs
 
 
-@flow(name="build-dataset")
-def build_dataset(recipe_path: str, overrides: list[str] | None = None, version: str | None = None) -> str:
-    """Build one version of the dataset a recipe describes; returns the version's URI."""
+STAGES_TO_SKIP = {
+    "pii": ["pii.enabled=false"],
+    "generate": ["generate.generators=[]", "generate.judge.enabled=false"],
+    "quality": ["quality.enabled=false"],
+    "judge": ["generate.judge.enabled=false"],
+    "validation": ["validation.enabled=false"],
+}
+
+
+class RunOptions(BaseModel):
+    """Overrides for one run: the form under "Custom run" in the Prefect UI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sample_rows: int | None = Field(None, ge=1, description="read at most this many rows of each source (a trial)")
+    export_uri: str | None = Field(None, description="write the dataset here instead of the recipe's export.uri")
+    skip: list[Literal["pii", "generate", "quality", "judge", "validation"]] = Field(
+        default_factory=list, description="stages to leave out of this run"
+    )
+    set: list[str] = Field(default_factory=list, description="any other recipe key, as dotted.key=value")
+
+    def overrides(self) -> list[str]:
+        out = [f"sample_rows={self.sample_rows}"] if self.sample_rows else []
+        out += [f"export.uri={self.export_uri}"] if self.export_uri else []
+        return out + [o for stage in self.skip for o in STAGES_TO_SKIP[stage]] + self.set
+
+
+def task_runner(runner: str, address: str | None = None, workers: int = 2):
+    """Threads in this process (default), or a Dask cluster: an existing scheduler, else a local one."""
+    if runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if address:
+            return DaskTaskRunner(address=address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+    return ThreadPoolTaskRunner()
+
+
+def _settings_runner():
+    s = get_settings()
+    return task_runner(s.runner, s.dask_address, s.dask_workers)
+
+
+def _run_name() -> str:
+    params = flow_run.parameters
+    return f"{Path(params['recipe_path']).stem}-{params.get('version') or 'new'}"
+
+
+@flow(name="build-dataset", task_runner=_settings_runner(), flow_run_name=_run_name)
+def build_dataset(recipe_path: str, version: str | None = None, options: RunOptions | None = None) -> str:
+    """Build one version of the dataset a recipe describes; returns the version's URI.
+
+    Args:
+        recipe_path: the recipe YAML (relative paths in it are relative to its folder)
+        version: the version folder to write; also the run key: running again with the same version
+            resumes a failed or crashed run, reusing every shard it finished. Default: a new UTC timestamp.
+        options: overrides for this run (trial sample, export location, stages to skip, recipe keys)
+    """
     logger = get_run_logger()
-    recipe = load_recipe(recipe_path, overrides or [])
+    recipe = load_recipe(recipe_path, (options or RunOptions()).overrides())
     version = version or recipe.export.version or default_version()
     dataset_uri = storage.join(recipe.export.uri, recipe.name)
     work_uri = storage.join(recipe.export.work_uri or storage.join(dataset_uri, "_work"), version)

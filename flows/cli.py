@@ -38,20 +38,41 @@ def fail(message: str, code: int) -> None:
 def run(
     recipe: Annotated[Path, typer.Argument(help="recipe YAML file")],
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a recipe key: dotted.key=value")] = None,
-    version: Annotated[str | None, typer.Option(help="version folder name (default: UTC timestamp)")] = None,
+    version: Annotated[str | None, typer.Option(help="version folder; reuse one to resume a failed run")] = None,
+    sample_rows: Annotated[int | None, typer.Option(help="read at most N rows of each source (a trial)")] = None,
+    export_uri: Annotated[str | None, typer.Option(help="write here instead of the recipe's export.uri")] = None,
+    skip: Annotated[list[str] | None, typer.Option(help="stage to leave out: pii, generate, quality, judge, "
+                                                        "validation (repeatable)")] = None,
+    runner: Annotated[str | None, typer.Option(help="threads | dask (default: PAIRFORGE_RUNNER)")] = None,
+    dask_address: Annotated[str | None, typer.Option(help="existing Dask scheduler (default: a local cluster)")] = None,
 ) -> None:
     """Run the build flow and print the output version's URI."""
+    from pydantic import ValidationError
+
     from tasks.recipe import RecipeError, load_recipe
 
-    overrides = set_ or []
     try:
-        load_recipe(recipe, overrides)  # fail fast, before Prefect starts
+        from flows.build import RunOptions
+
+        options = RunOptions(sample_rows=sample_rows, export_uri=export_uri, skip=skip or [], set=set_ or [])
+        load_recipe(recipe, options.overrides())  # fail fast, before Prefect starts
     except RecipeError as e:
         fail(str(e), 2)
+    except ValidationError as e:
+        fail(f"bad option: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}", 2)
+    if runner not in (None, "threads", "dask"):
+        fail(f"--runner: expected threads or dask, got {runner!r}", 2)
 
-    from flows.build import build_dataset
+    from flows.build import build_dataset, task_runner
+    from tasks.settings import get_settings
 
-    state = build_dataset(str(recipe), overrides, version, return_state=True)
+    settings = get_settings()
+    flow = build_dataset
+    if runner or dask_address:
+        flow = build_dataset.with_options(task_runner=task_runner(
+            runner or ("dask" if dask_address else settings.runner), dask_address or settings.dask_address,
+            settings.dask_workers))
+    state = flow(str(recipe), version=version, options=options, return_state=True)
     if not state.is_completed():
         try:
             state.result()

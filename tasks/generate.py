@@ -23,7 +23,7 @@ from tasks import storage
 from tasks.llm import ChatRequest, ChatResult, LLMClient, LLMStats
 from tasks.recipe import GenerateOptions, GeneratorSpec
 from tasks.schema import PAIRS, stable_id
-from tasks.shards import Shard, stage_uri
+from tasks.shards import Shard, resumable, stage_uri
 
 DEAD_LETTER = pl.Schema({"key": pl.String, "kind": pl.String, "source": pl.String, "doc_id": pl.String,
                          "error": pl.String, "stage": pl.String})
@@ -50,6 +50,34 @@ def model_endpoint(opts: GenerateOptions) -> Iterator[Endpoint]:
 
     with LocalLLMServer() as server:
         yield Endpoint(server.base_url, opts.model or server.model, "local")
+
+
+LLM_LIMIT = "pairforge-llm"  # a Prefect global concurrency limit shared by every run talking to a model
+
+
+def ensure_llm_limit(limit: int) -> None:
+    """Create the global concurrency limit on the Prefect server if it is missing (an existing one is kept)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(LLM_LIMIT)
+        except ObjectNotFound:
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=LLM_LIMIT, limit=limit))
+
+
+def run_requests(client: LLMClient, requests: list[ChatRequest]) -> tuple[list[ChatResult], LLMStats]:
+    """Send requests while holding slots of the global limit, so concurrent runs share the endpoint."""
+    from prefect.concurrency.sync import concurrency
+
+    if not requests:
+        return [], LLMStats()
+    from tasks.settings import get_settings
+
+    with concurrency(LLM_LIMIT, occupy=min(client.max_concurrency, get_settings().llm_concurrency_limit)):
+        return client.run(requests)
 
 
 def client_for(endpoint: Endpoint, opts: GenerateOptions, cache_uri: str | None) -> LLMClient:
@@ -215,7 +243,7 @@ def run_generator(spec: GeneratorSpec, client: LLMClient | None, *, docs: pl.Dat
         todo = chunk_requests(spec, chunk_documents(docs, spec, limit))
         requests, meta = [r for r, _ in todo], [c for _, c in todo]
     out.submitted = len(requests)
-    results, out.stats = client.run(requests)
+    results, out.stats = run_requests(client, requests)
     for req, chunk, res in zip(requests, meta, results, strict=True):
         doc = chunk.doc if chunk else {}
         if res.error:
@@ -250,6 +278,7 @@ def _drop_repeats(out: Generated, kind: str) -> Generated:
 
 
 @task(name="generate", cache_policy=NO_CACHE, task_run_name="generate-{spec.kind}-{index}")
+@resumable("generate", lambda a: f"{a['index']:02d}-{a['spec'].kind}", ignore=("endpoint",))
 def generate_pairs(spec: GeneratorSpec, index: int, inputs: list[Shard], endpoint: Endpoint | None,
                    opts: GenerateOptions, cache_uri: str | None, lang: str, work_uri: str) -> dict:
     """One generator over its input shards (documents, or seed pairs for self-instruct) -> a pairs shard."""

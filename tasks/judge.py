@@ -9,10 +9,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import storage
-from tasks.generate import DEAD_LETTER, Endpoint, client_for
+from tasks.generate import DEAD_LETTER, Endpoint, client_for, run_requests
 from tasks.llm import ChatRequest, LLMClient
 from tasks.recipe import GenerateOptions
-from tasks.shards import Shard, stage_uri, write_stage
+from tasks.shards import Shard, resumable, stage_uri, write_stage
 
 RUBRIC = """Rate how good the response is as training data for the prompt, from 1 to 5:
 5 = correct, complete, helpful and well written; 4 = good with minor issues; 3 = acceptable;
@@ -40,7 +40,7 @@ def judge_frame(df: pl.DataFrame, client: LLMClient, min_score: int,
     pairs of other origins, and template pairs (their answers are computed), pass unjudged."""
     judged = pl.col("origin").is_in(origins) & ~pl.col("source").str.starts_with("template:")
     skipped, df = df.filter(~judged), df.filter(judged)
-    results, stats = client.run(judge_requests(df))
+    results, stats = run_requests(client, judge_requests(df))
     scores = [r.parsed["score"] if not r.error else None for r in results]
     reasons = [
         f"judge unavailable: {r.error}" if r.error
@@ -56,6 +56,7 @@ def judge_frame(df: pl.DataFrame, client: LLMClient, min_score: int,
 
 
 @task(name="judge", cache_policy=NO_CACHE, task_run_name="judge-{shard.name}")
+@resumable("judge", lambda a: a["shard"].name, ignore=("endpoint",))
 def judge_shard(shard: Shard, endpoint: Endpoint, opts: GenerateOptions, cache_uri: str | None,
                 work_uri: str) -> dict:
     kept, rejected, dead, stats = judge_frame(shard.read(), client_for(endpoint, opts, cache_uri),

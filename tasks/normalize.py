@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import storage
 from tasks.recipe import CleanOptions
-from tasks.shards import RETRYING, Shard, stage_uri, write_stage
+from tasks.shards import RETRYING, Shard, resumable, stage_uri, write_stage
 
 # C0/C1 control characters except tab and newline, plus zero-width and BOM characters.
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200c\u200d\u2060\ufeff]"
@@ -56,6 +56,7 @@ def normalize_frame(df: pl.DataFrame, table: str, opts: CleanOptions) -> tuple[p
 
 
 @task(name="normalize", cache_policy=NO_CACHE, task_run_name="normalize-{shard.name}", **RETRYING)
+@resumable("normalize", lambda a: a["shard"].name)
 def normalize_shard(shard: Shard, opts: CleanOptions, work_uri: str) -> tuple[Shard, dict[str, int]]:
     kept, rejected = normalize_frame(shard.read(), shard.table, opts)
     if len(rejected):

@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import storage
 from tasks.recipe import QualityOptions
-from tasks.shards import RETRYING, Shard, stage_uri, write_stage
+from tasks.shards import RETRYING, Shard, resumable, stage_uri, write_stage
 
 GROUNDED_TASKS = ("qa", "summarization")
 # Short function words carry no evidence of grounding.
@@ -81,6 +81,7 @@ def check_pairs(df: pl.DataFrame, opts: QualityOptions) -> tuple[pl.DataFrame, p
 
 
 @task(name="quality", cache_policy=NO_CACHE, task_run_name="quality-{shard.name}", **RETRYING)
+@resumable("quality", lambda a: a["shard"].name)
 def quality_shard(shard: Shard, opts: QualityOptions, work_uri: str) -> tuple[Shard, dict[str, int]]:
     kept, rejected = check_pairs(shard.read(), opts)
     if len(rejected):

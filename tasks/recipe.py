@@ -280,6 +280,7 @@ class Recipe(_Strict):
     license_policy: LicensePolicy = Field(default_factory=LicensePolicy)
     export: ExportOptions = Field(default_factory=ExportOptions)
     work_shard_rows: int = Field(50_000, ge=1, description="rows per intermediate shard in the work area")
+    sample_rows: int | None = Field(None, ge=1, description="read at most this many rows of each source (trials)")
     # sha256 of the recipe file's bytes and the --set overrides (machine-independent, unlike resolved paths)
     _sha256: str = PrivateAttr("")
 

@@ -1,12 +1,24 @@
-"""Shard references passed between stages, and the retry policy shared by the stage tasks.
+"""Shard references passed between stages, resume markers, and the retry policy of the stage tasks.
 
 Stages pass `Shard`s (a URI in the run's work area plus its row count), never big frames,
-so each stage maps over shards, can run on several workers, and can resume.
+so each stage maps over shards, can run on several workers, and can resume: a finished stage task
+leaves a completion marker in the work area (`_done/<stage>/<shard>-<key>.pkl`, written after its
+output), and a rerun with the same work area (same version) returns the recorded result instead of
+recomputing. The key covers every argument, including the input shards' lineage, so changed options
+or recomputed inputs never reuse a stale result; a failure leaves no marker.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
+import inspect
+import json
+import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 from prefect.tasks import exponential_backoff
@@ -20,6 +32,7 @@ class Shard:
     name: str  # stable across stages: <source>-<file>-<chunk>
     uri: str
     rows: int
+    lineage: str = ""  # the resume key of the task that wrote it (changes when anything upstream changes)
 
     def read(self) -> pl.DataFrame:
         return storage.read_parquet(self.uri)
@@ -33,6 +46,75 @@ def write_stage(df: pl.DataFrame, work_uri: str, stage: str, shard: Shard) -> Sh
     uri = stage_uri(work_uri, stage, shard.table, shard.name)
     storage.write_parquet(df, uri)
     return Shard(shard.table, shard.name, uri, len(df))
+
+
+def fingerprint(*values: Any) -> str:
+    """A short stable hash of task arguments (pydantic models, Shards, plain values)."""
+
+    def plain(v: Any) -> Any:
+        if hasattr(v, "model_dump"):
+            return v.model_dump(mode="json")
+        if dataclasses.is_dataclass(v):
+            return {k: plain(x) for k, x in dataclasses.asdict(v).items() if k != "api_key"}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {str(k): plain(x) for k, x in v.items()}
+        return v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
+
+    return hashlib.sha256(json.dumps(plain(list(values)), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _stamp(result: Any, key: str) -> Any:
+    """Give every Shard in a task's result the task's key as its lineage."""
+    if isinstance(result, Shard):
+        return dataclasses.replace(result, lineage=key)
+    if isinstance(result, tuple):
+        return tuple(_stamp(x, key) for x in result)
+    if isinstance(result, list):
+        return [_stamp(x, key) for x in result]
+    if isinstance(result, dict):
+        return {k: _stamp(v, key) for k, v in result.items()}
+    return result
+
+
+def resumable(stage: str, name: Callable[[dict], str], ignore: tuple[str, ...] = ()):
+    """Decorate a stage function that takes `work_uri`: skip it when its completion marker exists.
+
+    `name(arguments)` names the marker (e.g. the shard's name); `ignore` lists arguments that do not
+    change the result (such as an endpoint's address, which differs from run to run)."""
+
+    def wrap(fn: Callable) -> Callable:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = dict(bound.arguments)
+            work_uri = arguments["work_uri"]
+            key = fingerprint(stage, {k: v for k, v in arguments.items() if k != "work_uri" and k not in ignore})
+            marker = storage.join(work_uri, "_done", stage, f"{name(arguments)}-{key}.pkl")
+            if storage.exists(marker):
+                _log(f"{stage} {name(arguments)}: finished in an earlier attempt, reusing its result")
+                return pickle.loads(storage.read_bytes(marker))
+            result = _stamp(fn(*args, **kwargs), key)
+            storage.write_bytes(marker, pickle.dumps(result))
+            return result
+
+        return run
+
+    return wrap
+
+
+def _log(message: str) -> None:
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
+    try:
+        get_run_logger().info(message)
+    except MissingContextError:  # called outside a flow or task run (tests, scripts)
+        pass
 
 
 def is_transient(exc: BaseException) -> bool:

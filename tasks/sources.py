@@ -29,7 +29,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks import storage
 from tasks.recipe import Source
 from tasks.schema import DOCUMENTS, PAIRS, QUARANTINE, stable_id
-from tasks.shards import RETRYING, Shard, write_stage
+from tasks.shards import RETRYING, Shard, resumable, write_stage
 
 EXTENSIONS = {
     "jsonl": (".jsonl", ".json", ".ndjson"),
@@ -93,17 +93,26 @@ class FileRows:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+class _Enough(Exception):
+    """The sample limit is reached: stop reading."""
+
+
 class _Collector:
     """Gathers rows and quarantined rows; hands a chunk to `sink` every `chunk_rows` rows."""
 
-    def __init__(self, source: Source, uri: str, lang: str, chunk_rows: int, sink: Callable[[FileRows], None]):
+    def __init__(self, source: Source, uri: str, lang: str, chunk_rows: int, sink: Callable[[FileRows], None],
+                 limit: int | None = None):
         self.source, self.uri, self.lang = source, uri, lang
-        self.chunk_rows, self.sink = chunk_rows, sink
+        self.chunk_rows, self.sink, self.limit = chunk_rows, sink, limit
+        self.added = 0
         self.rows: list[dict] = []
         self.bad: list[dict] = []
         self.row: int | None = None  # the line/row being read, for readers that quarantine part of a record
 
     def add(self, row: dict) -> None:
+        if self.limit is not None and self.added >= self.limit:
+            raise _Enough
+        self.added += 1
         self.rows.append(row)
         if len(self.rows) >= self.chunk_rows:
             self.flush()
@@ -578,19 +587,23 @@ def _open(uri: str) -> BinaryIO:
 
 
 def stream_source_files(
-    source: Source, uris: list[str], default_lang: str, chunk_rows: int, sink: Callable[[FileRows], None]
+    source: Source, uris: list[str], default_lang: str, chunk_rows: int, sink: Callable[[FileRows], None],
+    limit: int | None = None,
 ) -> None:
     """Read files of a source as streams, handing `sink` chunks of at most `chunk_rows` rows.
 
     Chunks span files, so a folder of many small files still makes few, full shards. Line formats
     (text-lines, jsonl and the pair formats) never hold more than one chunk in memory.
+    With `limit`, stops after that many rows (a sample for trial runs).
     Raises storage.StorageError only for transient I/O failures; anything else is quarantined."""
-    c = _Collector(source, "", source.lang or default_lang, chunk_rows, sink)
+    c = _Collector(source, "", source.lang or default_lang, chunk_rows, sink, limit)
     for uri in uris:
         c.uri = uri
         try:
             with _open(uri) as stream:
                 READERS[source.format](c, stream)
+        except _Enough:
+            break
         except (OSError, EOFError, zlib.error) as e:
             if isinstance(e, storage.StorageError) and e.transient:
                 raise
@@ -621,8 +634,9 @@ def batch_files(files: list[tuple[str, int]], max_bytes: int = 256 << 20, max_fi
 
 
 @task(name="ingest", cache_policy=NO_CACHE, task_run_name="ingest-{source.name}-{index}", **RETRYING)
+@resumable("ingest", lambda a: f"{a['source'].name}-{a['index']:05d}")
 def ingest_files(source: Source, uris: list[str], index: int, default_lang: str, work_uri: str,
-                 chunk_rows: int) -> dict:
+                 chunk_rows: int, limit: int | None = None) -> dict:
     """Stream a batch of files into work-area shards of at most `chunk_rows` rows; returns shards and counts."""
     base = f"{source.name}-{index:05d}"
     shards: list[Shard] = []
@@ -635,7 +649,7 @@ def ingest_files(source: Source, uris: list[str], index: int, default_lang: str,
         if len(chunk.quarantine):
             bad.append(chunk.quarantine)
 
-    stream_source_files(source, uris, default_lang, chunk_rows, sink)
+    stream_source_files(source, uris, default_lang, chunk_rows, sink, limit)
     quarantine = pl.concat(bad) if bad else pl.DataFrame(schema=QUARANTINE)
     quarantine_uri = None
     if len(quarantine):

@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.recipe import SplitOptions
 from tasks.schema import SPLITS
-from tasks.shards import RETRYING, Shard, write_stage
+from tasks.shards import RETRYING, Shard, resumable, write_stage
 
 
 def bucket(seed: int, key: str) -> float:
@@ -42,5 +42,6 @@ def assign_splits(df: pl.DataFrame, opts: SplitOptions) -> pl.DataFrame:
 
 
 @task(name="split", cache_policy=NO_CACHE, task_run_name="split-{shard.name}", **RETRYING)
+@resumable("split", lambda a: a["shard"].name)
 def split_shard(shard: Shard, opts: SplitOptions, work_uri: str) -> Shard:
     return write_stage(assign_splits(shard.read(), opts), work_uri, "split", shard)

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 import yaml
 
-from flows.build import build_dataset
+from flows.build import RunOptions, build_dataset
 from tasks import storage
 from tasks.schema import DOCUMENTS, PAIRS, SPLITS
 from tests.conftest import DEMO
@@ -120,7 +120,7 @@ def test_build_to_s3(prefect_server, bucket, tmp_path):
 def test_rerun_same_version_replaces_shards(prefect_server, tmp_path):
     recipe = write_recipe(tmp_path, DEMO_SOURCES[:1], str(tmp_path / "out") + "/")
     first = check_version(build_dataset(str(recipe), version="v1"))
-    uri = build_dataset(str(recipe), overrides=["export.shard_rows=7"], version="v1")
+    uri = build_dataset(str(recipe), version="v1", options=RunOptions(set=["export.shard_rows=7"]))
     second = check_version(uri)  # also asserts no file outside the manifest is left
     assert len(second["files"]) > len(first["files"])
     assert sum(f["rows"] or 0 for f in second["files"]) == sum(f["rows"] or 0 for f in first["files"])
