@@ -139,6 +139,14 @@ def _source_of(shard: Shard) -> str:
     return shard.name.rsplit("-", 2)[0]  # shard names are <source>-<batch>-<chunk>
 
 
+def _count_llm(report: RunReport, res: dict) -> None:
+    """Model requests of this run only: a task reused from an earlier attempt made none now."""
+    if res.get("resumed"):
+        report.llm["resumed_tasks"] += 1
+    else:
+        report.llm.update(res["stats"])
+
+
 def make_pairs(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunReport,
                collected: dict[str, list[str]]) -> list[Shard]:
     """Generate pairs, check every pair by rule, optionally judge them; returns documents + surviving pairs."""
@@ -159,7 +167,7 @@ def make_pairs(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunRe
             res = generate_pairs(spec, i, inputs, endpoint, gen, cache_uri, recipe.languages[0], work_uri)
             pairs.append(res["shard"])
             submitted += res["submitted"]
-            report.llm.update(res["stats"])
+            _count_llm(report, res)
             report.dead_letter += res["dead"]
             report.rejected.update({f"generate: {k}": v for k, v in res["rejected"].items()})
             if res["dead_uri"]:
@@ -186,7 +194,7 @@ def make_pairs(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunRe
             for shard in pairs:  # sequential, like generation, to keep the endpoint's concurrency bound
                 res = judge_shard(shard, endpoint, gen, cache_uri, work_uri)
                 judged.append(res["shard"])
-                report.llm.update(res["stats"])
+                _count_llm(report, res)
                 report.dead_letter += res["dead"]
                 report.rejected.update({f"judge: {k}": v for k, v in res["rejected"].items()})
                 if res["rejected"]:

@@ -97,7 +97,8 @@ def resumable(stage: str, name: Callable[[dict], str], ignore: tuple[str, ...] =
             marker = storage.join(work_uri, "_done", stage, f"{name(arguments)}-{key}.pkl")
             if storage.exists(marker):
                 _log(f"{stage} {name(arguments)}: finished in an earlier attempt, reusing its result")
-                return pickle.loads(storage.read_bytes(marker))
+                result = pickle.loads(storage.read_bytes(marker))
+                return {**result, "resumed": True} if isinstance(result, dict) else result
             result = _stamp(fn(*args, **kwargs), key)
             storage.write_bytes(marker, pickle.dumps(result))
             return result
