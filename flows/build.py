@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Literal
 
 from prefect import flow, get_run_logger, unmapped
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
@@ -73,6 +78,15 @@ def _publish(report: RunReport) -> None:
     create_markdown_artifact(key=f"{key}-run-report", markdown=report.markdown(), description="pairforge run report")
     if report.stages:
         create_table_artifact(key=f"{key}-stage-counts", table=report.stages, description="rows in/out per stage")
+    if report.sources:
+        create_table_artifact(key=f"{key}-source-counts", table=report.source_rows(),
+                              description="files, rows and quarantined rows per source")
+
+
+def _progress(key: str):
+    """A progress artifact the UI shows while the run goes on; returns the callback that moves it."""
+    artifact_id = create_progress_artifact(0.0, key=f"{key}-progress", description="share of the stages done")
+    return lambda percent: update_progress_artifact(artifact_id, percent)
 
 
 def ingest(recipe: Recipe, work_uri: str, report: RunReport) -> tuple[list[Shard], list[str]]:
@@ -268,7 +282,7 @@ def build_dataset(recipe_path: str, version: str | None = None, options: RunOpti
     version = version or recipe.export.version or default_version()
     dataset_uri = storage.join(recipe.export.uri, recipe.name)
     work_uri = storage.join(recipe.export.work_uri or storage.join(dataset_uri, "_work"), version)
-    report = RunReport(recipe.name, version, work_uri=work_uri)
+    report = RunReport(recipe.name, version, work_uri=work_uri, on_progress=_progress(recipe.name))
     logger.info("building %s version %s; work area %s", recipe.name, version, work_uri)
     try:
         shards, quarantine = ingest(recipe, work_uri, report)

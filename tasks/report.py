@@ -6,7 +6,10 @@ It holds counts and reasons only, never row contents (which may be personal data
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+STAGE_ORDER = ("ingest", "normalize", "pii", "generate", "quality", "judge", "split", "export")
 
 
 @dataclass
@@ -26,9 +29,15 @@ class RunReport:
     validation_report_uri: str | None = None
     work_uri: str | None = None
     exported: dict[str, dict] = field(default_factory=dict)  # table -> {rows: {split: n}, ...}
+    on_progress: Callable[[float], None] | None = field(default=None, repr=False)  # percent done
 
     def stage(self, stage: str, table: str, rows_in: int, rows_out: int) -> None:
         self.stages.append({"stage": stage, "table": table, "rows_in": rows_in, "rows_out": rows_out})
+        if self.on_progress and stage in STAGE_ORDER:
+            self.on_progress(100.0 * (STAGE_ORDER.index(stage) + 1) / len(STAGE_ORDER))
+
+    def source_rows(self) -> list[dict]:
+        return [{"source": name, **counts} for name, counts in self.sources.items()]
 
     def to_dict(self) -> dict:
         return {

@@ -248,4 +248,7 @@ def test_run_is_recorded_in_prefect_with_artifacts(prefect_server, tmp_path):
     assert run.state.is_completed()
     report = [a for a in artifacts if a.key == "test-set-run-report" and a.flow_run_id == run.id]
     assert report and "conversation has no user turn" in report[0].data
-    assert any(a.key == "test-set-stage-counts" and a.flow_run_id == run.id for a in artifacts)
+    mine = {a.key: a for a in artifacts if a.flow_run_id == run.id}
+    assert {"test-set-stage-counts", "test-set-source-counts", "test-set-progress"} <= set(mine)
+    assert mine["test-set-progress"].data == 100.0  # moved along with the stages, finished at the end
+    assert "chat" in str(mine["test-set-source-counts"].data)
