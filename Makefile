@@ -20,10 +20,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
+# Debian's Chromium for the Prefect UI test (Playwright drives it; no browser is downloaded at run time).
+# Installed once, as root (as CI runs) or through sudo; a no-op when the file is there.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
+	test -x $@
+
 demo: $(VENV)/.installed  ## set up, build the demo dataset on local files, print where it went
 	$(BIN)/pairforge run examples/demo/recipe.yaml
 
-test: $(VENV)/.installed-dev  ## set up with dev extras and run the whole suite (tests start their own servers)
+test: $(VENV)/.installed-dev $(CHROMIUM)  ## set up with dev extras and run the whole suite (tests start their own servers)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

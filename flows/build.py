@@ -24,6 +24,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
 
+from flows.hooks import on_crashed, on_failure, record_run
 from tasks import storage
 from tasks.export import export_version
 from tasks.generate import ensure_llm_limit, generate_pairs, model_endpoint
@@ -267,7 +268,8 @@ def _run_name() -> str:
     return f"{Path(params['recipe_path']).stem}-{params.get('version') or 'new'}"
 
 
-@flow(name="build-dataset", task_runner=_settings_runner(), flow_run_name=_run_name)
+@flow(name="build-dataset", task_runner=_settings_runner(), flow_run_name=_run_name,
+      on_failure=[on_failure], on_crashed=[on_crashed])
 def build_dataset(recipe_path: str, version: str | None = None, options: RunOptions | None = None) -> str:
     """Build one version of the dataset a recipe describes; returns the version's URI.
 
@@ -282,6 +284,7 @@ def build_dataset(recipe_path: str, version: str | None = None, options: RunOpti
     version = version or recipe.export.version or default_version()
     dataset_uri = storage.join(recipe.export.uri, recipe.name)
     work_uri = storage.join(recipe.export.work_uri or storage.join(dataset_uri, "_work"), version)
+    record_run(recipe.name, version, work_uri)  # for the failure hooks
     report = RunReport(recipe.name, version, work_uri=work_uri, on_progress=_progress(recipe.name))
     logger.info("building %s version %s; work area %s", recipe.name, version, work_uri)
     try:

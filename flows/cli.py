@@ -213,6 +213,61 @@ def inspect(uri: Annotated[str, typer.Argument(help="version folder, or dataset 
         out.print(f"source {name}: {src['format']} {src['license']} {src['uri']}")
 
 
+_DEPLOYMENTS_FILE_HELP = "deployments file (default: deployments/prefect.yaml of this checkout)"
+_NOTIFY_HELP = ("also alert through a notification block saved on the server, as <block-type-slug>/<name>, "
+                "e.g. slack-webhook/data-alerts or email/ops (repeatable)")
+
+
+@app.command()
+def deploy(
+    recipe: Annotated[Path | None, typer.Option(help="recipe for every deployment's recipe_path (default: the file's)")]
+    = None,
+    file: Annotated[Path | None, typer.Option(help=_DEPLOYMENTS_FILE_HELP)] = None,
+    work_pool: Annotated[str | None, typer.Option(help="work pool (default: PAIRFORGE_WORK_POOL or pairforge)")] = None,
+    notify_block: Annotated[list[str] | None, typer.Option("--notify-block", help=_NOTIFY_HELP)] = None,
+) -> None:
+    """Register deployments/prefect.yaml, its process work pool and the failure automation with PREFECT_API_URL."""
+    from flows import ops
+
+    try:
+        result = ops.deploy(recipe, file or ops.DEPLOYMENTS_FILE, work_pool, notify_block)
+    except ops.OpsError as e:
+        fail(str(e), 2)
+    print(f"Prefect API: {result['api_url']}")
+    for pool, status in result["work_pools"].items():
+        print(f"work pool  {pool}: {status}")
+    for d in result["deployments"]:
+        params = " ".join(f"{k}={v}" for k, v in d["parameters"].items())
+        print(f"deployment {d['name']}  id {d['id']}  pool {d['work_pool']}  {d['schedule']}  {params}")
+    for flow_name, a in result["automations"].items():
+        if a["status"] == "skipped":
+            err.print(f"[yellow]no failure automation for {flow_name}:[/] {a['reason']}; set PAIRFORGE_WEBHOOK_URL "
+                      "(or pass --notify-block) and deploy again", highlight=False, soft_wrap=True)
+        else:
+            print(f"automation {ops.AUTOMATION_NAME} ({a['status']})  id {a['id']}  on "
+                  f"{', '.join(ops.ALERT_STATES)} runs of {flow_name} -> {'; '.join(a['targets'])}")
+    pools = sorted(result["work_pools"])
+    err.print(f"start a worker with: prefect worker start --pool {pools[0] if pools else 'pairforge'}",
+              highlight=False)
+
+
+@app.command()
+def serve(
+    recipe: Annotated[Path | None, typer.Option(help="recipe for every deployment's recipe_path (default: the file's)")]
+    = None,
+    file: Annotated[Path | None, typer.Option(help=_DEPLOYMENTS_FILE_HELP)] = None,
+    limit: Annotated[int | None, typer.Option(help="most flow runs at once")] = None,
+    notify_block: Annotated[list[str] | None, typer.Option("--notify-block", help=_NOTIFY_HELP)] = None,
+) -> None:
+    """Serve the same deployments from this process (schedules and UI runs, no worker needed) until Ctrl-C."""
+    from flows import ops
+
+    try:
+        ops.serve(recipe, file or ops.DEPLOYMENTS_FILE, limit, notify_block)
+    except ops.OpsError as e:
+        fail(str(e), 2)
+
+
 @bench_app.command("pii")
 def bench_pii_cmd(
     n: Annotated[int, typer.Option(help="number of texts")] = 1500,
@@ -222,6 +277,39 @@ def bench_pii_cmd(
     from flows.bench import bench_pii, print_pii_bench
 
     print_pii_bench(bench_pii(n=n, texts_path=texts))
+
+
+@bench_app.command("pii-quality")
+def bench_pii_quality_cmd(
+    gold: Annotated[list[Path], typer.Option("--gold", help="presidio-research JSON (full_text + spans); repeatable")],
+    check: Annotated[bool, typer.Option(help="exit 1 when a target is missed")] = False,
+    recipe: Annotated[Path | None, typer.Option(help="use this recipe's pii options (default: the defaults)")] = None,
+) -> None:
+    """Per entity type: share of gold values removed, share of words outside gold spans kept."""
+    from flows.bench import bench_pii_quality, print_pii_quality
+    from tasks.recipe import RecipeError, load_recipe
+
+    for path in gold:
+        if not path.is_file():
+            fail(f"{path}: no such file", 2)
+    options = None
+    if recipe is not None:
+        try:
+            options = load_recipe(recipe).pii
+        except RecipeError as e:
+            fail(str(e), 2)
+    try:
+        reports = bench_pii_quality(gold, options)
+    except (ValueError, KeyError) as e:
+        fail(f"bad gold file: {e}", 2)
+    missed = []
+    for report in reports:
+        print_pii_quality(report)
+        missed += [f"{Path(report.source).name}: {m}" for m in report.failures()]
+    for m in missed:
+        err.print(f"[red]target missed:[/] {m}")
+    if check and missed:
+        raise typer.Exit(1)
 
 
 @bench_app.command("generate")

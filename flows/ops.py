@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -38,7 +39,7 @@ WEBHOOK_PAYLOAD = """{
   "deployment": "{{ deployment.name }}",
   "state": {{ flow_run.state.name | tojson }},
   "message": {{ flow_run.state.message | tojson }},
-  "url": "{{ flow_run | ui_url }}",
+  "url": {{ (flow_run | ui_url) | tojson }},
   "text": {{ ("pairforge: run " ~ flow_run.name ~ " of " ~ flow.name ~ " ended " ~ flow_run.state.name
               ~ ": " ~ flow_run.state.message) | tojson }}
 }"""
@@ -176,7 +177,8 @@ def _to_runner_deployments(specs: list[DeploymentSpec], with_work_pool: bool) ->
         schedules = [Cron(s["cron"], timezone=s.get("timezone"), active=s.get("active", True),
                           parameters=s.get("parameters") or {}) for s in spec.schedules]
         kwargs: dict[str, Any] = dict(name=spec.name, parameters=spec.parameters, description=spec.description,
-                                      tags=spec.tags, schedules=schedules)
+                                      tags=spec.tags, schedules=schedules,
+                                      paused=False)  # un-pause what a stopped `serve` paused
         if with_work_pool:
             kwargs["work_pool_name"] = spec.work_pool
         out.append(flow.to_deployment(**kwargs))
@@ -326,5 +328,7 @@ def serve(recipe: str | Path | None = None, path: str | Path = DEPLOYMENTS_FILE,
     require_api()
     deployments = _to_runner_deployments(specs, with_work_pool=False)
     for name in sorted({d.flow_name for d in deployments}):
-        ensure_automation(name, get_settings().webhook_url, notify_blocks)
+        result = ensure_automation(name, get_settings().webhook_url, notify_blocks)
+        if result["status"] == "skipped":
+            print(f"no failure automation for {name}: {result['reason']}", file=sys.stderr)
     prefect_serve(*deployments, limit=limit)

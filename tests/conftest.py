@@ -146,3 +146,175 @@ def fake_openai():
     yield start
     for s in servers:
         s.close()
+
+
+# --- operations (tests/test_ops.py): a real `prefect server start`, a loopback webhook receiver ---------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrefectAPI:
+    """A `prefect server start` subprocess: API at `url`, UI at `ui_url`, SQLite under `home`."""
+
+    def __init__(self, home: Path, port: int):
+        self.home, self.port = home, port
+        self.ui_url = f"http://127.0.0.1:{port}"
+        self.url = f"{self.ui_url}/api"
+        self.log = home / "server.log"
+        self.proc = None  # the server's subprocess.Popen
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for a client process (CLI, worker, serve) of this server, with its own PREFECT_HOME."""
+        client_home = self.home / "client"
+        client_home.mkdir(exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PAIRFORGE_"))}
+        env.update(PREFECT_API_URL=self.url, PREFECT_HOME=str(client_home), PREFECT_UI_URL=self.ui_url,
+                   PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", **extra)
+        return env
+
+    def start(self, timeout: float = 120) -> None:
+        import subprocess
+        import sys
+        import urllib.request
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PAIRFORGE_"))}
+        env.update(
+            PREFECT_HOME=str(self.home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
+            PREFECT_SERVER_UI_API_URL=self.url,  # the UI's browser code calls this API (default: port 4200)
+            PREFECT_UI_URL=self.ui_url,  # links in automation payloads
+            PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED="true",  # automations are evaluated by these services
+            PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="true",
+        )
+        prefect = Path(sys.executable).with_name("prefect")
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.home, start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"prefect server exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"prefect server did not answer within {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.drain()
+            stop_process(self.proc)
+
+    @staticmethod
+    def drain(timeout: float = 30) -> None:
+        """Send the logs and events that flows run in this process still queue, while the server is up
+        (else the interpreter's exit retries them against a closed port for a minute)."""
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        for service in (APILogWorker, EventsWorker):
+            service.drain_all(timeout=timeout)
+
+    def settings(self):
+        """Context manager: this process's Prefect client talks to this server."""
+        from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
+
+        return temporary_settings({PREFECT_API_URL: self.url, PREFECT_UI_URL: self.ui_url})
+
+
+def stop_process(proc, timeout: float = 15) -> None:
+    """SIGTERM a subprocess.Popen (and its session, if it leads one), then SIGKILL it if it is still there
+    after `timeout` seconds."""
+    import signal
+    import subprocess
+
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig) if _own_session(proc) else proc.send_signal(sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _own_session(proc) -> bool:
+    try:
+        return os.getpgid(proc.pid) == proc.pid
+    except ProcessLookupError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory):
+    """A real `prefect server start` (SQLite in a temporary PREFECT_HOME, 127.0.0.1, a free port, with its UI
+    and the services that run schedules and automations) for the session; yields a PrefectAPI."""
+    server = PrefectAPI(tmp_path_factory.mktemp("prefect-server"), free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+class WebhookReceiver:
+    """A loopback HTTP server that records every request: (path, headers, body as JSON or text)."""
+
+    def __init__(self):
+        self.requests: list[tuple[str, dict, object]] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                try:
+                    body: object = json.loads(raw)
+                except ValueError:
+                    body = raw.decode(errors="replace")
+                with receiver._lock:
+                    receiver.requests.append((self.path, dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def wait_for(self, match, timeout: float = 30) -> list[tuple[str, dict, object]]:
+        """Requests for which match(path, body) is true, waiting up to `timeout` seconds for at least one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                found = [r for r in self.requests if match(r[0], r[2])]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.2)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def webhook_receiver():
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()

@@ -1,0 +1,176 @@
+"""Flow state hooks: when a build run fails or crashes, tell people what only the client knows.
+
+The server-side automation (`pairforge deploy`, flows/ops.py) reports every failed, crashed or
+timed-out run with the server's view (run, state, message, link). These hooks run in the flow's own
+process and add the client's view: dataset, version (the run key to resume with), work area kept for
+inspection, the report artifact's key, and the failure message. They post one JSON document to
+`PAIRFORGE_WEBHOOK_URL` if it is set, with a short timeout, and never raise.
+
+Attach them to the flow: `@flow(..., on_failure=[on_failure], on_crashed=[on_crashed])`.
+The flow may call `record_run(dataset, version, work_uri)` once it knows them; otherwise the hooks
+work them out from the run's parameters and recipe.
+
+What is sent: names, URIs without credentials or query strings, counts, and the failure message
+(one line, at most 500 characters, with secret-looking environment values masked). Never row
+contents, never the webhook URL, never credentials.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import httpx
+
+TIMEOUT_SECONDS = 5.0
+MESSAGE_LIMIT = 500
+_SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|WEBHOOK", re.IGNORECASE)
+_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
+_QUERY = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#]+)[?#][^\s'\"]*")
+
+_runs: dict[str, dict[str, str]] = {}  # flow run id -> what the flow recorded about itself
+
+
+def record_run(dataset: str, version: str, work_uri: str | None = None) -> None:
+    """Called by the flow once it knows its dataset, version and work area (optional, but exact)."""
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.get_id()
+    if run_id:
+        _runs[str(run_id)] = {"dataset": dataset, "version": version, "work_uri": work_uri or ""}
+        while len(_runs) > 64:  # runs that succeeded are never popped by a hook; keep the newest few
+            _runs.pop(next(iter(_runs)))
+
+
+def sanitize(text: str | None, limit: int = MESSAGE_LIMIT) -> str:
+    """One line, credentials and query strings out of URIs, secret-looking env values masked, truncated."""
+    if not text:
+        return ""
+    text = " ".join(str(text).split())
+    for name, value in os.environ.items():
+        if _SECRET_NAME.search(name) and len(value) >= 6 and value in text:
+            text = text.replace(value, "***")
+    text = _USERINFO.sub(r"\1***@", text)
+    text = _QUERY.sub(r"\1?***", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _recipe_facts(parameters: dict[str, Any]) -> dict[str, str]:
+    """Dataset, version and work area worked out from the run's parameters (as the flow does)."""
+    from tasks import storage
+    from tasks.recipe import load_recipe
+
+    recipe_path = parameters.get("recipe_path")
+    facts: dict[str, str] = {}
+    if not recipe_path:
+        return facts
+    overrides: list[str] = []
+    options = parameters.get("options")
+    if options:
+        try:
+            from flows.build import RunOptions  # lazily: flows.build imports this module
+
+            overrides = RunOptions.model_validate(options if isinstance(options, dict) else dict(options)).overrides()
+        except Exception:
+            overrides = list(getattr(options, "set", None) or (options.get("set", []) if isinstance(options, dict)
+                                                                 else []))
+    recipe = load_recipe(recipe_path, overrides, check_sources=False)
+    facts["dataset"] = recipe.name
+    version = parameters.get("version") or recipe.export.version
+    if version:
+        facts["version"] = version
+        dataset_uri = storage.join(recipe.export.uri, recipe.name)
+        facts["work_uri"] = storage.join(recipe.export.work_uri or storage.join(dataset_uri, "_work"), version)
+    return facts
+
+
+def failure_report(event: str, flow: Any, flow_run: Any, state: Any) -> dict[str, Any]:
+    """The JSON document the hooks send (also handy to log or test)."""
+    parameters = dict(getattr(flow_run, "parameters", None) or {})
+    run_id = str(getattr(flow_run, "id", "") or "")
+    facts: dict[str, str] = {}
+    problem = None
+    try:
+        facts = _recipe_facts(parameters)
+    except Exception as e:  # a broken recipe is often the failure itself
+        problem = f"{type(e).__name__}: {e}"
+    facts.update({k: v for k, v in _runs.pop(run_id, {}).items() if v})
+    dataset = facts.get("dataset")
+    message = sanitize(getattr(state, "message", None))
+    url = None
+    try:
+        from prefect.utilities.urls import url_for
+
+        url = url_for(flow_run)
+    except Exception:
+        pass
+    report: dict[str, Any] = {
+        "source": "pairforge-hook",
+        "event": event,
+        "flow": getattr(flow, "name", None),
+        "flow_run": getattr(flow_run, "name", None),
+        "flow_run_id": run_id or None,
+        "deployment_id": str(flow_run.deployment_id) if getattr(flow_run, "deployment_id", None) else None,
+        "state": getattr(state, "name", None),
+        "message": message,
+        "recipe_path": sanitize(str(parameters["recipe_path"])) if parameters.get("recipe_path") else None,
+        "dataset": dataset,
+        "version": facts.get("version"),
+        "work_uri": sanitize(facts.get("work_uri")) or None,
+        "report_artifact": f"{dataset}-run-report" if dataset else None,
+        "stage_counts_artifact": f"{dataset}-stage-counts" if dataset else None,
+        "recipe_problem": sanitize(problem) if problem else None,
+        "url": url,
+    }
+    what = f"{dataset} version {facts['version']}" if dataset and facts.get("version") else (dataset or "a build")
+    text = f"pairforge: {what} {event} ({report['state']}): {message}"
+    if report["work_uri"]:
+        text += f" | work area kept: {report['work_uri']}"
+    if report["report_artifact"]:
+        text += f" | report artifact: {report['report_artifact']}"
+    if facts.get("version"):
+        text += f" | resume: run again with version={facts['version']}"
+    report["text"] = text
+    return report
+
+
+def notify(event: str, flow: Any, flow_run: Any, state: Any, url: str | None = None) -> dict[str, Any] | None:
+    """Post the failure report to `url` (default: settings `PAIRFORGE_WEBHOOK_URL`); never raises.
+    Returns the report sent, or None when nothing was sent."""
+    logger = None
+    try:
+        from prefect.logging.loggers import flow_run_logger
+
+        logger = flow_run_logger(flow_run, flow)
+    except Exception:
+        pass
+    try:
+        if url is None:
+            from tasks.settings import get_settings
+
+            url = get_settings().webhook_url
+        if not url:
+            return None
+        report = failure_report(event, flow, flow_run, state)
+        response = httpx.post(url, json=report, timeout=TIMEOUT_SECONDS)
+        if logger:
+            logger.info("failure notification sent to the webhook (HTTP %s)", response.status_code)
+        return report
+    except Exception as e:  # a hook must never turn a failure report into another failure
+        if logger:
+            logger.warning("could not send the failure notification: %s", type(e).__name__)
+        return None
+
+
+def on_failure(flow: Any, flow_run: Any, state: Any) -> None:
+    """Flow `on_failure` hook (Failed and TimedOut runs)."""
+    notify("failed", flow, flow_run, state)
+
+
+def on_crashed(flow: Any, flow_run: Any, state: Any) -> None:
+    """Flow `on_crashed` hook (the run's process was interrupted or its infrastructure failed)."""
+    notify("crashed", flow, flow_run, state)
+
+
+__all__ = ["on_failure", "on_crashed", "record_run", "failure_report", "notify", "sanitize"]
