@@ -1,5 +1,6 @@
 """Benchmarks. `bench_pii` times the PII stage against bare spaCy and a naive Presidio loop, same texts, one process.
 `bench_generate` times pairforge's LLMClient against a plain AsyncOpenAI loop on the same local model server.
+`bench_pii_quality` scores the scrubber on labelled files (`pairforge bench pii-quality --gold FILE`).
 
 python -m flows.bench             # prints the PII table
 python -m flows.bench generate    # prints the generation table
@@ -115,6 +116,46 @@ def print_pii_bench(rows: list[dict]) -> None:
             ok = "[green]yes[/]" if r["met"] else "[red]no[/]"
             table.add_row(r["name"], "", "", "", f"{r['ratio']:.2f}x", f">= {r['target']}x", ok)
     Console(width=max(Console().width, 100)).print(table)
+
+
+def bench_pii_quality(gold_paths: list[str | Path], options: PIIOptions | None = None) -> list:
+    """Score the scrubber on labelled files (presidio-research JSON): one `tasks.pii_quality.QualityReport` each."""
+    from tasks.pii_quality import score_file
+
+    return [score_file(path, options) for path in gold_paths]
+
+
+def print_pii_quality(report) -> None:
+    """Per gold entity type: direct identifiers, the share of values removed; quasi-identifiers (kept by default),
+    the share kept; then all direct identifiers together and the share of words outside gold spans kept."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tasks.pii_quality import TARGET_OVERALL, TARGET_PER_TYPE, TARGET_WORDS_KEPT
+
+    table = Table(title=f"PII scrubbing quality on {Path(report.source).name} ({report.records} texts)")
+    for col in ("gold type", "kind", "pairforge type", "values", "measured", "share", "target", "met"):
+        table.add_column(col, justify="right" if col in ("values", "share", "target") else "left")
+
+    def met(ok: bool) -> str:
+        return "[green]yes[/]" if ok else "[red]no[/]"
+
+    for t in report.direct:
+        table.add_row(t.label, "direct", t.entity, str(t.values), "removed", f"{t.share:.3f}",
+                      f">= {TARGET_PER_TYPE}", met(t.share >= TARGET_PER_TYPE))  # fmt: skip
+    n_direct = sum(t.values for t in report.direct)
+    table.add_row("[bold]all direct identifiers[/]", "", "", str(n_direct), "removed", f"{report.overall:.3f}",
+                  f">= {TARGET_OVERALL}", met(report.overall >= TARGET_OVERALL), end_section=True)  # fmt: skip
+    for t in report.types.values():
+        if t.kind == "quasi":
+            table.add_row(t.label, "quasi (kept)", "", str(t.values), "kept", f"{t.share:.3f}", "", "")
+    table.add_row("[bold]words outside gold spans[/]", "", "", str(report.words_outside), "kept",
+                  f"{report.words_kept_share:.3f}", f">= {TARGET_WORDS_KEPT}",
+                  met(report.words_kept_share >= TARGET_WORDS_KEPT))  # fmt: skip
+    console = Console(width=max(Console().width, 110))
+    console.print(table)
+    if report.unknown_labels:
+        console.print(f"labels not known to pairforge, scored as kept data: {', '.join(report.unknown_labels)}")
 
 
 GEN_TOPICS = ("rivers", "bread", "bicycles", "libraries", "volcanoes", "chess", "tea", "bridges", "owls", "rain",

@@ -53,7 +53,8 @@ class GenerationFailed(RuntimeError):
     """Too many model requests failed; their requests are in the dead-letter table."""
 
 
-STATS_IN_MANIFEST = ("stages", "sources", "quarantine", "rejected", "pii", "validation", "llm", "dead_letter")
+STATS_IN_MANIFEST = ("stages", "sources", "quarantine", "rejected", "pii", "pii_by_source", "no_ner", "validation",
+                     "llm", "dead_letter")
 
 
 def default_version() -> str:
@@ -302,8 +303,8 @@ def build_dataset(recipe_path: str, version: str | None = None, options: RunOpti
         if recipe.pii.enabled:
             results = scrub_shard.map(cleaned, unmapped(recipe.pii), unmapped(work_uri)).result()
             scrubbed = [s for s, _ in results]
-            for _, found in results:
-                report.pii.update(found)
+            for shard, (_, found) in zip(cleaned, results, strict=True):
+                report.add_pii(_source_of(shard), found)
             _count(report, "pii", cleaned, scrubbed)
         else:
             scrubbed = cleaned

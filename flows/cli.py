@@ -118,7 +118,7 @@ def scrub(
     input: Annotated[str, typer.Argument(help=".jsonl or .parquet file (local path or s3://)")],
     output: Annotated[str, typer.Argument(help="where to write the scrubbed file (same format)")],
     field: Annotated[list[str] | None, typer.Option("--field", help="text field to scrub (repeatable)")] = None,
-    operator: Annotated[str, typer.Option(help="replace | mask | hash | redact")] = "replace",
+    operator: Annotated[str, typer.Option(help="replace | mask | hash | redact | pseudonym | fake")] = "replace",
     threshold: Annotated[float, typer.Option(help="minimum recognizer score")] = 0.5,
 ) -> None:
     """Scrub PII in the named text fields, keeping row order and all other fields."""

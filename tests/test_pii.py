@@ -115,7 +115,7 @@ def test_only_chosen_entities_are_scrubbed():
     assert NAME in out and CARD in out and EMAIL not in out
     assert counts == Counter({"EMAIL_ADDRESS": 1})
     assert (
-        get_scrubber(PIIOptions(entities=["EMAIL_ADDRESS"])).disabled
+        get_scrubber(PIIOptions(entities=["EMAIL_ADDRESS"])).disabled["en"]
         == get_scrubber(PIIOptions(entities=["EMAIL_ADDRESS"])).nlp.pipe_names
     )  # no NER entity wanted: tokenizer only
 
@@ -165,9 +165,13 @@ def test_long_text_is_chunked_with_right_offsets(monkeypatch):
     assert counts == Counter({"EMAIL_ADDRESS": 1})
 
 
-def test_overlaps_prefer_score_then_length():
+def test_overlaps_merge_and_the_longer_entity_names_the_span():
     found = [(0, 10, "PERSON", 0.85), (5, 20, "EMAIL_ADDRESS", 1.0), (20, 25, "A", 0.5), (20, 28, "B", 0.5)]
-    assert pii._resolve_overlaps(found) == [(5, 20, "EMAIL_ADDRESS", 1.0), (20, 28, "B", 0.5)]
+    # nothing that was found is left uncovered; the longest finding of each overlapping group gives the type
+    assert pii._resolve_overlaps(found) == [(0, 20, "EMAIL_ADDRESS", 1.0), (20, 28, "B", 0.5)]
+    assert pii._resolve_overlaps([(0, 4, "PERSON", 0.9), (0, 14, "STREET_ADDRESS", 0.6)]) == [
+        (0, 14, "STREET_ADDRESS", 0.9)
+    ]
 
 
 def test_scrub_frame_documents_keeps_order_and_other_columns():
@@ -216,7 +220,7 @@ def test_scrub_frame_sends_all_columns_in_one_batch(monkeypatch):
     calls = []
     scrubber = get_scrubber(PIIOptions())
     real = scrubber.scrub
-    monkeypatch.setattr(scrubber, "scrub", lambda texts: calls.append(len(texts)) or real(texts))
+    monkeypatch.setattr(scrubber, "scrub", lambda texts, **kw: calls.append(len(texts)) or real(texts, **kw))
     df = pl.DataFrame(
         {
             "prompt": ["a", "b"],
