@@ -84,7 +84,24 @@ def error_body(message: str) -> dict:
     return {"error": {"message": message, "type": "test_error", "code": None, "param": None}}
 
 
-class FakeOpenAI:
+class LoopbackHTTP:
+    """An HTTP server on a free 127.0.0.1 port, served from a daemon thread."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class FakeOpenAI(LoopbackHTTP):
     """An OpenAI-style endpoint on a free loopback port. `reply(n, body)` -> (status, headers, json) answers
     the n-th call (0-based); every call's arrival time and JSON body are recorded."""
 
@@ -122,17 +139,11 @@ class FakeOpenAI:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.serve(Handler)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        return f"{self.url}/v1"
 
 
 @pytest.fixture
@@ -267,7 +278,7 @@ def prefect_api(tmp_path_factory):
     server.stop()
 
 
-class WebhookReceiver:
+class WebhookReceiver(LoopbackHTTP):
     """A loopback HTTP server that records every request: (path, headers, body as JSON or text)."""
 
     def __init__(self):
@@ -290,13 +301,8 @@ class WebhookReceiver:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.serve(Handler)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     def wait_for(self, match, timeout: float = 30) -> list[tuple[str, dict, object]]:
         """Requests for which match(path, body) is true, waiting up to `timeout` seconds for at least one."""
@@ -308,9 +314,6 @@ class WebhookReceiver:
                 return found
             time.sleep(0.2)
 
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")
