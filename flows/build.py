@@ -128,10 +128,10 @@ def validate(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunRepo
     todo = [s for shards_of in _by_table(shards).values() for s in ([x for x in shards_of if x.rows] or shards_of[:1])]
     reports = validate_shard.map(todo, unmapped(recipe.validation.suites_dir)).result()
     files: dict[str, bytes] = {}
-    for table, table_reports in _by_table_reports(reports).items():
-        summary = summarise(table_reports)["tables"][table]
+    for table, summary in summarise(reports)["tables"].items():
         report.validation[table] = summary
-        files[f"validation/{table}.json"] = json.dumps({"summary": summary, "shards": table_reports}, indent=2).encode()
+        shard_reports = [r for r in reports if r["table"] == table]
+        files[f"validation/{table}.json"] = json.dumps({"summary": summary, "shards": shard_reports}, indent=2).encode()
     for rel, data in files.items():
         storage.write_bytes(storage.join(work_uri, rel), data)
     report.validation_report_uri = storage.join(work_uri, "validation")
@@ -142,13 +142,6 @@ def validate(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunRepo
             f"Report: {report.validation_report_uri}"
         )
     return files
-
-
-def _by_table_reports(reports: list[dict]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for r in reports:
-        out.setdefault(r["table"], []).append(r)
-    return out
 
 
 def _source_of(shard: Shard) -> str:

@@ -145,8 +145,7 @@ def write_version(
     manifest_fields = dict(manifest_fields)  # do not consume the caller's dict (a retry reuses it)
     version_uri = storage.join(dataset_uri, version)
     manifest_uri = storage.join(version_uri, MANIFEST)
-    if storage.exists(manifest_uri):
-        storage.delete(manifest_uri)
+    storage.delete(manifest_uri)  # missing is fine
 
     files: list[dict] = []
     stats: dict[str, dict] = {}
@@ -208,9 +207,9 @@ def resolve_version_uri(uri: str) -> str:
     uri = uri.rstrip("/")
     if storage.exists(storage.join(uri, MANIFEST)):
         return uri
-    latest = storage.join(uri, LATEST)
-    if storage.exists(latest):
-        return storage.join(uri, storage.read_bytes(latest).decode().strip())
+    latest = storage.read_if_exists(storage.join(uri, LATEST))
+    if latest is not None:
+        return storage.join(uri, latest.decode().strip())
     raise FileNotFoundError(f"{uri}: no {MANIFEST} (not a complete version) and no {LATEST}")
 
 

@@ -72,10 +72,10 @@ def run_requests(client: LLMClient, requests: list[ChatRequest]) -> tuple[list[C
     """Send requests while holding slots of the global limit, so concurrent runs share the endpoint."""
     from prefect.concurrency.sync import concurrency
 
-    if not requests:
-        return [], LLMStats()
     from tasks.settings import get_settings
 
+    if not requests:
+        return [], LLMStats()
     with concurrency(LLM_LIMIT, occupy=min(client.max_concurrency, get_settings().llm_concurrency_limit)):
         return client.run(requests)
 

@@ -325,9 +325,10 @@ class LLMClient:
     def _cache_read(self, key: str) -> dict | None:
         uri = self._cache_path(key)
         try:
-            if not storage.exists(uri):
+            data = storage.read_if_exists(uri)
+            if data is None:
                 return None
-            entry = json.loads(storage.read_bytes(uri))
+            entry = json.loads(data)
             return entry if isinstance(entry, dict) and isinstance(entry.get("text"), str) else None
         except (storage.StorageError, ValueError) as e:
             log.warning("llm cache: unreadable entry %s (%s); asking again", key[:12], type(e).__name__)

@@ -95,9 +95,10 @@ def resumable(stage: str, name: Callable[[dict], str], ignore: tuple[str, ...] =
             work_uri = arguments["work_uri"]
             key = fingerprint(stage, {k: v for k, v in arguments.items() if k != "work_uri" and k not in ignore})
             marker = storage.join(work_uri, "_done", stage, f"{name(arguments)}-{key}.pkl")
-            if storage.exists(marker):
+            recorded = storage.read_if_exists(marker)
+            if recorded is not None:
                 _log(f"{stage} {name(arguments)}: finished in an earlier attempt, reusing its result")
-                result = pickle.loads(storage.read_bytes(marker))
+                result = pickle.loads(recorded)
                 return {**result, "resumed": True} if isinstance(result, dict) else result
             result = _stamp(fn(*args, **kwargs), key)
             storage.write_bytes(marker, pickle.dumps(result))

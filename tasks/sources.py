@@ -451,7 +451,7 @@ def _alpaca(c: _Collector, obj: dict) -> None:
     instruction = _text(_get(obj, _field(c.source, "instruction")), "instruction")
     extra = _get(obj, _field(c.source, "input"), required=False)
     output = _text(_get(obj, _field(c.source, "output")), "output")
-    prompt = instruction if not extra else f"{instruction}\n\n{_text(extra, 'input')}"
+    prompt = _with_input(instruction, _text(extra, "input") if extra else None)
     _pair(c, [{"role": "user", "content": prompt}, {"role": "assistant", "content": output}])
 
 

@@ -122,6 +122,43 @@ def open_read(uri: str) -> io.BufferedIOBase:
         raise StorageError(f"{uri}: {e.strerror or e}") from e
 
 
+def read_if_exists(uri: str) -> bytes | None:
+    """The bytes of a file or object, or None when there is none (one request, not exists + read)."""
+    if is_s3(uri):
+        from botocore.exceptions import ClientError
+
+        bucket, key = _split_s3(uri)
+        try:
+            return _s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise _s3_error(e, uri) from e
+        except Exception as e:
+            raise _s3_error(e, uri) from e
+    try:
+        return _local_path(uri).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise StorageError(f"{uri}: {e.strerror or e}") from e
+
+
+def _s3_size(uri: str) -> int | None:
+    """Size of one S3 object, or None when the key does not exist."""
+    from botocore.exceptions import ClientError
+
+    bucket, key = _split_s3(uri)
+    try:
+        return _s3().head_object(Bucket=bucket, Key=key)["ContentLength"]
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise _s3_error(e, uri) from e
+    except Exception as e:
+        raise _s3_error(e, uri) from e
+
+
 def write_bytes(uri: str, data: bytes) -> None:
     if is_s3(uri):
         bucket, key = _split_s3(uri)
@@ -146,18 +183,7 @@ def write_bytes(uri: str, data: bytes) -> None:
 
 def exists(uri: str) -> bool:
     if is_s3(uri):
-        bucket, key = _split_s3(uri)
-        from botocore.exceptions import ClientError
-
-        try:
-            _s3().head_object(Bucket=bucket, Key=key)
-            return True
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise _s3_error(e, uri) from e
-        except Exception as e:
-            raise _s3_error(e, uri) from e
+        return _s3_size(uri) is not None
     return _local_path(uri).exists()
 
 
@@ -213,11 +239,8 @@ def glob(pattern: str) -> list[tuple[str, int]]:
     """Files matching a path, folder or glob (`*`, `?`, `[...]`, `**`), local or s3://."""
     if not any(c in pattern for c in "*?["):
         if is_s3(pattern):
-            if not pattern.endswith("/") and exists(pattern):
-                bucket, key = _split_s3(pattern)
-                head = _s3().head_object(Bucket=bucket, Key=key)
-                return [(pattern, head["ContentLength"])]
-            return list_files(pattern)
+            size = None if pattern.endswith("/") else _s3_size(pattern)
+            return [(pattern, size)] if size is not None else list_files(pattern)
         path = _local_path(pattern)
         if path.is_file():
             return [(pattern, path.stat().st_size)]
