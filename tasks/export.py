@@ -24,7 +24,6 @@ import json
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 
 import polars as pl
 from prefect import task
@@ -32,18 +31,11 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import formats as training_formats
 from tasks import storage
-from tasks.schema import SCHEMAS, SPLITS
+from tasks.schema import SCHEMAS, SPLITS, pipeline_version
 from tasks.shards import RETRYING, Shard
 
 MANIFEST = "manifest.json"
 LATEST = "LATEST"
-
-
-def pipeline_version() -> str:
-    try:
-        return version("pairforge")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def shard_name(split: str, index: int, count: int, ext: str = "parquet") -> str:

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import polars as pl
 from prefect import get_run_logger, task
@@ -22,7 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks import storage
 from tasks.llm import ChatRequest, ChatResult, LLMClient, LLMStats
 from tasks.recipe import GenerateOptions, GeneratorSpec
-from tasks.schema import PAIRS, stable_id
+from tasks.schema import PAIRS, pipeline_version, stable_id
 from tasks.shards import Shard, resumable, stage_uri
 
 DEAD_LETTER = pl.Schema({"key": pl.String, "kind": pl.String, "source": pl.String, "doc_id": pl.String,
@@ -289,6 +290,11 @@ def generate_pairs(spec: GeneratorSpec, index: int, inputs: list[Shard], endpoin
                         seeds=data if spec.kind == "self-instruct" else None, lang=lang, limit=spec.max_chunks)
     name = f"generated-{index:02d}-{spec.kind}"
     frame = pl.DataFrame(got.pairs, schema=PAIRS, orient="row") if got.pairs else pl.DataFrame(schema=PAIRS)
+    frame = frame.with_columns(  # provenance: which model wrote it (none for templates), when, with which pairforge
+        generator=pl.lit(endpoint.model if endpoint and spec.kind != "template" else None, pl.String),
+        retrieved_at=pl.lit(datetime.now(UTC), PAIRS["retrieved_at"]),
+        pipeline_version=pl.lit(pipeline_version()),
+    )
     shard = Shard("pairs", name, stage_uri(work_uri, "generate", "pairs", name), len(frame))
     storage.write_parquet(frame, shard.uri)
     dead_uri = None

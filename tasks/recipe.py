@@ -14,10 +14,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-DOCUMENT_FORMATS = ("text", "text-lines", "jsonl", "csv", "parquet")
+DOCUMENT_FORMATS = ("text", "text-lines", "jsonl", "csv", "parquet", "html", "url-list", "wikipedia", "pdf")
 PAIR_FORMATS = ("alpaca", "dolly", "sharegpt", "openai", "prompt-completion", "self-instruct")
-# Named in the contract; readers for these arrive with the curation issue.
-PLANNED_FORMATS = ("html", "url-list", "wikipedia")
 SOURCE_FORMATS = DOCUMENT_FORMATS + PAIR_FORMATS
 # Table formats whose rows become pairs when `fields` maps both of these (annotator deliveries).
 TABLE_FORMATS = ("csv", "parquet")
@@ -71,8 +69,6 @@ class Source(_Strict):
     @field_validator("format")
     @classmethod
     def _known_format(cls, v: str) -> str:
-        if v in PLANNED_FORMATS:
-            raise ValueError(f"format '{v}' is not supported yet; supported: {', '.join(SOURCE_FORMATS)}")
         if v not in SOURCE_FORMATS:
             raise ValueError(f"unknown format '{v}'; expected one of: {', '.join(SOURCE_FORMATS)}")
         return v
@@ -100,10 +96,110 @@ class Source(_Strict):
 
 
 class CleanOptions(_Strict):
-    unicode_form: Literal["NFC", "NFKC"] = "NFC"
+    fix_text: bool = Field(True, description="repair mojibake and broken Unicode with ftfy")
+    unicode_form: Literal["NFC", "NFKC"] = Field("NFC", description="NFKC also folds compatibility characters")
     collapse_whitespace: bool = True
     strip_control_chars: bool = True
+    lowercase: bool = False
     min_chars: int = Field(1, ge=0, description="rows with less text after cleaning are rejected")
+
+
+# Languages the detector tells apart besides the recipe's own: enough to recognise most text that is
+# not in the recipe's languages, without loading all 75 models (slow and memory-hungry).
+DEFAULT_LANGID_CANDIDATES = ["en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "cs", "sv", "da", "fi",
+                             "tr", "ar", "zh", "ja", "ko", "hi", "id", "vi", "el", "hu", "ro"]
+
+
+class LangIDOptions(_Strict):
+    """Language identification per row; rows confidently in a language outside `languages` are rejected."""
+
+    enabled: bool = True
+    tables: list[Literal["documents", "pairs"]] = Field(default_factory=lambda: ["documents", "pairs"])
+    candidates: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_LANGID_CANDIDATES),
+        description="ISO 639-1 codes the detector chooses from (the recipe's languages are always added)",
+    )
+    min_confidence: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="below this the detection is uncertain: the row keeps its source's language and is not routed",
+    )
+    max_chars: int = Field(2000, ge=50, description="characters of each text used for detection")
+    skip_tasks: list[str] = Field(default_factory=lambda: ["translation"],
+                                  description="pair tasks whose two sides are in different languages by design")
+
+
+class GopherQuality(_Strict):
+    """Gopher quality rules (Rae et al. 2021, appendix A), datatrove's defaults."""
+
+    enabled: bool = True
+    min_words: int | None = 50
+    max_words: int | None = 100_000
+    min_avg_word_length: float | None = 3
+    max_avg_word_length: float | None = 10
+    max_symbol_word_ratio: float | None = Field(0.1, description="'#' and '...' per word")
+    max_bullet_lines_ratio: float | None = 0.9
+    max_ellipsis_lines_ratio: float | None = 0.3
+    min_alpha_words_ratio: float | None = Field(0.8, description="share of words with a letter")
+    min_stop_words: int | None = Field(2, description="of the language's stop words (languages with a list)")
+
+
+class GopherRepetition(_Strict):
+    """Gopher repetition rules: repeated lines, paragraphs and n-grams."""
+
+    enabled: bool = True
+    max_dup_line_fraction: float | None = 0.3
+    max_dup_para_fraction: float | None = 0.3
+    max_dup_line_char_fraction: float | None = 0.2
+    max_dup_para_char_fraction: float | None = 0.2
+    max_top_ngram_char_fraction: dict[int, float] = Field(default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16})
+    max_dup_ngram_char_fraction: dict[int, float] = Field(
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
+
+
+class C4Rules(_Strict):
+    """C4's rules (Raffel et al. 2020): boilerplate phrases and lines without terminal punctuation."""
+
+    enabled: bool = True
+    reject_phrases: list[str] = Field(
+        default_factory=lambda: ["lorem ipsum", "{"],
+        description="a document containing one (case-insensitive) is rejected",
+    )
+    drop_lines_with: list[str] = Field(
+        default_factory=lambda: ["javascript", "cookie policy", "use cookies", "use of cookies",
+                                 "terms of use", "privacy policy"],
+        description="lines containing one (case-insensitive) are removed from the document",
+    )
+    drop_lines_without_terminal_punctuation: bool = False
+    min_words_per_line: int | None = Field(None, description="shorter lines are removed (C4 used 3)")
+    min_sentences: int | None = Field(None, description="documents with fewer sentences are rejected (C4 used 5)")
+
+
+class FineWebRules(_Strict):
+    """FineWeb's additional rules (Penedo et al. 2024)."""
+
+    enabled: bool = True
+    min_line_punct_ratio: float | None = Field(0.12, description="share of lines ending in punctuation")
+    max_short_line_ratio: float | None = Field(0.67, description="share of lines shorter than short_line_chars")
+    short_line_chars: int = 30
+    max_char_dup_ratio: float | None = Field(0.01, description="share of characters in duplicated lines")
+    max_newline_ratio: float | None = Field(0.3, description="line breaks per word")
+
+
+class TokenBounds(_Strict):
+    min_tokens: int | None = Field(None, ge=0)
+    max_tokens: int | None = Field(None, ge=1)
+
+
+class FilterOptions(_Strict):
+    """Document quality filters; a removed document goes to the rejected table with the rule that removed it."""
+
+    enabled: bool = Field(False, description="on for web-scale corpora; short hand-made documents fail min_words")
+    tables: list[Literal["documents", "pairs"]] = Field(default_factory=lambda: ["documents"])
+    gopher_quality: GopherQuality = Field(default_factory=GopherQuality)
+    gopher_repetition: GopherRepetition = Field(default_factory=GopherRepetition)
+    c4: C4Rules = Field(default_factory=C4Rules)
+    fineweb: FineWebRules = Field(default_factory=FineWebRules)
+    tokens: TokenBounds = Field(default_factory=TokenBounds, description="bounds in the local model's tokens")
 
 
 class PIIOptions(_Strict):
@@ -131,7 +227,21 @@ class PIIOptions(_Strict):
 
 
 class DedupOptions(_Strict):
-    exact: bool = True
+    """Exact and near-duplicate removal over documents and pairs, one representative kept per cluster."""
+
+    exact: bool = Field(True, description="same text after lowercasing and removing punctuation and spaces")
+    near: bool = Field(True, description="MinHash LSH near-duplicates")
+    tables: list[Literal["documents", "pairs"]] = Field(default_factory=lambda: ["documents", "pairs"])
+    threshold: float = Field(0.8, gt=0.0, le=1.0, description="estimated Jaccard similarity of word shingles")
+    shingle_size: int = Field(5, ge=1, description="words per shingle")
+    num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations")
+    seed: int = 1
+    keep: Literal["one", "all"] = Field(
+        "one", description="one: keep one row per cluster; all: keep every row but mark its cluster (dup_cluster) "
+        "so the cluster stays in one split",
+    )
+    incremental: bool = Field(False, description="drop rows already published in earlier versions (the index)")
+    index_uri: str | None = Field(None, description="persistent index; default: <export.uri>/<name>/_index")
 
 
 GENERATOR_KINDS = ("qa", "self-instruct", "summarization", "translation", "classification", "template")
@@ -221,7 +331,9 @@ class SplitOptions(_Strict):
     validation: float = Field(0.05, ge=0.0, le=1.0)
     test: float = Field(0.05, ge=0.0, le=1.0)
     seed: int = 42
-    group_by: str = "doc_id"
+    group_by: str = Field("doc_id", description="rows sharing this column's value (and near-duplicate clusters) "
+                          "land in one split")
+    stratify_by: str | None = Field(None, description="keep the split shares within each value of this column")
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> SplitOptions:
@@ -229,6 +341,49 @@ class SplitOptions(_Strict):
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"train + validation + test must be 1.0, got {total:g}")
         return self
+
+
+class Benchmark(_Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    uri: str = Field(description="JSONL, JSON, CSV, Parquet or text file(s): every string field is benchmark text")
+
+
+class DecontaminateOptions(_Strict):
+    """Drop training rows that share n-grams with the validation/test splits or with benchmarks."""
+
+    enabled: bool = True
+    ngram: int = Field(13, ge=3, description="words per n-gram (texts shorter than this are matched whole)")
+    tables: list[Literal["documents", "pairs"]] = Field(default_factory=lambda: ["documents", "pairs"])
+    against_splits: bool = Field(True, description="check training rows against validation and test")
+    benchmarks: list[Benchmark] = Field(default_factory=list)
+    min_overlaps: int = Field(1, ge=1, description="shared n-grams that make a row contaminated")
+
+
+class NoiseOptions(_Strict):
+    enabled: bool = False
+    typo_rate: float = Field(0.02, ge=0.0, le=0.5, description="share of words with a swapped/dropped/doubled letter")
+    case_rate: float = Field(0.05, ge=0.0, le=1.0, description="share of words with changed case")
+    whitespace_rate: float = Field(0.05, ge=0.0, le=1.0, description="share of spaces doubled or dropped")
+
+
+class AugmentOptions(_Strict):
+    """Extra training pairs made from training pairs; marked origin: augmented, linked by augmented_from."""
+
+    enabled: bool = False
+    share: float = Field(0.2, gt=0.0, le=1.0, description="share of training pairs augmented (chosen by seed)")
+    max_rows: int | None = Field(None, ge=1, description="cap on augmented pairs per method")
+    noise: NoiseOptions = Field(default_factory=NoiseOptions)
+    paraphrase: bool = Field(False, description="rewrite the prompt with the generation model")
+    back_translation: str | None = Field(None, description="pivot language for prompt back-translation, e.g. fr")
+    seed: int = 0
+
+
+class CompositionOptions(_Strict):
+    """The bias and composition report: it counts, it never filters."""
+
+    enabled: bool = True
+    extra_terms: dict[str, list[str]] = Field(default_factory=dict,
+                                              description="more term lists to count, category -> words")
 
 
 class ValidationOptions(_Strict):
@@ -290,11 +445,16 @@ class Recipe(_Strict):
     languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
     sources: list[Source] = Field(min_length=1)
     clean: CleanOptions = Field(default_factory=CleanOptions)
+    langid: LangIDOptions = Field(default_factory=LangIDOptions)
+    filters: FilterOptions = Field(default_factory=FilterOptions)
     pii: PIIOptions = Field(default_factory=PIIOptions)
     dedup: DedupOptions = Field(default_factory=DedupOptions)
     generate: GenerateOptions = Field(default_factory=GenerateOptions)
     quality: QualityOptions = Field(default_factory=QualityOptions)
     split: SplitOptions = Field(default_factory=SplitOptions)
+    decontaminate: DecontaminateOptions = Field(default_factory=DecontaminateOptions)
+    augment: AugmentOptions = Field(default_factory=AugmentOptions)
+    composition: CompositionOptions = Field(default_factory=CompositionOptions)
     validation: ValidationOptions = Field(default_factory=ValidationOptions)
     license_policy: LicensePolicy = Field(default_factory=LicensePolicy)
     export: ExportOptions = Field(default_factory=ExportOptions)
@@ -426,6 +586,10 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sour
         recipe.generate.cache_uri = _resolve(recipe.generate.cache_uri, base)
     if recipe.export.work_uri:
         recipe.export.work_uri = _resolve(recipe.export.work_uri, base)
+    if recipe.dedup.index_uri:
+        recipe.dedup.index_uri = _resolve(recipe.dedup.index_uri, base)
+    for bench in recipe.decontaminate.benchmarks:
+        bench.uri = _resolve(bench.uri, base)
     if recipe.validation.suites_dir:
         recipe.validation.suites_dir = _resolve(recipe.validation.suites_dir, base)
         if not Path(recipe.validation.suites_dir).is_dir():

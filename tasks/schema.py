@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from importlib.metadata import PackageNotFoundError, version
 
 import polars as pl
 
+RETRIEVED_AT = pl.Datetime("us", "UTC")
 MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
 
 DOCUMENTS = pl.Schema(
@@ -17,6 +20,11 @@ DOCUMENTS = pl.Schema(
         "uri": pl.String,
         "license": pl.String,
         "lang": pl.String,
+        "lang_score": pl.Float64,  # confidence of the language identification (null when not identified)
+        "title": pl.String,  # web page or article title, when the source has one
+        "retrieved_at": RETRIEVED_AT,  # when the source was read (provenance)
+        "pipeline_version": pl.String,  # pairforge version that read it (provenance)
+        "dup_cluster": pl.String,  # id of the near-duplicate cluster's kept row; null for rows without duplicates
     }
 )
 
@@ -35,6 +43,12 @@ PAIRS = pl.Schema(
         "license": pl.String,
         "lang": pl.String,
         "origin": pl.String,  # imported | generated | human | augmented
+        "lang_score": pl.Float64,
+        "generator": pl.String,  # the model that wrote the pair (generated / augmented by a model), else null
+        "augmented_from": pl.String,  # id of the pair an augmented pair was made from
+        "retrieved_at": RETRIEVED_AT,
+        "pipeline_version": pl.String,
+        "dup_cluster": pl.String,
     }
 )
 
@@ -64,3 +78,21 @@ def stable_id(*parts: str) -> str:
 
 def empty(table: str) -> pl.DataFrame:
     return pl.DataFrame(schema=SCHEMAS[table])
+
+
+@functools.cache
+def pipeline_version() -> str:
+    """The installed pairforge version, recorded on every row and in the manifest."""
+    try:
+        return version("pairforge")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def conform(df: pl.DataFrame, table: str) -> pl.DataFrame:
+    """`df` with the table's columns in contract order and types; missing (nullable) columns become null.
+
+    Columns outside the schema (e.g. a stage's `split`) are kept after them."""
+    schema = SCHEMAS[table]
+    cols = [pl.col(c).cast(t) if c in df.columns else pl.lit(None, t).alias(c) for c, t in schema.items()]
+    return df.select(*cols, *[c for c in df.columns if c not in schema])

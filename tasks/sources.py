@@ -19,6 +19,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import orjson
@@ -28,7 +29,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import storage
 from tasks.recipe import Source
-from tasks.schema import DOCUMENTS, PAIRS, QUARANTINE, stable_id
+from tasks.schema import DOCUMENTS, PAIRS, QUARANTINE, pipeline_version, stable_id
 from tasks.shards import RETRYING, Shard, resumable, write_stage
 
 EXTENSIONS = {
@@ -108,11 +109,14 @@ class _Collector:
         self.rows: list[dict] = []
         self.bad: list[dict] = []
         self.row: int | None = None  # the line/row being read, for readers that quarantine part of a record
+        self.retrieved_at = datetime.now(UTC)  # provenance: when the current file was opened
 
     def add(self, row: dict) -> None:
         if self.limit is not None and self.added >= self.limit:
             raise _Enough
         self.added += 1
+        row.setdefault("retrieved_at", self.retrieved_at)
+        row["pipeline_version"] = pipeline_version()
         self.rows.append(row)
         if len(self.rows) >= self.chunk_rows:
             self.flush()
@@ -598,7 +602,7 @@ def stream_source_files(
     Raises storage.StorageError only for transient I/O failures; anything else is quarantined."""
     c = _Collector(source, "", source.lang or default_lang, chunk_rows, sink, limit)
     for uri in uris:
-        c.uri = uri
+        c.uri, c.retrieved_at = uri, datetime.now(UTC)
         try:
             with _open(uri) as stream:
                 READERS[source.format](c, stream)

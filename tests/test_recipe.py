@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tasks.recipe import PLANNED_FORMATS, Recipe, RecipeError, apply_overrides, load_recipe, parse_override
+from tasks.recipe import Recipe, RecipeError, apply_overrides, load_recipe, parse_override
 
 SMALLEST = """\
 name: demo-pairs
@@ -150,13 +150,6 @@ def test_empty_source_file_says_it_is_empty(project):
 def test_unknown_format(project):
     msg = _error(_edit(project, lambda d: d["sources"][0].update(format="docx")))
     assert "sources.0.format" in msg and "unknown format 'docx'" in msg
-
-
-@pytest.mark.parametrize("fmt", ["html", "wikipedia"])
-def test_planned_format_is_not_supported_yet(project, fmt):
-    assert fmt in PLANNED_FORMATS
-    msg = _error(_edit(project, lambda d: d["sources"][0].update(format=fmt)))
-    assert f"sources.0.format: format '{fmt}' is not supported yet" in msg
 
 
 @pytest.mark.parametrize("name", ["Demo-Pairs", "demo_pairs", "demo pairs", ""])

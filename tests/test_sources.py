@@ -520,7 +520,7 @@ def test_json_array_is_streamed_across_small_chunks(tmp_path, monkeypatch):
         assert len(got.rows) == 39
         assert got.quarantine.select("row", "reason").rows() == [
             (8, "JSON array element is a int, expected an object")]
-    assert chunked.rows.equals(whole.rows)
+    assert chunked.rows.drop("retrieved_at").equals(whole.rows.drop("retrieved_at"))
     assert whole.rows["prompt"][0] == "Übersetze Nummer 0 ✓" and whole.rows["response"][-1] == "ééééé"
 
 

@@ -7,7 +7,7 @@ import json
 import polars as pl
 import pytest
 
-from tasks.schema import DOCUMENTS, PAIRS, stable_id
+from tasks.schema import conform, stable_id
 from tasks.validate import load_suite, summarise, validate_frame
 
 
@@ -22,7 +22,7 @@ def documents(n: int = 3, **overrides: list) -> pl.DataFrame:
         "lang": ["en"] * n,
     }
     cols.update(overrides)
-    return pl.DataFrame(cols, schema=DOCUMENTS)
+    return conform(pl.DataFrame(cols), "documents")
 
 
 def pairs(n: int = 3) -> pl.DataFrame:
@@ -49,8 +49,8 @@ def pairs(n: int = 3) -> pl.DataFrame:
             "lang": ["en"] * n,
             "origin": ["imported", "generated", "human"][:n],
         },
-        schema=PAIRS,
-    )
+        schema_overrides={"system": pl.String, "context": pl.String},
+    ).pipe(conform, "pairs")
 
 
 def failed(report: dict, severity: str) -> set[tuple[str, str | None]]:
