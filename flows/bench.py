@@ -1,6 +1,7 @@
 """Benchmarks. `bench_pii` times the PII stage against bare spaCy and a naive Presidio loop, same texts, one process.
 `bench_generate` times pairforge's LLMClient against a plain AsyncOpenAI loop on the same local model server.
 `bench_pii_quality` scores the scrubber on labelled files (`pairforge bench pii-quality --gold FILE`).
+`bench_memory` measures peak RSS of streaming ingest at two input sizes (`pairforge bench memory`).
 
 python -m flows.bench             # prints the PII table
 python -m flows.bench generate    # prints the generation table
@@ -251,6 +252,145 @@ def print_generate_bench(rows: list[dict]) -> None:
             ok = "[green]yes[/]" if r["met"] else "[red]no[/]"
             table.add_row(r["name"], "", "", "", "", f"{r['ratio']:.2f}x", f">= {r['target']}x", ok)
     Console(width=max(Console().width, 110)).print(table)
+
+
+SHARED_TEXT = Path(__file__).resolve().parents[2] / "shared/corpora/text"
+MEMORY_FORMATS = ("text-lines", "jsonl", "wikipedia")
+TARGET_RSS_RATIO = 2.0  # peak RSS of ingesting factor x the input < 2x the base size's
+
+
+def _wiki_pages() -> tuple[str, list[str], str]:
+    """(header with siteinfo, raw <page> elements, footer) of the shared Wikipedia dump."""
+    import bz2
+    import re
+
+    xml = bz2.decompress((SHARED_TEXT / "enwiki-shortened.xml.bz2").read_bytes()).decode("utf-8")
+    first, last = xml.index("<page>"), xml.rindex("</page>") + len("</page>")
+    pages = re.findall(r"<page>.*?</page>", xml[first:last], flags=re.S)
+    return xml[:first], pages, xml[last:]
+
+
+def write_memory_corpus(fmt: str, folder: Path, target_bytes: int) -> Path:
+    """A file of about `target_bytes` (uncompressed) for `fmt`: the shared lee_background lines (text-lines,
+    jsonl) or the shared dump's pages (wikipedia, bz2), written again and again."""
+    import bz2
+
+    if fmt == "wikipedia":
+        head, pages, tail = _wiki_pages()
+        path = folder / f"wiki-{target_bytes}.xml.bz2"
+        with bz2.open(path, "wt", encoding="utf-8", compresslevel=1) as out:
+            out.write(head)
+            size = len(head.encode())
+            for page in itertools.cycle(pages):
+                if size >= target_bytes:
+                    break
+                out.write(page + "\n")
+                size += len(page.encode()) + 1
+            out.write(tail)
+        return path
+    lines = [line for line in (SHARED_TEXT / "lee_background.cor").read_text("utf-8").splitlines() if line.strip()]
+    if fmt == "jsonl":
+        lines = [json.dumps({"text": line}) for line in lines]
+    path = folder / f"{fmt}-{target_bytes}.{'jsonl' if fmt == 'jsonl' else 'txt'}"
+    with path.open("w", encoding="utf-8") as out:
+        size = 0
+        for line in itertools.cycle(lines):
+            if size >= target_bytes:
+                break
+            size += out.write(line + "\n")
+    return path
+
+
+# The ingest run, in a fresh interpreter that imports only what ingest needs (this module imports Presidio).
+# argv: format, file, shard rows, work folder. Prints one JSON line.
+_MEMORY_CHILD = """
+import json, resource, sys, time
+import tasks.extract, tasks.wikipedia  # the readers' lazy imports, so the baseline holds them
+from tasks.recipe import Source
+from tasks.shards import Shard, write_stage
+from tasks.sources import stream_source_files
+
+def peak_mb():
+    # VmHWM starts afresh with the new program; ru_maxrss would carry the parent's peak across fork + exec
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+fmt, uri, shard_rows, work_uri = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+baseline = peak_mb()
+shards, quarantined = [], 0
+
+def sink(chunk):
+    global quarantined
+    quarantined += len(chunk.quarantine)
+    if len(chunk.rows):
+        shard = Shard(chunk.table, f"bench-{len(shards):05d}", "", 0)
+        shards.append(write_stage(chunk.rows, work_uri, "ingest", shard))
+
+start = time.perf_counter()
+stream_source_files(Source(name="bench", uri=uri, format=fmt, license="CC-BY-SA-4.0"), [uri], "en", shard_rows, sink)
+seconds = time.perf_counter() - start
+print(json.dumps({"rows": sum(s.rows for s in shards), "shards": len(shards), "quarantined": quarantined,
+                  "seconds": round(seconds, 2), "baseline_mb": round(baseline, 1), "peak_mb": round(peak_mb(), 1)}))
+"""
+
+
+def bench_memory(base_mb: float = 4.0, factor: int = 10, formats: tuple[str, ...] = MEMORY_FORMATS,
+                 shard_rows: int = 5000) -> list[dict]:
+    """Peak RSS of ingesting a base-size file and one `factor` times larger, per format, each in a fresh process.
+
+    Rows: {format, size, input_mb, file_mb, rows, shards, seconds, baseline_mb, peak_mb} per run, then
+    {format, ratio, target, met} per format (peak RSS large / base)."""
+    import subprocess
+    import tempfile
+
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="pairforge-bench-memory-") as tmp:
+        folder = Path(tmp)
+        for fmt in formats:
+            runs = []
+            for label, mb in (("base", base_mb), (f"{factor}x", base_mb * factor)):
+                path = write_memory_corpus(fmt, folder, int(mb * (1 << 20)))
+                work = folder / f"work-{fmt}-{label}"
+                child = subprocess.run(
+                    [sys.executable, "-c", _MEMORY_CHILD, fmt, str(path), str(shard_rows), str(work)],
+                    capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+                )
+                if child.returncode != 0:
+                    raise RuntimeError(f"memory benchmark child failed for {fmt}: {child.stderr.strip()[-2000:]}")
+                result = json.loads(child.stdout.strip().splitlines()[-1])
+                runs.append({"format": fmt, "size": label, "input_mb": round(mb, 2), "shard_rows": shard_rows,
+                             "file_mb": round(path.stat().st_size / (1 << 20), 2), **result})
+                path.unlink()
+            rows += runs
+            ratio = runs[1]["peak_mb"] / runs[0]["peak_mb"]
+            rows.append({"format": fmt, "ratio": round(ratio, 2), "target": TARGET_RSS_RATIO,
+                         "met": ratio < TARGET_RSS_RATIO})
+    return rows
+
+
+def print_memory_bench(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    runs = [r for r in rows if "peak_mb" in r]
+    table = Table(title=f"Ingest memory benchmark (stream_source_files writing work shards of {runs[0]['shard_rows']} "
+                  "rows; one fresh process per file)")
+    for col in ("format", "size", "input MB", "file MB", "rows", "shards", "seconds", "RSS after imports MB",
+                "peak RSS MB", "ratio", "target", "met"):
+        table.add_column(col, justify="left" if col in ("format", "size") else "right")
+    for r in rows:
+        if "peak_mb" in r:
+            table.add_row(r["format"], r["size"], f"{r['input_mb']:g}", f"{r['file_mb']:g}", str(r["rows"]),
+                          str(r["shards"]), f"{r['seconds']:.2f}", f"{r['baseline_mb']:.0f}", f"{r['peak_mb']:.0f}",
+                          "", "", "")  # fmt: skip
+        else:
+            ok = "[green]yes[/]" if r["met"] else "[red]no[/]"
+            table.add_row(r["format"], "peak ratio", "", "", "", "", "", "", "", f"{r['ratio']:.2f}x",
+                          f"< {r['target']}x", ok, end_section=True)  # fmt: skip
+    Console(width=max(Console().width, 130)).print(table)
 
 
 if __name__ == "__main__":

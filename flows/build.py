@@ -1,5 +1,6 @@
-"""The `build_dataset` flow: recipe -> ingest -> normalise -> scrub PII -> make pairs (generate, check,
-judge) -> validate -> split -> export.
+"""The `build_dataset` flow: recipe -> ingest -> normalise -> identify language -> quality filters ->
+scrub PII -> dedup documents -> make pairs (generate, check, judge) -> dedup pairs -> split ->
+decontaminate -> augment -> validate -> composition report -> export (+ dedup index).
 
 The flow only wires stages together; each stage is a task in `tasks/` mapped over the Parquet
 shards of the run's work area (`<work>/<stage>/<table>/<shard>.parquet`).
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+import polars as pl
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import (
     create_markdown_artifact,
@@ -26,18 +28,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flows.hooks import on_crashed, on_failure, record_run
 from tasks import storage
+from tasks.augment import augment_shard
+from tasks.composition import composition_shard, merge
+from tasks.decontaminate import build_ngram_index, decontaminate_shard
+from tasks.dedup import apply_dedup, find_duplicates, signature_shard, update_index
 from tasks.export import export_version
+from tasks.filters import filter_shard
 from tasks.generate import ensure_llm_limit, generate_pairs, model_endpoint
 from tasks.judge import judge_shard
+from tasks.langid import langid_shard
 from tasks.normalize import normalize_shard
 from tasks.pii import scrub_shard
 from tasks.quality import quality_shard
 from tasks.recipe import Recipe, load_recipe
 from tasks.report import RunReport
 from tasks.settings import get_settings
-from tasks.shards import Shard
+from tasks.shards import Shard, stage_uri
 from tasks.sources import batch_files, ingest_files, resolve_source_files
-from tasks.split import split_shard
+from tasks.split import plan_splits, split_shard
 from tasks.validate import summarise, validate_shard
 
 
@@ -54,7 +62,10 @@ class GenerationFailed(RuntimeError):
 
 
 STATS_IN_MANIFEST = ("stages", "sources", "quarantine", "rejected", "pii", "pii_by_source", "no_ner", "validation",
-                     "llm", "dead_letter")
+                     "llm", "dead_letter", "dedup", "augment", "composition")
+# Stages that run before the PII scrub: their rejected rows are published as keys and reasons, without text.
+BEFORE_PII = ("normalize", "langid", "filters")
+KEY_COLUMNS = ["id", "doc_id", "source", "uri", "license", "lang", "reason"]
 
 
 def default_version() -> str:
@@ -156,13 +167,66 @@ def _count_llm(report: RunReport, res: dict) -> None:
         report.llm.update(res["stats"])
 
 
+def _collect_rejected(collected: dict[str, list[str]], work_uri: str, stage: str, shard: Shard) -> None:
+    """Queue a shard's rejected rows for the version's `rejected/<table>.parquet`, tagged with their stage.
+
+    Rows rejected before the PII scrub still hold raw text: only their keys and reasons are published."""
+    df = storage.read_parquet(stage_uri(work_uri, "rejected", shard.table, f"{stage}-{shard.name}"))
+    df = df.with_columns(pl.lit(stage).alias("stage"))
+    if stage in BEFORE_PII:
+        df = df.select([c for c in KEY_COLUMNS if c in df.columns] + ["stage"])
+    uri = stage_uri(work_uri, "rejected-out", shard.table, f"{stage}-{shard.name}")
+    storage.write_parquet(df, uri)
+    collected.setdefault(f"rejected/{shard.table}.parquet", []).append(uri)
+
+
+def _rejecting(stage: str, stage_task, shards: list[Shard], args: tuple, work_uri: str, report: RunReport,
+               collected: dict[str, list[str]]) -> list[Shard]:
+    """Map a stage that keeps some rows and rejects others (returning (shard, {reason: rows})) over shards."""
+    if not shards:
+        return []
+    results = stage_task.map(shards, *[unmapped(a) for a in args], unmapped(work_uri)).result()
+    kept = []
+    for shard, (out, rejected) in zip(shards, results, strict=True):
+        kept.append(out)
+        report.rejected.update({f"{stage}: {k}": v for k, v in rejected.items()})
+        if rejected:
+            _collect_rejected(collected, work_uri, stage, shard)
+    _count(report, stage, shards, kept)
+    return kept
+
+
+def _only(shards: list[Shard], tables) -> tuple[list[Shard], list[Shard]]:
+    """(shards of the given tables, the others)."""
+    return [s for s in shards if s.table in tables], [s for s in shards if s.table not in tables]
+
+
+def index_uri(recipe: Recipe) -> str:
+    return recipe.dedup.index_uri or storage.join(recipe.export.uri, recipe.name, "_index")
+
+
+def dedup(recipe: Recipe, shards: list[Shard], table: str, work_uri: str, report: RunReport,
+          collected: dict[str, list[str]], signatures: dict[str, list[str]]) -> list[Shard]:
+    """Exact and near-duplicate removal over one table; records the signature files for the index."""
+    opts = recipe.dedup
+    todo, rest = _only(shards, [table])
+    if table not in opts.tables or not (opts.exact or opts.near) or not any(s.rows for s in todo):
+        return shards
+    uris = [u for u in signature_shard.map(todo, unmapped(opts), unmapped(work_uri)).result() if u]
+    found = find_duplicates(uris, opts, table, index_uri(recipe) if opts.incremental else None, work_uri,
+                            version=report.version)
+    report.dedup[table] = found["stats"]
+    signatures[table] = uris
+    return rest + _rejecting("dedup", apply_dedup, todo, (found["decisions_uri"], opts), work_uri, report, collected)
+
+
 def make_pairs(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunReport,
                collected: dict[str, list[str]]) -> list[Shard]:
     """Generate pairs, check every pair by rule, optionally judge them; returns documents + surviving pairs."""
     gen = recipe.generate
     docs = [s for s in shards if s.table == "documents"]
     pairs = [s for s in shards if s.table == "pairs"]
-    cache_uri = gen.cache_uri or storage.join(recipe.export.uri, recipe.name, "_cache", "llm")
+    cache_uri = llm_cache_uri(recipe)
     if gen.needs_model:
         ensure_llm_limit(get_settings().llm_concurrency_limit)
     with model_endpoint(gen) if gen.needs_model else nullcontext(None) as endpoint:
@@ -188,16 +252,8 @@ def make_pairs(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunRe
                     f"{report.dead_letter} of {submitted} model requests failed (more than "
                     f"{gen.max_failed_share:.0%}); see {storage.join(work_uri, 'dead_letter')}; nothing was published"
                 )
-        if recipe.quality.enabled and pairs:
-            results = quality_shard.map(pairs, unmapped(recipe.quality), unmapped(work_uri)).result()
-            checked = [s for s, _ in results]
-            for shard, (_, rejected) in zip(pairs, results, strict=True):
-                report.rejected.update({f"quality: {k}": v for k, v in rejected.items()})
-                if rejected:
-                    collected["rejected/pairs.parquet"].append(
-                        storage.join(work_uri, "rejected", "pairs", f"quality-{shard.name}.parquet"))
-            _count(report, "quality", pairs, checked)
-            pairs = checked
+        if recipe.quality.enabled:
+            pairs = _rejecting("quality", quality_shard, pairs, (recipe.quality,), work_uri, report, collected)
         if gen.judge.enabled and pairs:
             judged = []
             for shard in pairs:  # sequential, like generation, to keep the endpoint's concurrency bound
@@ -207,18 +263,69 @@ def make_pairs(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunRe
                 report.dead_letter += res["dead"]
                 report.rejected.update({f"judge: {k}": v for k, v in res["rejected"].items()})
                 if res["rejected"]:
-                    collected["rejected/pairs.parquet"].append(
-                        storage.join(work_uri, "rejected", "pairs", f"judge-{shard.name}.parquet"))
+                    _collect_rejected(collected, work_uri, "judge", shard)
             _count(report, "judge", pairs, judged)
             pairs = judged
     return docs + pairs
 
 
+def llm_cache_uri(recipe: Recipe) -> str:
+    return recipe.generate.cache_uri or storage.join(recipe.export.uri, recipe.name, "_cache", "llm")
+
+
+def split(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunReport,
+          collected: dict[str, list[str]]) -> list[Shard]:
+    """Leakage-free splits over both tables, then decontamination of the training rows."""
+    plan = plan_splits(shards, recipe.split, work_uri)
+    out = split_shard.map(shards, unmapped(plan), unmapped(work_uri)).result()
+    _count(report, "split", shards, out)
+    opts = recipe.decontaminate
+    if opts.enabled and (opts.against_splits or opts.benchmarks):
+        ngrams = build_ngram_index(out, opts, work_uri)
+        todo, rest = _only(out, opts.tables)
+        out = rest + _rejecting("decontaminate", decontaminate_shard, todo, (ngrams, opts), work_uri, report,
+                                collected)
+    return out
+
+
+def augment(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunReport,
+            collected: dict[str, list[str]]) -> list[Shard]:
+    """Extra training pairs (opt-in): noise in parallel; model rewrites one shard at a time."""
+    opts, gen = recipe.augment, recipe.generate
+    pairs, rest = _only(shards, ["pairs"])
+    if not opts.enabled or not pairs:
+        return shards
+    needs_model = opts.paraphrase or bool(opts.back_translation)
+    if needs_model:
+        ensure_llm_limit(get_settings().llm_concurrency_limit)
+        with model_endpoint(gen) as endpoint:
+            results = [augment_shard(s, opts, endpoint, gen, llm_cache_uri(recipe), work_uri) for s in pairs]
+    else:
+        results = augment_shard.map(pairs, unmapped(opts), unmapped(None), unmapped(gen), unmapped(None),
+                                    unmapped(work_uri)).result()
+    for res in results:
+        report.augment.update(res["added"])
+        report.rejected.update({f"augment: {k}": v for k, v in res.get("rejected", {}).items()})
+        report.dead_letter += res.get("dead", 0)
+        if res.get("dead_uri"):
+            collected["dead_letter/dead_letter.parquet"].append(res["dead_uri"])
+        if needs_model:
+            _count_llm(report, res)
+    out = [res["shard"] for res in results]
+    _count(report, "augment", pairs, out)
+    return rest + out
+
+
 STAGES_TO_SKIP = {
+    "langid": ["langid.enabled=false"],
+    "filters": ["filters.enabled=false"],
     "pii": ["pii.enabled=false"],
+    "dedup": ["dedup.exact=false", "dedup.near=false"],
     "generate": ["generate.generators=[]", "generate.judge.enabled=false"],
     "quality": ["quality.enabled=false"],
     "judge": ["generate.judge.enabled=false"],
+    "decontaminate": ["decontaminate.enabled=false"],
+    "augment": ["augment.enabled=false"],
     "validation": ["validation.enabled=false"],
 }
 
@@ -230,7 +337,8 @@ class RunOptions(BaseModel):
 
     sample_rows: int | None = Field(None, ge=1, description="read at most this many rows of each source (a trial)")
     export_uri: str | None = Field(None, description="write the dataset here instead of the recipe's export.uri")
-    skip: list[Literal["pii", "generate", "quality", "judge", "validation"]] = Field(
+    skip: list[Literal["langid", "filters", "pii", "dedup", "generate", "quality", "judge", "decontaminate", "augment",
+                       "validation"]] = Field(
         default_factory=list, description="stages to leave out of this run"
     )
     set: list[str] = Field(default_factory=list, description="any other recipe key, as dotted.key=value")
@@ -239,6 +347,15 @@ class RunOptions(BaseModel):
         out = [f"sample_rows={self.sample_rows}"] if self.sample_rows else []
         out += [f"export.uri={self.export_uri}"] if self.export_uri else []
         return out + [o for stage in self.skip for o in STAGES_TO_SKIP[stage]] + self.set
+
+
+def published_recipe(recipe: Recipe) -> dict:
+    """The recipe as recorded in the manifest: PII allow/deny lists hold names, so only their sizes are kept."""
+    data = recipe.model_dump(mode="json")
+    for key in ("allow_list", "deny_list"):
+        if data["pii"][key]:
+            data["pii"][key] = f"{len(data['pii'][key])} values, not published"
+    return data
 
 
 def task_runner(runner: str, address: str | None = None, workers: int = 2):
@@ -286,30 +403,39 @@ def build_dataset(recipe_path: str, version: str | None = None, options: RunOpti
         if not any(s.rows for s in shards):
             raise NothingToExport(f"no rows to build from: every row of every source was quarantined "
                                   f"({sum(report.quarantine.values())} rows)")
+        collected: dict[str, list[str]] = {"quarantine/quarantine.parquet": quarantine,
+                                           "dead_letter/dead_letter.parquet": []}
 
-        results = normalize_shard.map(shards, unmapped(recipe.clean), unmapped(work_uri)).result()
-        cleaned = [s for s, _ in results]
-        for _, rejected in results:
-            report.rejected.update({f"normalize: {k}": v for k, v in rejected.items()})
-        _count(report, "normalize", shards, cleaned)
+        # cheap row filters first, so the expensive PII scrub sees only rows that stay
+        shards = _rejecting("normalize", normalize_shard, shards, (recipe.clean,), work_uri, report, collected)
+        if recipe.langid.enabled:
+            todo, rest = _only(shards, recipe.langid.tables)
+            shards = rest + _rejecting("langid", langid_shard, todo, (recipe.langid, recipe.languages), work_uri,
+                                       report, collected)
+        if recipe.filters.enabled:
+            todo, rest = _only(shards, recipe.filters.tables)
+            shards = rest + _rejecting("filters", filter_shard, todo, (recipe.filters,), work_uri, report, collected)
 
         if recipe.pii.enabled:
-            results = scrub_shard.map(cleaned, unmapped(recipe.pii), unmapped(work_uri)).result()
-            scrubbed = [s for s, _ in results]
-            for shard, (_, found) in zip(cleaned, results, strict=True):
+            results = scrub_shard.map(shards, unmapped(recipe.pii), unmapped(work_uri)).result()
+            for shard, (_, found) in zip(shards, results, strict=True):
                 report.add_pii(_source_of(shard), found)
-            _count(report, "pii", cleaned, scrubbed)
-        else:
-            scrubbed = cleaned
+            scrubbed = [s for s, _ in results]
+            _count(report, "pii", shards, scrubbed)
+            shards = scrubbed
 
-        collected: dict[str, list[str]] = {"quarantine/quarantine.parquet": quarantine,
-                                           "rejected/pairs.parquet": [], "dead_letter/dead_letter.parquet": []}
-        made = make_pairs(recipe, scrubbed, work_uri, report, collected)
+        signatures: dict[str, list[str]] = {}
+        shards = dedup(recipe, shards, "documents", work_uri, report, collected, signatures)
+        shards = make_pairs(recipe, shards, work_uri, report, collected)
+        shards = dedup(recipe, shards, "pairs", work_uri, report, collected, signatures)
+        shards = split(recipe, shards, work_uri, report, collected)
+        shards = augment(recipe, shards, work_uri, report, collected)
 
-        validation_files = validate(recipe, made, work_uri, report) if recipe.validation.enabled else {}
+        validation_files = validate(recipe, shards, work_uri, report) if recipe.validation.enabled else {}
+        if recipe.composition.enabled:
+            report.composition = merge(composition_shard.map(shards, unmapped(recipe.composition)).result())
 
-        split = split_shard.map(made, unmapped(recipe.split), unmapped(work_uri)).result()
-        tables = _by_table(split)
+        tables = _by_table(shards)
         if not recipe.export.keep_documents:
             tables.pop("documents", None)
         manifest = export_version(
@@ -318,6 +444,7 @@ def build_dataset(recipe_path: str, version: str | None = None, options: RunOpti
              "task": recipe.task, "languages": recipe.languages,
              "sources": [{"name": s.name, "uri": s.uri, "format": s.format, "license": s.license}
                          for s in recipe.sources],
+             "recipe": published_recipe(recipe),
              "stats": {k: v for k, v in report.to_dict().items() if k in STATS_IN_MANIFEST}},
             collected, recipe.export.formats,
         )
@@ -325,6 +452,11 @@ def build_dataset(recipe_path: str, version: str | None = None, options: RunOpti
         for table, stats in manifest["tables"].items():
             report.stage("export", table, sum(s.rows for s in tables[table]), sum(stats["rows"].values()))
         report.output_uri = storage.join(dataset_uri, version)
+        create_markdown_artifact(key=f"{recipe.name}-dataset-card", description="dataset card (README.md)",
+                                 markdown=storage.read_bytes(storage.join(report.output_uri, "README.md")).decode())
+        for table, uris in signatures.items():  # what this version published, for later incremental runs
+            if table in tables:
+                update_index(index_uri(recipe), table, version, report.output_uri, uris)
         report.status = "completed"
         if not recipe.export.keep_work:  # intermediate shards hold text from before the PII scrub
             storage.delete_tree(work_uri)

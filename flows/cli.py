@@ -41,8 +41,9 @@ def run(
     version: Annotated[str | None, typer.Option(help="version folder; reuse one to resume a failed run")] = None,
     sample_rows: Annotated[int | None, typer.Option(help="read at most N rows of each source (a trial)")] = None,
     export_uri: Annotated[str | None, typer.Option(help="write here instead of the recipe's export.uri")] = None,
-    skip: Annotated[list[str] | None, typer.Option(help="stage to leave out: pii, generate, quality, judge, "
-                                                        "validation (repeatable)")] = None,
+    skip: Annotated[list[str] | None, typer.Option(help="stage to leave out: langid, filters, pii, dedup, generate, "
+                                                        "quality, judge, decontaminate, augment, validation "
+                                                        "(repeatable)")] = None,
     runner: Annotated[str | None, typer.Option(help="threads | dask (default: PAIRFORGE_RUNNER)")] = None,
     dask_address: Annotated[str | None, typer.Option(help="existing Dask scheduler (default: a local cluster)")] = None,
 ) -> None:
@@ -213,6 +214,91 @@ def inspect(uri: Annotated[str, typer.Argument(help="version folder, or dataset 
         out.print(f"source {name}: {src['format']} {src['license']} {src['uri']}")
 
 
+@app.command()
+def erase(
+    uri: Annotated[str, typer.Argument(help="version folder, or dataset folder (uses LATEST)")],
+    source: Annotated[list[str] | None, typer.Option("--source", help="erase every row of this source "
+                                                                      "(repeatable)")] = None,
+    doc_id: Annotated[list[str] | None, typer.Option("--doc-id", help="erase this document (or pair) id and "
+                                                                      "what was made from it (repeatable)")] = None,
+    contains: Annotated[list[str] | None, typer.Option("--contains", help="erase rows whose text contains this, "
+                                                                          "case-insensitive (repeatable)")] = None,
+    requested_by: Annotated[str | None, typer.Option(help="who asked (recorded in the erasure log)")] = None,
+    reason: Annotated[str | None, typer.Option(help="ticket or legal basis (recorded; put no personal data "
+                                                    "here)")] = None,
+    delete_superseded: Annotated[bool, typer.Option(help="also delete the older versions that still hold "
+                                                         "matching rows")] = False,
+    dry_run: Annotated[bool, typer.Option(help="count what would be removed; write and delete nothing")] = False,
+) -> None:
+    """Write a new version without the matching rows and everything derived from them; print its URI."""
+    from tasks import storage
+    from tasks.erase import Criteria, ErasureError, erase_version
+
+    criteria = Criteria(tuple(source or ()), tuple(doc_id or ()), tuple(contains or ()))
+    try:
+        result = erase_version(uri, criteria, requested_by=requested_by, reason=reason,
+                               delete_superseded=delete_superseded, dry_run=dry_run)
+    except ErasureError as e:
+        fail(str(e), 2)
+    except storage.StorageError as e:
+        fail(f"erasure failed: {e}", 1)
+    removed = ", ".join(f"{t} {n}" for t, n in result["removed"].items())
+    detail = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in result["detail"].items() if n)
+    err.print(f"{'would remove' if dry_run else 'removed'} from {result['erased_from']}: {removed}"
+              + (f" ({detail})" if detail else ""), highlight=False)
+    for path, n in result["side"].items():
+        err.print(f"  side file {path}: {n}", highlight=False)
+    err.print(f"LLM cache entries {'to purge' if dry_run else 'purged'}: {result['llm_cache_entries_purged']}",
+              highlight=False)
+    if result["deleted_versions"]:
+        err.print(f"superseded versions {'to delete' if dry_run else 'deleted'}: "
+                  f"{', '.join(result['deleted_versions'])}", highlight=False)
+    if result.get("warning"):
+        err.print(f"[yellow]warning:[/] {result['warning']}", highlight=False)
+    for store in result["other_stores"]:
+        err.print(f"[yellow]may still hold data:[/] {store}", highlight=False, soft_wrap=True)
+    if result["version_uri"]:
+        print(result["version_uri"])
+    elif not dry_run:
+        err.print("nothing matched in this version: no new version written", highlight=False)
+
+
+@app.command()
+def gc(
+    uri: Annotated[str, typer.Argument(help="dataset folder (the one holding LATEST)")],
+    keep: Annotated[int, typer.Option(help="complete versions to keep, newest first (LATEST's is always kept)")],
+    dry_run: Annotated[bool, typer.Option(help="list what would be deleted; delete nothing")] = False,
+) -> None:
+    """Retention: delete all but the N newest complete versions."""
+    from tasks import storage
+    from tasks.erase import ErasureError
+    from tasks.erase import gc as collect
+
+    try:
+        result = collect(uri, keep, dry_run)
+    except ErasureError as e:
+        fail(str(e), 2)
+    except storage.StorageError as e:
+        fail(f"gc failed: {e}", 1)
+    err.print(f"kept: {', '.join(result['kept'])}", highlight=False)
+    err.print(f"{'would delete' if dry_run else 'deleted'}: {', '.join(result['deleted']) or 'nothing'}",
+              highlight=False)
+
+
+@app.command()
+def card(uri: Annotated[str, typer.Argument(help="version folder, or dataset folder (uses LATEST)")]) -> None:
+    """Regenerate a version's dataset card (README.md) and its manifest entry; print the card's URI."""
+    from tasks import storage
+    from tasks.card import rewrite_card
+
+    _open_version(uri)  # exits 2 when there is no complete version
+    try:
+        version_uri, _ = rewrite_card(uri)
+    except storage.StorageError as e:
+        fail(f"card failed: {e}", 1)
+    print(storage.join(version_uri, "README.md"))
+
+
 _DEPLOYMENTS_FILE_HELP = "deployments file (default: deployments/prefect.yaml of this checkout)"
 _NOTIFY_HELP = ("also alert through a notification block saved on the server, as <block-type-slug>/<name>, "
                 "e.g. slack-webhook/data-alerts or email/ops (repeatable)")
@@ -322,6 +408,29 @@ def bench_generate_cmd(
     from flows.bench import bench_generate, print_generate_bench
 
     print_generate_bench(bench_generate(n=n, concurrency=concurrency, max_tokens=max_tokens))
+
+
+@bench_app.command("memory")
+def bench_memory_cmd(
+    base_mb: Annotated[float, typer.Option(help="uncompressed size of the smaller input, MB")] = 4.0,
+    factor: Annotated[int, typer.Option(help="the larger input is this many times the smaller")] = 10,
+    format_: Annotated[list[str] | None, typer.Option("--format", help="text-lines, jsonl, wikipedia "
+                                                                       "(repeatable; default: all three)")] = None,
+    shard_rows: Annotated[int, typer.Option(help="rows per work shard, as work_shard_rows")] = 5000,
+    check: Annotated[bool, typer.Option(help="exit 1 when a peak RSS ratio misses its target")] = False,
+) -> None:
+    """Peak RSS of streaming ingest at two input sizes, each in a fresh process: memory must stay flat."""
+    from flows.bench import MEMORY_FORMATS, bench_memory, print_memory_bench
+
+    formats = tuple(format_ or MEMORY_FORMATS)
+    unknown = [f for f in formats if f not in MEMORY_FORMATS]
+    if unknown or base_mb <= 0 or factor < 2 or shard_rows < 1:
+        fail(f"--format: expected some of {', '.join(MEMORY_FORMATS)}" if unknown
+             else "--base-mb must be > 0, --factor >= 2, --shard-rows >= 1", 2)
+    rows = bench_memory(base_mb=base_mb, factor=factor, formats=formats, shard_rows=shard_rows)
+    print_memory_bench(rows)
+    if check and not all(r["met"] for r in rows if "met" in r):
+        raise typer.Exit(1)
 
 
 @llm_app.command("serve")

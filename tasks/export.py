@@ -6,7 +6,13 @@ Order of writes, so a reader never sees a half-written version:
    quarantine list (source, uri, row, reason: where bad input was, never its content), rejected pairs
    with their reasons, and the dead-letter list of failed model requests;
 3. delete files of an earlier attempt that the new file set does not contain;
-4. write `manifest.json` (its presence means complete), then `<export>/<name>/LATEST`.
+4. write the dataset card `README.md` (tasks.card, rendered from the manifest and the previous
+   version's manifest; a caller's own `README.md` in `extra_files` is kept as given);
+5. write `manifest.json` (its presence means complete), then `<export>/<name>/LATEST`.
+
+The manifest records the code that wrote the version (`code_version`: pairforge's version and, run from
+a git checkout, the commit), `previous_version`, the version LATEST named before (the card's changelog),
+and `license`, the output's licence constraints (tasks.licenses; computed from `sources` when not given).
 
 Shards stream: pass 1 reads only `id` and `split` to drop exact duplicates and count rows per
 split; pass 2 reads one work shard at a time and flushes output shards of `shard_rows` rows.
@@ -19,11 +25,14 @@ one file per Parquet shard so they stay the same size and split:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
+import subprocess
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 from prefect import task
@@ -127,17 +136,25 @@ def write_version(
     manifest_fields: dict,
     collected: dict[str, list[str]] | None = None,
     formats: Sequence[str] = ("parquet",),
+    previous: dict | None = None,
+    set_latest: bool = True,
 ) -> dict:
     """Write a complete version folder and point LATEST at it; returns the manifest.
 
     `formats` is the recipe's `export.formats`: Parquet is always written (the contract); the
-    others are written beside the pairs shards."""
+    others are written beside the pairs shards. `previous` is the manifest the card's changelog
+    compares with (default: the version LATEST names); `set_latest=False` leaves LATEST alone."""
     formats = list(dict.fromkeys(["parquet", *formats]))
     extra_formats("pairs", formats)  # an unknown format fails before anything is written
     manifest_fields = dict(manifest_fields)  # do not consume the caller's dict (a retry reuses it)
     version_uri = storage.join(dataset_uri, version)
     manifest_uri = storage.join(version_uri, MANIFEST)
+    earlier_attempt = storage.read_if_exists(manifest_uri)
     storage.delete(manifest_uri)  # missing is fine
+    if previous is None:
+        previous = latest_manifest(dataset_uri, other_than=version)
+    if previous is None and earlier_attempt:  # a rerun of the version LATEST names: keep its predecessor
+        previous = read_previous(dataset_uri, json.loads(earlier_attempt))
 
     files: list[dict] = []
     stats: dict[str, dict] = {}
@@ -156,25 +173,86 @@ def write_version(
         files.append({"path": rel, "table": table, "split": None, "rows": rows_of.get(rel), "bytes": len(data),
                       "sha256": hashlib.sha256(data).hexdigest()})
 
-    keep = {storage.join(version_uri, f["path"]) for f in files}
-    for uri, _ in storage.list_files(version_uri):
-        if uri not in keep:
-            storage.delete(uri)
+    if "license" not in manifest_fields and manifest_fields.get("sources"):
+        from tasks.licenses import license_summary
 
+        policy = (manifest_fields.get("recipe") or {}).get("license_policy")
+        manifest_fields["license"] = license_summary(manifest_fields["sources"], policy)
     manifest = {
         "dataset": manifest_fields.pop("dataset"),
         "version": version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "pipeline_version": pipeline_version(),
+        "code_version": dict(code_version()),
+        "previous_version": previous["version"] if previous else None,
         "formats": formats,
         **({"tokenizer": _tokenizer_name()} if "tokenized" in formats else {}),
         **manifest_fields,
         "tables": stats,
         "files": files,
     }
+    if "README.md" not in extra_files:
+        files.append(write_card(version_uri, manifest, previous))
+
+    keep = {storage.join(version_uri, f["path"]) for f in files}
+    for uri, _ in storage.list_files(version_uri):
+        if uri not in keep:
+            storage.delete(uri)
+
     storage.write_bytes(manifest_uri, json.dumps(manifest, indent=2).encode())
-    storage.write_bytes(storage.join(dataset_uri, LATEST), f"{version}\n".encode())
+    if set_latest:
+        storage.write_bytes(storage.join(dataset_uri, LATEST), f"{version}\n".encode())
     return manifest
+
+
+CARD = "README.md"
+
+
+def write_card(version_uri: str, manifest: dict, previous: dict | None) -> dict:
+    """Render and write the dataset card; returns its manifest file entry."""
+    from tasks.card import render_card
+
+    data = render_card(manifest, previous).encode()
+    storage.write_bytes(storage.join(version_uri, CARD), data)
+    return {"path": CARD, "table": "card", "split": None, "rows": None, "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def latest_manifest(dataset_uri: str, other_than: str | None = None) -> dict | None:
+    """The manifest of the version LATEST names (None: no LATEST, it names `other_than`, or it is incomplete)."""
+    latest = storage.read_if_exists(storage.join(dataset_uri, LATEST))
+    name = latest.decode().strip() if latest else ""
+    if not name or name == other_than:
+        return None
+    data = storage.read_if_exists(storage.join(dataset_uri, name, MANIFEST))
+    return json.loads(data) if data else None
+
+
+def read_previous(dataset_uri: str, manifest: dict) -> dict | None:
+    """The manifest of the version a manifest names as its predecessor, if it is still there."""
+    name = manifest.get("previous_version")
+    data = storage.read_if_exists(storage.join(dataset_uri, name, MANIFEST)) if name else None
+    return json.loads(data) if data else None
+
+
+@functools.cache
+def code_version() -> dict:
+    """pairforge's version, plus the git commit (and whether the tree had changes) when run from a checkout."""
+    out: dict = {"pairforge": pipeline_version(), "git_commit": None, "git_dirty": None}
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return out
+    try:
+        git = ["git", "-C", str(root)]
+        commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if commit.returncode == 0:
+            out["git_commit"] = commit.stdout.strip()
+            status = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                    text=True, timeout=10)
+            out["git_dirty"] = bool(status.stdout.strip()) if status.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):  # no git binary, or it hung: the version alone will do
+        pass
+    return out
 
 
 @task(name="export", cache_policy=NO_CACHE, task_run_name="export-{version}", **RETRYING)

@@ -302,7 +302,7 @@ class LLMClient:
 
     def _parse(self, text: str, schema: dict, finish_reason: str | None) -> Any:
         try:
-            value = json.loads(text)
+            value = json.loads(text, strict=False)  # small models put raw line breaks inside strings
         except json.JSONDecodeError as e:
             cut = " (cut at max_tokens)" if finish_reason == "length" else ""
             raise _Malformed(f"invalid JSON{cut}: {e.msg} at char {e.pos}") from None

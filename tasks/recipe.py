@@ -392,11 +392,20 @@ class ValidationOptions(_Strict):
 
 
 class LicensePolicy(_Strict):
-    allow: list[str] = Field(default_factory=list)
-    deny: list[str] = Field(default_factory=list)
-    commercial_use: bool = False
-    allow_share_alike: bool = True
-    allow_unknown: bool = False
+    """Which source licences a recipe may use (SPDX ids, case-insensitive; rules in tasks/licenses.py).
+
+    A refused source stops the run before any work starts; no-derivatives (ND) licences are always refused."""
+
+    allow: list[str] = Field(default_factory=list,
+                             description="when not empty, only these ids; also accepts ids the licence table "
+                             "does not know (reviewed by you)")
+    deny: list[str] = Field(default_factory=list, description="ids always refused")
+    commercial_use: bool = Field(False, description="the dataset is for commercial use: non-commercial "
+                                 "licences (e.g. CC-BY-NC-4.0) are refused")
+    allow_share_alike: bool = Field(True, description="accept share-alike / copyleft licences (the output "
+                                    "inherits their terms)")
+    allow_unknown: bool = Field(False, description="accept sources whose licence is unknown, NOASSERTION or "
+                                "not a known SPDX id")
 
 
 EXPORT_FORMATS = ("parquet", "openai", "alpaca", "sharegpt", "llama2", "tokenized")
@@ -603,4 +612,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sour
                 resolve_source_files(src)
             except SourceError as e:
                 raise RecipeError(f"{path}: sources.{i} ({src.name}): {e}") from None
+    from tasks.licenses import check_license_policy
+
+    check_license_policy(recipe, str(path))  # a refused source licence stops here, before any work
     return recipe

@@ -9,7 +9,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-STAGE_ORDER = ("ingest", "normalize", "pii", "generate", "quality", "judge", "split", "export")
+STAGE_ORDER = ("ingest", "normalize", "langid", "filters", "pii", "dedup", "generate", "quality", "judge", "split",
+               "decontaminate", "augment", "export")
 
 
 @dataclass
@@ -27,6 +28,9 @@ class RunReport:
     no_ner: Counter = field(default_factory=Counter)  # language -> documents scrubbed by patterns only
     llm: Counter = field(default_factory=Counter)  # requests, cache_hits, retries, failures, tokens_in, tokens_out
     dead_letter: int = 0  # model requests that failed for good
+    dedup: dict[str, dict] = field(default_factory=dict)  # table -> {exact_dropped, near_dropped, clusters, ...}
+    augment: Counter = field(default_factory=Counter)  # method -> pairs added
+    composition: dict = field(default_factory=dict)  # tasks.composition.merge() of every shard
     validation: dict[str, dict] = field(default_factory=dict)  # table -> summary
     validation_report_uri: str | None = None
     work_uri: str | None = None
@@ -56,7 +60,8 @@ class RunReport:
             "rejected": dict(self.rejected), "pii": dict(self.pii),
             "pii_by_source": {k: dict(v) for k, v in self.pii_by_source.items()}, "no_ner": dict(self.no_ner),
             "llm": dict(self.llm),
-            "dead_letter": self.dead_letter, "validation": self.validation,
+            "dead_letter": self.dead_letter, "validation": self.validation, "dedup": self.dedup,
+            "augment": dict(self.augment), "composition": self.composition,
             "exported": self.exported,
         }
 
@@ -87,6 +92,12 @@ class RunReport:
             lines += ["", "## Languages without an NER model (names not detected; patterns only)", "",
                       "| language | documents |", "|---|---:|"]
             lines += [f"| {lang} | {n} |" for lang, n in self.no_ner.most_common()]
+        if self.dedup:
+            keys = sorted({k for stats in self.dedup.values() for k in stats})
+            lines += ["", "## Duplicates", "", "| table | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
+            lines += [f"| {t} | " + " | ".join(str(st.get(k, "")) for k in keys) + " |" for t, st in self.dedup.items()]
+        if self.augment:
+            lines += _counter_table("Augmented training pairs", "method", self.augment)
         if self.llm:
             lines += ["", "## Model requests", "", "| " + " | ".join(self.llm) + " | dead letter |",
                       "|" + "---:|" * (len(self.llm) + 1), "| " + " | ".join(map(str, self.llm.values()))
@@ -104,6 +115,10 @@ class RunReport:
                 r = e["rows"]
                 lines.append(f"| {table} | {r['train']} | {r['validation']} | {r['test']} | "
                              f"{e['exact_duplicates_dropped']} |")
+        if self.composition:
+            from tasks.composition import composition_markdown
+
+            lines += ["", composition_markdown(self.composition).rstrip()]
         return "\n".join(lines) + "\n"
 
 

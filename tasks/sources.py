@@ -42,6 +42,10 @@ EXTENSIONS = {
     "openai": (".jsonl",),
     "prompt-completion": (".jsonl",),
     "self-instruct": (".jsonl", ".json"),
+    "html": (".html", ".htm", ".xhtml"),
+    "url-list": (".txt", ".urls", ".lst"),
+    "wikipedia": (".xml",),
+    "pdf": (".pdf",),
 }
 ROLES = {"system", "user", "assistant", "tool"}
 # ShareGPT's `from` -> our role
@@ -98,8 +102,13 @@ class _Enough(Exception):
     """The sample limit is reached: stop reading."""
 
 
+# A chunk is handed on at `chunk_rows` rows or once it holds this much text, whichever comes first: 50,000
+# Wikipedia articles (~30 KB each) would otherwise be 1.5 GB in memory.
+MAX_CHUNK_CHARS = 32 << 20
+
+
 class _Collector:
-    """Gathers rows and quarantined rows; hands a chunk to `sink` every `chunk_rows` rows."""
+    """Gathers rows and quarantined rows; hands a chunk to `sink` every `chunk_rows` rows (or MAX_CHUNK_CHARS)."""
 
     def __init__(self, source: Source, uri: str, lang: str, chunk_rows: int, sink: Callable[[FileRows], None],
                  limit: int | None = None):
@@ -107,6 +116,7 @@ class _Collector:
         self.chunk_rows, self.sink, self.limit = chunk_rows, sink, limit
         self.added = 0
         self.rows: list[dict] = []
+        self.chars = 0  # text held in `rows`
         self.bad: list[dict] = []
         self.row: int | None = None  # the line/row being read, for readers that quarantine part of a record
         self.retrieved_at = datetime.now(UTC)  # provenance: when the current file was opened
@@ -118,13 +128,14 @@ class _Collector:
         row.setdefault("retrieved_at", self.retrieved_at)
         row["pipeline_version"] = pipeline_version()
         self.rows.append(row)
-        if len(self.rows) >= self.chunk_rows:
+        self.chars += sum(len(row.get(k) or "") for k in ("text", "prompt", "response", "context"))
+        if len(self.rows) >= self.chunk_rows or self.chars >= MAX_CHUNK_CHARS:
             self.flush()
 
     def flush(self) -> None:
         if self.rows or self.bad:
             self.sink(self.frames(self.source.table))
-            self.rows, self.bad = [], []
+            self.rows, self.bad, self.chars = [], [], 0
 
     def quarantine(self, row: int | None, reason: str) -> None:
         self.bad.append({"source": self.source.name, "uri": self.uri, "row": row, "reason": reason, "stage": "ingest"})
@@ -139,14 +150,18 @@ class _Collector:
 # ---- documents ---------------------------------------------------------------------------------
 
 
-def _document(c: _Collector, text: Any) -> None:
+def _document(c: _Collector, text: Any, *, title: str | None = None, lang: str | None = None,
+              uri: str | None = None, retrieved_at: datetime | None = None) -> None:
+    """Add a document; `title`, `lang` (else the source's), `uri` (else the file's) and `retrieved_at` come
+    from readers that know them (web pages, wiki articles)."""
     if not isinstance(text, str):
         raise BadRow(f"text is {type(text).__name__}, expected a string")
     doc_id = stable_id(c.source.name, text)
-    c.add(
-        {"id": doc_id, "doc_id": doc_id, "text": text, "source": c.source.name, "uri": c.uri,
-         "license": c.source.license, "lang": c.lang}
-    )
+    row = {"id": doc_id, "doc_id": doc_id, "text": text, "source": c.source.name, "uri": uri or c.uri,
+           "license": c.source.license, "lang": lang or c.lang, "title": title}
+    if retrieved_at is not None:
+        row["retrieved_at"] = retrieved_at
+    c.add(row)
 
 
 def _lines(stream: BinaryIO, encoding: str) -> Iterator[tuple[int, str | None, str | None]]:
@@ -566,6 +581,95 @@ def _pairs_reader(make: Callable[[_Collector, dict], None]) -> Callable[[_Collec
     return read
 
 
+# ---- web pages, wiki dumps, PDFs (tasks/extract.py, tasks/wikipedia.py) ---------------------------
+
+
+def _read_limited(c: _Collector, stream: BinaryIO, limit: int, what: str) -> bytes | None:
+    """The whole file, or None (quarantined) when it is larger than `limit` bytes."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        c.quarantine(None, f"{what} larger than {limit >> 20} MB")
+        return None
+    return data
+
+
+def _add_page(c: _Collector, row: int | None, page, uri: str | None = None,
+              retrieved_at: datetime | None = None) -> None:
+    if page is None:
+        c.quarantine(row, "no main text found")
+    else:
+        _document(c, page.text, title=page.title, lang=page.lang, uri=uri, retrieved_at=retrieved_at)
+
+
+def _read_html(c: _Collector, stream: BinaryIO) -> str:
+    from tasks.extract import MAX_PAGE_BYTES, extract_page
+
+    data = _read_limited(c, stream, MAX_PAGE_BYTES, "page")
+    if data is not None:
+        _add_page(c, None, extract_page(data))
+    return "documents"
+
+
+def _url_lines(c: _Collector, stream: BinaryIO) -> Iterator[tuple[int, str]]:
+    """(line number, URL) per line that is not blank or a # comment."""
+    for n, line, err in _lines(stream, c.source.encoding):
+        if err:
+            c.quarantine(n, err)
+        elif not line.lstrip().startswith("#"):
+            yield n, line.strip()
+
+
+def _read_url_list(c: _Collector, stream: BinaryIO) -> str:
+    from tasks.extract import extract_page, fetch_pages
+
+    for got in fetch_pages(_url_lines(c, stream)):
+        if got.error:
+            c.quarantine(got.row, got.error)
+        else:
+            _add_page(c, got.row, extract_page(got.content, got.url, got.charset), got.url, got.fetched_at)
+    return "documents"
+
+
+def _read_wikipedia(c: _Collector, stream: BinaryIO) -> str:
+    """Articles of a MediaWiki dump; redirects and other namespaces are skipped and counted in the log."""
+    from xml.etree.ElementTree import ParseError
+
+    from tasks.extract import normalize_lang
+    from tasks.wikipedia import DumpStats, articles, log_stats, wikitext_to_text
+
+    stats = DumpStats()
+    try:
+        for site, page in articles(stream, stats):
+            try:
+                text = wikitext_to_text(page.text, site)
+            except Exception as e:  # the parser's own errors on pathological wikitext
+                c.quarantine(stats.pages, f"cannot parse wikitext ({type(e).__name__})")
+                continue
+            if not text:
+                stats.empty += 1
+                c.quarantine(stats.pages, "no text left after removing wiki markup")
+                continue
+            _document(c, text, title=page.title, lang=normalize_lang(site.lang), uri=page.uri)
+    except ParseError as e:
+        c.quarantine(None, f"broken XML at line {e.position[0]} (after page {stats.pages}); rest of the file skipped")
+    log_stats(c.uri, stats)
+    return "documents"
+
+
+def _read_pdf(c: _Collector, stream: BinaryIO) -> str:
+    from tasks.extract import MAX_PDF_BYTES, PdfError, pdf_text
+
+    data = _read_limited(c, stream, MAX_PDF_BYTES, "PDF")
+    if data is not None:
+        try:
+            got = pdf_text(data)
+        except PdfError as e:
+            c.quarantine(None, str(e))
+        else:
+            _document(c, got.text, title=got.title, lang=got.lang)
+    return "documents"
+
+
 READERS: dict[str, Callable[[_Collector, BinaryIO], str]] = {
     "text": _read_text,
     "text-lines": _read_text_lines,
@@ -578,6 +682,10 @@ READERS: dict[str, Callable[[_Collector, BinaryIO], str]] = {
     "openai": _pairs_reader(_openai),
     "prompt-completion": _pairs_reader(_prompt_completion),
     "self-instruct": _pairs_reader(_self_instruct),
+    "html": _read_html,
+    "url-list": _read_url_list,
+    "wikipedia": _read_wikipedia,
+    "pdf": _read_pdf,
 }
 
 

@@ -352,14 +352,14 @@ def test_formats_are_for_pairs_only_and_must_be_known(tmp_path, shards):
     m = write_version({"pairs": shards}, str(tmp_path / "out"), "v1", shard_rows=10, extra_files={},
                       manifest_fields={"dataset": "demo"}, formats=["openai"])
     assert m["formats"] == ["parquet", "openai"]
-    assert {f["table"] for f in m["files"]} == {"pairs", "openai"}
+    assert {f["table"] for f in m["files"]} == {"pairs", "openai", "card"}
 
 
 def test_export_formats_to_s3(bucket, shards):
     dataset = f"s3://{bucket}/datasets/demo"
     m = write_version({"pairs": shards}, dataset, "v1", shard_rows=30, extra_files={},
                       manifest_fields={"dataset": "demo"}, formats=["parquet", "openai", "llama2"])
-    assert {f["path"] for f in m["files"] if f["table"] != "pairs"} == {
+    assert {f["path"] for f in m["files"] if f["table"] not in ("pairs", "card")} == {
         f"{fmt}/{s}-00000-of-00001.jsonl" for fmt in ("openai", "llama2") for s in ("train", "validation", "test")}
     assert verify_files(f"{dataset}/v1", m) == []
     lines = storage.read_bytes(f"{dataset}/v1/openai/train-00000-of-00001.jsonl").decode().splitlines()

@@ -66,7 +66,8 @@ def check_version(version_uri: str) -> dict:
 
 
 def read_table(version_uri: str, manifest: dict, table: str) -> pl.DataFrame:
-    frames = [storage.read_parquet(storage.join(version_uri, f["path"]))
+    """A table's rows from every split, with a `split` column from the manifest."""
+    frames = [storage.read_parquet(storage.join(version_uri, f["path"])).with_columns(split=pl.lit(f["split"]))
               for f in manifest["files"] if f["table"] == table and f["split"]]
     return pl.concat(frames)
 

@@ -67,7 +67,9 @@ def test_killed_run_resumes_without_recomputing(prefect_server, fake_openai, tmp
     finished = {p: p.stat().st_mtime_ns for p in work.glob("_done/**/*.pkl")}
     answered = {json.dumps(b, sort_keys=True) for _, b in fake.calls if not _content(b).startswith("Classify")}
     stages = {p.parent.name for p in finished}
-    assert stages == {"ingest", "normalize", "pii", "generate"} and len(finished) == 1 + 6 + 6 + 1
+    per_shard = {"normalize", "langid", "pii", "dedup-signature", "dedup"}  # 60 lines in shards of 10
+    assert stages == per_shard | {"ingest", "dedup-find", "generate"}
+    assert len(finished) == 1 + 6 * len(per_shard) + 1 + 1
     asked_before = len(fake.calls)
 
     slow["on"] = False

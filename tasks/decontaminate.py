@@ -1,0 +1,223 @@
+"""Decontamination: drop training rows that share word n-grams with held-out splits or benchmarks.
+
+Every text is lowercased, stripped of punctuation and cut into words; its n-grams (`ngram` words) are
+hashed. A text shorter than n words counts as one n-gram of all its words (matched whole), unless it
+has fewer than MIN_WHOLE_WORDS words: labels and one-word answers ("yes", "B", "positive") would
+otherwise match every training row that has the same short answer. The texts of a row are its fields
+(documents: text; pairs: prompt and response); of a benchmark, every string field of every record
+(text files: every line).
+
+`build_ngram_index` (global) writes the hashes of the validation and test rows and of each benchmark
+with their origin ("test split", "validation split", "benchmark <name>"); `decontaminate_shard`
+(mapped) rejects training rows with at least `min_overlaps` distinct n-grams from one origin.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import io
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks import storage
+from tasks.recipe import Benchmark, DecontaminateOptions
+from tasks.shards import RETRYING, Shard, fingerprint, resumable, stage_uri, write_stage
+
+MIN_WHOLE_WORDS = 3
+TEXT_FIELDS = {"documents": ["text"], "pairs": ["prompt", "response"]}
+MAX_WORDS_PER_BATCH = 1_000_000  # words turned into n-gram strings at once (~100 MB)
+# pl.Expr.hash is stable within a Polars version only: the index records the version and users check it
+HASHER = f"polars-{pl.__version__}"
+INDEX_SCHEMA = pl.Schema({"h": pl.UInt64, "origin": pl.String})
+
+
+def _words(text: pl.Expr) -> pl.Expr:
+    return text.str.to_lowercase().str.replace_all(r"[\p{P}\p{S}]+", "").str.extract_all(r"\S+")
+
+
+def ngram_hashes(texts: pl.DataFrame, n: int) -> pl.DataFrame:
+    """(row, h): the distinct n-gram hashes of each text of `texts` (columns row, text)."""
+    words = texts.with_row_index("t").select("t", "row", _words(pl.col("text")).alias("w")).with_columns(
+        pl.col("w").list.len().fill_null(0).alias("len"))
+    out = [pl.DataFrame(schema={"row": words.schema["row"], "h": pl.UInt64})]
+    whole = words.filter(pl.col("len").is_between(MIN_WHOLE_WORDS, n - 1))
+    if len(whole):
+        out.append(whole.select("row", pl.col("w").list.join(" ").hash(seed=n).alias("h")))
+    long = words.filter(pl.col("len") >= n)
+    start, cum = 0, long.get_column("len").cum_sum().to_list()
+    while start < len(long):  # batches of texts with a bounded number of words
+        base = cum[start - 1] if start else 0
+        end = max(start + 1, bisect.bisect_right(cum, base + MAX_WORDS_PER_BATCH))
+        # one row per word, in order; an n-gram starts at each word with n - 1 words of its text after it
+        flat = long.slice(start, end - start).select("t", "row", "len", "w").explode("w").with_columns(
+            pl.int_range(pl.len()).over("t").alias("pos"))
+        gram = pl.concat_str([pl.col("w").shift(-j) for j in range(n)], separator=" ")
+        out.append(flat.with_columns(gram.alias("gram")).filter(pl.col("pos") <= pl.col("len") - n)
+                   .select("row", pl.col("gram").hash(seed=n).alias("h")))
+        start = end
+    return pl.concat(out).unique()
+
+
+def _row_texts(df: pl.DataFrame, table: str) -> pl.DataFrame:
+    """(row, text) for each text field of each row (`row`: the frame's own column, else the row number)."""
+    fields = [f for f in TEXT_FIELDS[table] if f in df.columns]
+    indexed = df if "row" in df.columns else df.with_row_index("row")
+    return pl.concat([indexed.select("row", pl.col(f).cast(pl.String).alias("text")) for f in fields]).filter(
+        pl.col("text").is_not_null())
+
+
+# ---- benchmark files -------------------------------------------------------------------------------
+
+
+def _strings(value) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def benchmark_texts(uri: str) -> tuple[list[str], int]:
+    """Every string of a benchmark file (JSONL, JSON, CSV, Parquet; any other file: its lines), and the number
+    of lines that could not be read (broken JSON)."""
+    data = storage.read_bytes(uri)
+    suffixes = PurePosixPath(uri.lower()).suffixes
+    kind = suffixes[-1] if suffixes else ""
+    if kind == ".parquet":
+        return list(_strings(pl.read_parquet(io.BytesIO(data)).to_dicts())), 0
+    if kind == ".csv":
+        return list(_strings(pl.read_csv(io.BytesIO(data), infer_schema=False).to_dicts())), 0
+    text = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    if kind == ".json":
+        try:
+            return list(_strings(json.loads(text))), 0
+        except json.JSONDecodeError:
+            pass  # JSON Lines under a .json name
+    if kind in (".json", ".jsonl", ".ndjson"):
+        out, bad = [], 0
+        for line in text.splitlines():
+            if line.strip():
+                try:
+                    out += _strings(json.loads(line))
+                except json.JSONDecodeError:
+                    bad += 1
+        return out, bad
+    return [line for line in text.splitlines() if line.strip()], 0
+
+
+def benchmark_hashes(bench: Benchmark, n: int) -> pl.DataFrame:
+    """(h, origin) of a benchmark's n-grams; a benchmark without files is an error naming it."""
+    files = storage.glob(bench.uri)
+    if not files:
+        raise ValueError(f"decontaminate.benchmarks: {bench.name}: no file at {bench.uri}")
+    texts, bad = [], 0
+    for uri, _ in files:
+        found, broken = benchmark_texts(uri)
+        texts += found
+        bad += broken
+    if bad:
+        _log(f"benchmark {bench.name}: {bad} line(s) that are not JSON skipped")
+    hashes = ngram_hashes(pl.DataFrame({"row": range(len(texts)), "text": texts},
+                                       schema={"row": pl.Int64, "text": pl.String}), n)
+    return hashes.select("h").unique().with_columns(pl.lit(f"benchmark {bench.name}").alias("origin"))
+
+
+def _log(message: str) -> None:
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
+    try:
+        get_run_logger().info(message)
+    except MissingContextError:
+        pass
+
+
+# ---- the stage -------------------------------------------------------------------------------------
+
+
+@task(name="decontaminate-index", cache_policy=NO_CACHE, **RETRYING)
+@resumable("decontaminate-index", lambda a: "all")
+def build_ngram_index(shards: list[Shard], opts: DecontaminateOptions, work_uri: str) -> str:
+    """Write the n-gram hashes of the held-out rows (with `against_splits`) and of the benchmarks with their
+    origin; returns the index's URI."""
+    parts = [pl.DataFrame(schema=INDEX_SCHEMA)]
+    if opts.against_splits:
+        for shard in shards:
+            if shard.table not in opts.tables or not shard.rows:
+                continue
+            df = shard.read()
+            if "split" not in df.columns:
+                continue
+            held_out = df.filter(pl.col("split").is_in(["validation", "test"]))
+            if not len(held_out):
+                continue
+            hashes = ngram_hashes(_row_texts(held_out, shard.table), opts.ngram)
+            split = held_out.select(pl.col("split") + pl.lit(" split")).with_row_index("row")
+            parts.append(hashes.join(split, on="row").select("h", pl.col("split").alias("origin")))
+    for bench in opts.benchmarks:
+        parts.append(benchmark_hashes(bench, opts.ngram))
+    index = pl.concat(parts).unique().sort("h", "origin").with_columns(pl.lit(HASHER).alias("hasher"))
+    uri = storage.join(work_uri, "decontaminate", f"ngrams-{fingerprint(shards, opts)}.parquet")
+    storage.write_parquet(index, uri)
+    return uri
+
+
+@functools.lru_cache(maxsize=2)
+def _load_index(uri: str) -> pl.DataFrame:
+    """The index (each URI is written once per content: its name carries a fingerprint of the inputs)."""
+    index = storage.read_parquet(uri)
+    hashers = index.get_column("hasher").unique().to_list()
+    if any(h != HASHER for h in hashers):
+        raise RuntimeError(f"n-gram index {uri} was hashed by {hashers[0]}, this worker has {HASHER}: "
+                           "rebuild it with the same Polars version")
+    return index.drop("hasher")
+
+
+def contaminated(df: pl.DataFrame, table: str, index: pl.DataFrame, opts: DecontaminateOptions) -> pl.DataFrame:
+    """(row, reason, overlaps) of the training rows that share at least `min_overlaps` n-grams with one origin;
+    the origin with the most shared n-grams names the reason."""
+    train = df.with_row_index("row")
+    if "split" in df.columns:
+        train = train.filter(pl.col("split") == "train")
+    out_schema = {"row": pl.UInt32, "reason": pl.String, "overlaps": pl.UInt32}
+    if not len(train) or not len(index):
+        return pl.DataFrame(schema=out_schema)
+    hashes = ngram_hashes(_row_texts(train, table), opts.ngram)
+    return (
+        hashes.join(index, on="h")
+        .group_by("row", "origin").agg(pl.col("h").n_unique().alias("overlaps"))
+        .filter(pl.col("overlaps") >= opts.min_overlaps)
+        .sort(["row", "overlaps", "origin"], descending=[False, True, False])
+        .group_by("row", maintain_order=True).first()
+        .select("row", (pl.lit("overlaps ") + pl.col("origin") + pl.lit(f" ({opts.ngram}-gram)")).alias("reason"),
+                "overlaps")
+        .cast(out_schema)
+    )
+
+
+@task(name="decontaminate", cache_policy=NO_CACHE, task_run_name="decontaminate-{shard.name}", **RETRYING)
+@resumable("decontaminate", lambda a: a["shard"].name)
+def decontaminate_shard(shard: Shard, index_uri: str, opts: DecontaminateOptions,
+                        work_uri: str) -> tuple[Shard, dict[str, int]]:
+    """Reject the shard's contaminated training rows (to the rejected table, with `reason` and `overlaps`)."""
+    if shard.table not in opts.tables:
+        return shard, {}
+    df = shard.read()
+    hits = contaminated(df, shard.table, _load_index(index_uri), opts)
+    tagged = df.with_row_index("_row").join(hits.rename({"row": "_row"}), on="_row", how="left",
+                                            maintain_order="left").drop("_row")
+    rejected = tagged.filter(pl.col("reason").is_not_null())
+    if len(rejected):
+        storage.write_parquet(rejected, stage_uri(work_uri, "rejected", shard.table, f"decontaminate-{shard.name}"))
+    kept = tagged.filter(pl.col("reason").is_null()).drop("reason", "overlaps")
+    return write_stage(kept, work_uri, "decontaminate", shard), dict(Counter(rejected.get_column("reason").to_list()))
