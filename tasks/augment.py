@@ -180,7 +180,7 @@ def noise_pairs(df: pl.DataFrame, opts: AugmentOptions) -> pl.DataFrame:
     chosen = candidates(df, opts, NOISE)
     noised = [noise_text(p, opts.noise, pair_rng(opts.seed, NOISE, i))
               for i, p in chosen.select("id", "prompt").iter_rows()]
-    keep = pl.Series([p is not None for p in noised])
+    keep = pl.Series([p is not None for p in noised], dtype=pl.Boolean)  # typed: an empty list is no Null column
     return derived_rows(chosen.filter(keep), [p for p in noised if p is not None], NOISE)
 
 

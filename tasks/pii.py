@@ -333,6 +333,8 @@ class Scrubber:
         be a name (only adjectives, verbs, function words, months: "Irish", "September 3") is dropped: (start, start).
         """
         value = text[start:end]
+        if re.search(r"[!?]", value):  # "banana!Eat a banana!Eat": no name holds these
+            return start, start
         value = re.split(r"\n|\t| {2,}", value, maxsplit=1)[0]
         lead = re.match(r"[\W\d_]*", value)
         skip = lead.end() if lead else 0
@@ -356,7 +358,7 @@ class Scrubber:
 
     def _second_pass(self, texts: list[str | None], found: list[list[Finding]], idx: list[int]) -> None:
         """Every value found once in a document is a finding wherever else it appears in that document; for names,
-        each word of the name too ("Smith" after "John Smith")."""
+        each word of the name too ("Smith" after "John Smith"), except ordinary words written in lower case."""
         exact: dict[str, str] = {}  # value -> entity
         words: dict[str, bool] = {}  # name word (casefolded) -> match case-insensitively
         for i in idx:
@@ -369,7 +371,9 @@ class Scrubber:
                 if entity == "PERSON":
                     for w in NAME_TOKEN.findall(value):
                         low = w.casefold()
-                        if len(w) < 3 or low in rec.HONORIFICS or low in rec.NON_NAME_WORDS or low in self.allow:
+                        lowercase_word = not w[0].isupper() and self.lexicon.common(low)  # "banana", not "sarah"
+                        if (len(w) < 3 or lowercase_word or low in rec.HONORIFICS or low in rec.NON_NAME_WORDS
+                                or low in self.allow):
                             continue
                         # an ordinary word ("Will", "Rose") only where it is written as a name
                         words[w if self.lexicon.common(low) else low] = not self.lexicon.common(low)

@@ -84,6 +84,14 @@ def test_noise_is_deterministic_keyed_by_seed_and_pair_not_by_shard_layout(instr
     assert len(shared) > 0  # the same pair gets other noise under another seed
 
 
+def test_a_shard_without_training_pairs_adds_nothing(instruct):
+    opts = AugmentOptions(enabled=True, share=1.0, noise=NoiseOptions(enabled=True))
+    held_out = instruct.with_columns(split=pl.lit("test"))
+    assert noise_pairs(held_out, opts).is_empty()
+    assert noise_pairs(held_out.clear(), opts).is_empty()
+    assert len(noise_pairs(instruct.with_columns(split=pl.lit("train")), opts)) > 0
+
+
 @pytest.mark.parametrize("rate", [0.05, 0.2])
 def test_typo_and_case_rates_are_kept(news, rate):
     for kind in ("typo_rate", "case_rate"):

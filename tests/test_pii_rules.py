@@ -84,6 +84,12 @@ def test_second_pass_replaces_a_found_value_everywhere_in_the_document():
     assert "ZORBLAT knows" in without  # only the second pass finds this one
 
 
+def test_second_pass_does_not_amplify_a_false_positive_in_repeated_text():
+    text = "Eat a banana!" * 2000  # the OpenAI example chat file's degenerate long answer
+    out, counts = scrub_one(text)
+    assert counts["PERSON"] <= 2 and out.count("banana") >= 1998
+
+
 def test_second_pass_spans_the_messages_of_one_row_only():
     df = pl.DataFrame({
         "id": ["a", "b"],
