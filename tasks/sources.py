@@ -102,9 +102,9 @@ class _Enough(Exception):
     """The sample limit is reached: stop reading."""
 
 
-# A chunk is handed on at `chunk_rows` rows or once it holds this much text, whichever comes first: 50,000
-# Wikipedia articles (~30 KB each) would otherwise be 1.5 GB in memory.
-MAX_CHUNK_CHARS = 32 << 20
+# A chunk is handed on at `chunk_rows` rows or once it holds this much text, whichever comes first:
+# 50,000 Wikipedia articles (~30 KB each) would otherwise be 1.5 GB in memory.
+MAX_CHUNK_CHARS = 16 << 20
 
 
 class _Collector:
