@@ -288,7 +288,8 @@ def _fetch_one(client, row: int, url: str, o: FetchOptions) -> Fetched:
             if attempt < o.attempts:
                 wait = min(o.max_backoff_s, o.backoff_s * 2 ** (attempt - 1)) * (1 + random.random() / 4)
                 time.sleep(min(o.max_backoff_s, e.wait) if e.wait is not None else wait)
-    return Fetched(row, url, datetime.now(UTC), error=f"{reason} after {o.attempts} attempts")
+    tries = f"{o.attempts} attempt{'s' if o.attempts > 1 else ''}"
+    return Fetched(row, url, datetime.now(UTC), error=f"{reason} after {tries}")
 
 
 def fetch_pages(urls: Iterable[tuple[int, str]], options: FetchOptions | None = None) -> Iterator[Fetched]:

@@ -49,6 +49,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class FetchSettings(_Strict):
+    """How a url-list source fetches its pages."""
+
+    timeout_s: float = Field(20.0, gt=0, description="per connect/read, and for the whole body")
+    max_bytes: int = Field(20 << 20, ge=1024, description="larger pages are quarantined")
+    workers: int = Field(4, ge=1, le=32, description="pages fetched at once")
+    attempts: int = Field(3, ge=1, le=10, description="tries per URL on timeouts, connection errors, 429 and 5xx")
+
+
 class Source(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     uri: str = Field(description="path, folder, glob, or s3:// URI (prefix or glob)")
@@ -60,6 +69,7 @@ class Source(_Strict):
         description="column mapping, target -> source column (e.g. {text: body} or {prompt: question})",
     )
     encoding: str = "utf-8"
+    fetch: FetchSettings = Field(default_factory=FetchSettings, description="url-list sources only")
     origin: Literal["imported", "human"] = Field(
         "imported",
         description="recorded on every pair: imported (an existing dataset) or human (written by people for this "

@@ -620,9 +620,9 @@ def _url_lines(c: _Collector, stream: BinaryIO) -> Iterator[tuple[int, str]]:
 
 
 def _read_url_list(c: _Collector, stream: BinaryIO) -> str:
-    from tasks.extract import extract_page, fetch_pages
+    from tasks.extract import FetchOptions, extract_page, fetch_pages
 
-    for got in fetch_pages(_url_lines(c, stream)):
+    for got in fetch_pages(_url_lines(c, stream), FetchOptions(**c.source.fetch.model_dump())):
         if got.error:
             c.quarantine(got.row, got.error)
         else:

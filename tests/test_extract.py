@@ -239,6 +239,15 @@ def test_fetch_retries_give_up_with_a_reason(pages):
     assert got[1].content == b"<html><body><p>Allowed now.</p></body></html>" and got[1].charset == "utf-8"
 
 
+def test_url_list_fetch_settings_come_from_the_recipe(tmp_path, pages):
+    listing = tmp_path / "urls.txt"
+    listing.write_text(f"{pages.url}/always-500\n{pages.url}/big\n")
+    source = src(listing, "url-list", fetch={"attempts": 1, "max_bytes": 1024, "workers": 1})
+    bad = read_source_file(source, str(listing), "en").quarantine
+    assert bad["reason"].to_list() == ["HTTP 500 after 1 attempt", "page larger than 1024 bytes"]
+    assert pages.calls["/always-500"] == 1
+
+
 def test_fetch_keeps_input_order_with_bounded_concurrency(pages):
     urls = [f"{pages.url}/slow/{i}" for i in range(12)]
     started = time.perf_counter()
