@@ -9,6 +9,7 @@ shards of the run's work area (`<work>/<stage>/<table>/<shard>.parquet`).
 from __future__ import annotations
 
 import json
+import re
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -173,11 +174,13 @@ def _collect_rejected(collected: dict[str, list[str]], work_uri: str, stage: str
     Rows rejected before the PII scrub still hold raw text: only their keys and reasons are published."""
     df = storage.read_parquet(stage_uri(work_uri, "rejected", shard.table, f"{stage}-{shard.name}"))
     df = df.with_columns(pl.lit(stage).alias("stage"))
-    if stage in BEFORE_PII:
-        df = df.select([c for c in KEY_COLUMNS if c in df.columns] + ["stage"])
     uri = stage_uri(work_uri, "rejected-out", shard.table, f"{stage}-{shard.name}")
-    storage.write_parquet(df, uri)
+    storage.write_parquet(_keys_only(df) if stage in BEFORE_PII else df, uri)
     collected.setdefault(f"rejected/{shard.table}.parquet", []).append(uri)
+
+
+def _keys_only(df: pl.DataFrame) -> pl.DataFrame:
+    return df.select([c for c in [*KEY_COLUMNS, "stage"] if c in df.columns])
 
 
 def _rejecting(stage: str, stage_task, shards: list[Shard], args: tuple, work_uri: str, report: RunReport,
@@ -350,8 +353,11 @@ class RunOptions(BaseModel):
 
 
 def published_recipe(recipe: Recipe) -> dict:
-    """The recipe as recorded in the manifest: PII allow/deny lists hold names, so only their sizes are kept."""
+    """The recipe as recorded in the manifest: PII allow/deny lists hold names, so only their sizes are kept;
+    credentials in the endpoint URL are dropped."""
     data = recipe.model_dump(mode="json")
+    if data["generate"]["base_url"]:  # https://user:password@host/v1 -> https://host/v1
+        data["generate"]["base_url"] = re.sub(r"(?<=://)[^/@]*@", "", data["generate"]["base_url"])
     for key in ("allow_list", "deny_list"):
         if data["pii"][key]:
             data["pii"][key] = f"{len(data['pii'][key])} values, not published"
@@ -432,12 +438,14 @@ def build_dataset(recipe_path: str, version: str | None = None, options: RunOpti
         shards = augment(recipe, shards, work_uri, report, collected)
 
         validation_files = validate(recipe, shards, work_uri, report) if recipe.validation.enabled else {}
-        if recipe.composition.enabled:
-            report.composition = merge(composition_shard.map(shards, unmapped(recipe.composition)).result())
-
         tables = _by_table(shards)
-        if not recipe.export.keep_documents:
+        if not recipe.export.keep_documents:  # not redistributed: nor are the texts of rejected documents
             tables.pop("documents", None)
+            for uri in collected.get("rejected/documents.parquet", []):
+                storage.write_parquet(_keys_only(storage.read_parquet(uri)), uri)
+        if recipe.composition.enabled:  # over what is exported
+            exported = [s for table_shards in tables.values() for s in table_shards]
+            report.composition = merge(composition_shard.map(exported, unmapped(recipe.composition)).result())
         manifest = export_version(
             tables, dataset_uri, version, recipe.export.shard_rows, validation_files,
             {"dataset": recipe.name, "recipe_sha256": recipe.sha256, "description": recipe.description,
@@ -452,12 +460,15 @@ def build_dataset(recipe_path: str, version: str | None = None, options: RunOpti
         for table, stats in manifest["tables"].items():
             report.stage("export", table, sum(s.rows for s in tables[table]), sum(stats["rows"].values()))
         report.output_uri = storage.join(dataset_uri, version)
-        create_markdown_artifact(key=f"{recipe.name}-dataset-card", description="dataset card (README.md)",
-                                 markdown=storage.read_bytes(storage.join(report.output_uri, "README.md")).decode())
-        for table, uris in signatures.items():  # what this version published, for later incremental runs
-            if table in tables:
-                update_index(index_uri(recipe), table, version, report.output_uri, uris)
-        report.status = "completed"
+        report.status = "completed"  # the version is live (LATEST moved): what follows must not fail the run
+        try:
+            create_markdown_artifact(key=f"{recipe.name}-dataset-card", description="dataset card (README.md)",
+                                     markdown=storage.read_bytes(storage.join(report.output_uri, "README.md")).decode())
+            for table, uris in signatures.items():  # what this version published, for later incremental runs
+                if table in tables:
+                    update_index(index_uri(recipe), table, version, report.output_uri, uris)
+        except Exception as e:
+            logger.warning("published, but the card artifact or the dedup index could not be written: %s", e)
         if not recipe.export.keep_work:  # intermediate shards hold text from before the PII scrub
             storage.delete_tree(work_uri)
         logger.info("published %s", report.output_uri)

@@ -16,7 +16,6 @@ and test rows are never touched.
 from __future__ import annotations
 
 import hashlib
-import logging
 import random
 import re
 from collections import Counter
@@ -31,10 +30,8 @@ from tasks.generate import DEAD_LETTER, Endpoint, client_for, run_requests
 from tasks.llm import ChatRequest, LLMClient, LLMStats
 from tasks.recipe import AugmentOptions, GenerateOptions, NoiseOptions
 from tasks.schema import stable_id
-from tasks.shards import RETRYING, Shard, resumable, stage_uri, write_stage
+from tasks.shards import RETRYING, Shard, log, resumable, stage_uri, write_stage
 from tasks.split import bucket
-
-log = logging.getLogger(__name__)
 
 NOISE, PARAPHRASE, BACK_TRANSLATION = "noise", "paraphrase", "back-translation"
 # Pair tasks whose prompt carries the input a response was made from word for word: a model rewrite would
@@ -307,16 +304,6 @@ def rewrite_pairs(df: pl.DataFrame, opts: AugmentOptions, client: LLMClient, met
     return out
 
 
-def _log(message: str) -> None:
-    from prefect import get_run_logger
-    from prefect.exceptions import MissingContextError
-
-    try:
-        get_run_logger().info(message)
-    except MissingContextError:  # called outside a flow or task run (tests, scripts)
-        log.info(message)
-
-
 # ---- the stage -----------------------------------------------------------------------------------
 
 
@@ -361,6 +348,6 @@ def augment_shard(shard: Shard, opts: AugmentOptions, endpoint: Endpoint | None,
     if got.dead:
         dead_uri = stage_uri(work_uri, "dead_letter", "pairs", f"augment-{shard.name}")
         storage.write_parquet(pl.DataFrame(got.dead, schema=DEAD_LETTER, orient="row"), dead_uri)
-    _log(f"augment {shard.name}: added {got.added}, {len(got.dead)} failed requests, rejected {got.rejected}")
+    log(f"augment {shard.name}: added {got.added}, {len(got.dead)} failed requests, rejected {got.rejected}")
     return {"shard": write_stage(got.frame, work_uri, "augment", shard), "added": got.added,
             "stats": got.stats.to_dict(), "dead": len(got.dead), "dead_uri": dead_uri, "rejected": got.rejected}

@@ -86,10 +86,7 @@ def _map_message_contents(messages: pl.Series, fn) -> pl.Series:
 
 def normalize_frame(df: pl.DataFrame, table: str, opts: CleanOptions) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Normalise the text columns; returns (kept rows, rejected rows with `reason`)."""
-    if table == "documents":
-        columns = ["text"]
-    else:
-        columns = ["prompt", "response", "system"]
+    columns = ["text", "title"] if table == "documents" else ["prompt", "response", "system", "context"]
     out = df
     if opts.fix_text:
         out = out.with_columns(fix_text_expr(pl.col(c), opts) for c in columns)

@@ -26,13 +26,14 @@ import types
 from collections import Counter
 
 import polars as pl
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import pii_recognizers as rec
 from tasks.recipe import DEFAULT_NER_MODELS, PIIOptions
 from tasks.schema import TEXT_COLUMNS
 from tasks.shards import RETRYING, Shard, resumable, write_stage
+from tasks.shards import log as run_log
 
 log = logging.getLogger(__name__)
 
@@ -748,5 +749,5 @@ def scrub_shard(shard: Shard, options: PIIOptions, work_uri: str) -> tuple[Shard
     df = shard.read()
     columns = [c for c in TEXT_COLUMNS[shard.table] if c in df.columns]
     scrubbed, counts = scrub_frame(df, columns, options)
-    get_run_logger().info("%s %s: %d rows, findings %s", shard.table, shard.name, len(df), dict(counts) or "none")
+    run_log(f"{shard.table} {shard.name}: {len(df)} rows, findings {dict(counts) or 'none'}")
     return write_stage(scrubbed, work_uri, "pii", shard), dict(counts)

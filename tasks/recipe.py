@@ -161,8 +161,8 @@ class GopherRepetition(_Strict):
     max_dup_para_fraction: float | None = 0.3
     max_dup_line_char_fraction: float | None = 0.2
     max_dup_para_char_fraction: float | None = 0.2
-    max_top_ngram_char_fraction: dict[int, float] = Field(default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16})
-    max_dup_ngram_char_fraction: dict[int, float] = Field(
+    max_top_ngram_char_fraction: dict[int, float | None] = Field(default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16})
+    max_dup_ngram_char_fraction: dict[int, float | None] = Field(
         default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
 
 
@@ -509,6 +509,18 @@ class Recipe(_Strict):
                 raise ValueError(f"generate.generators.{i}: {g.kind} needs a {want} source")
         return self
 
+    @model_validator(mode="after")
+    def _split_columns(self) -> Recipe:
+        from tasks.schema import SCHEMAS
+
+        columns = sorted({c for schema in SCHEMAS.values() for c in schema.names()})
+        for key in ("group_by", "stratify_by"):
+            value = getattr(self.split, key)
+            if value is not None and value not in columns:
+                raise ValueError(f"split.{key}: no column '{value}' in the documents or pairs table "
+                                 f"(columns: {', '.join(columns)})")
+        return self
+
     def source(self, name: str) -> Source:
         return next(s for s in self.sources if s.name == name)
 
@@ -622,6 +634,16 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sour
                 resolve_source_files(src)
             except SourceError as e:
                 raise RecipeError(f"{path}: sources.{i} ({src.name}): {e}") from None
+        from tasks import storage
+
+        for i, bench in enumerate(recipe.decontaminate.benchmarks):
+            try:
+                found = storage.glob(bench.uri)
+            except storage.StorageError as e:
+                raise RecipeError(f"{path}: decontaminate.benchmarks.{i} ({bench.name}): cannot list {bench.uri}: "
+                                  f"{e}") from None
+            if not found:
+                raise RecipeError(f"{path}: decontaminate.benchmarks.{i} ({bench.name}): no file matches {bench.uri}")
     from tasks.licenses import check_license_policy
 
     check_license_policy(recipe, str(path))  # a refused source licence stops here, before any work

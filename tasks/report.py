@@ -36,11 +36,13 @@ class RunReport:
     work_uri: str | None = None
     exported: dict[str, dict] = field(default_factory=dict)  # table -> {rows: {split: n}, ...}
     on_progress: Callable[[float], None] | None = field(default=None, repr=False)  # percent done
+    _done: float = field(default=0.0, repr=False)
 
     def stage(self, stage: str, table: str, rows_in: int, rows_out: int) -> None:
         self.stages.append({"stage": stage, "table": table, "rows_in": rows_in, "rows_out": rows_out})
-        if self.on_progress and stage in STAGE_ORDER:
-            self.on_progress(100.0 * (STAGE_ORDER.index(stage) + 1) / len(STAGE_ORDER))
+        if self.on_progress and stage in STAGE_ORDER:  # dedup runs twice (documents, pairs): never go back
+            self._done = max(self._done, 100.0 * (STAGE_ORDER.index(stage) + 1) / len(STAGE_ORDER))
+            self.on_progress(self._done)
 
     def add_pii(self, source: str, found: dict[str, int]) -> None:
         for key, n in found.items():

@@ -63,7 +63,7 @@ QUARANTINE = pl.Schema(
 )
 
 SCHEMAS = {"documents": DOCUMENTS, "pairs": PAIRS}
-TEXT_COLUMNS = {"documents": ["text"], "pairs": ["prompt", "response", "system", "context", "messages"]}
+TEXT_COLUMNS = {"documents": ["text", "title"], "pairs": ["prompt", "response", "system", "context", "messages"]}
 SPLITS = ("train", "validation", "test")
 
 

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import inspect
 import json
+import logging
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,7 +98,7 @@ def resumable(stage: str, name: Callable[[dict], str], ignore: tuple[str, ...] =
             marker = storage.join(work_uri, "_done", stage, f"{name(arguments)}-{key}.pkl")
             recorded = storage.read_if_exists(marker)
             if recorded is not None:
-                _log(f"{stage} {name(arguments)}: finished in an earlier attempt, reusing its result")
+                log(f"{stage} {name(arguments)}: finished in an earlier attempt, reusing its result")
                 result = pickle.loads(recorded)
                 return {**result, "resumed": True} if isinstance(result, dict) else result
             result = _stamp(fn(*args, **kwargs), key)
@@ -109,14 +110,15 @@ def resumable(stage: str, name: Callable[[dict], str], ignore: tuple[str, ...] =
     return wrap
 
 
-def _log(message: str) -> None:
+def log(message: str, level: int = logging.INFO) -> None:
+    """To the Prefect run log inside a flow or task run, else to Python logging (tests, scripts)."""
     from prefect import get_run_logger
     from prefect.exceptions import MissingContextError
 
     try:
-        get_run_logger().info(message)
-    except MissingContextError:  # called outside a flow or task run (tests, scripts)
-        pass
+        get_run_logger().log(level, message)
+    except MissingContextError:
+        logging.getLogger("pairforge").log(level, message)
 
 
 def is_transient(exc: BaseException) -> bool:

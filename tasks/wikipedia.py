@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 from urllib.parse import quote
+
+from tasks.shards import log
 
 ARTICLE_NAMESPACE = 0
 # Namespace keys whose links are not prose: media (-2), files (6), categories (14); matched by name.
@@ -90,13 +91,7 @@ def log_stats(uri: str, stats: DumpStats) -> None:
     """One log line per dump with its counts (to the Prefect run log inside a run, else Python logging)."""
     message = (f"wikipedia {uri}: {stats.pages} pages, {stats.articles} articles, {stats.redirects} redirects "
                f"skipped, {stats.other_namespaces} pages of other namespaces skipped, {stats.empty} empty")
-    from prefect import get_run_logger
-    from prefect.exceptions import MissingContextError
-
-    try:
-        get_run_logger().info(message)
-    except MissingContextError:
-        logging.getLogger(__name__).info(message)
+    log(message)
 
 
 def _local(tag: str) -> str:

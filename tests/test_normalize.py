@@ -222,7 +222,7 @@ def test_fix_text_is_batched_not_per_row(monkeypatch):
     assert kept["prompt"].to_list() == [f"Frage {i}: Café?" for i in range(50)]
     assert all(m[0]["content"].endswith("Café?") for m in kept["messages"])
     assert max(batches) == 100  # every user and assistant message at once
-    assert len(batches) <= 4  # prompt, response, system, messages
+    assert len(batches) <= 5  # prompt, response, system, context, messages
 
 
 def test_unicode_normalisation_after_repair_nfkc():

@@ -258,3 +258,17 @@ def test_scrub_frame_many_rows_round_trip():
     assert out["i"].to_list() == list(range(2000))
     assert out["messages"].to_list() == expected
     assert counts["EMAIL_ADDRESS"] == sum(1 for r in rows if r for m in r if m["content"])
+
+
+def test_the_stage_scrubs_page_titles_too(tmp_path):
+    from tasks.schema import conform
+    from tasks.shards import Shard, write_stage
+
+    df = conform(pl.DataFrame({"id": ["d1"], "doc_id": ["d1"], "source": ["web"], "license": ["MIT"], "lang": ["en"],
+                               "text": ["Margaret Okonkwo opened the bakery in 2019."],
+                               "title": ["An interview with Margaret Okonkwo"]}), "documents")
+    shard = write_stage(df, str(tmp_path), "normalize", Shard("documents", "web-00000-00000", "", 0))
+    out, found = pii.scrub_shard.fn(shard, PIIOptions(), str(tmp_path))
+    row = out.read().row(0, named=True)
+    assert "Okonkwo" not in row["text"] and "Okonkwo" not in row["title"]
+    assert row["title"].startswith("An interview with <PERSON>") and found["PERSON"] >= 2

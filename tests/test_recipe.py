@@ -117,6 +117,10 @@ def test_unknown_key_is_an_error_naming_its_path(project, change, key):
         (lambda d: d.update(pii={"threshold": 1.5}), "pii.threshold: Input should be less than or equal to 1"),
         (lambda d: d.update(pii={"operator": "shred"}), "pii.operator: Input should be"),
         (lambda d: d.update(task="poetry"), "task: Input should be"),
+        (lambda d: d.update(split={"stratify_by": "topic"}), "split.stratify_by: no column 'topic'"),
+        (lambda d: d.update(split={"group_by": "docid"}), "split.group_by: no column 'docid'"),
+        (lambda d: d.update(decontaminate={"benchmarks": [{"name": "mmlu", "uri": "bench/*.jsonl"}]}),
+         "decontaminate.benchmarks.0 (mmlu): no file matches"),
     ],
 )
 def test_wrong_type_or_value_names_the_key(project, change, expected):
