@@ -214,6 +214,12 @@ def inspect(uri: Annotated[str, typer.Argument(help="version folder, or dataset 
         out.print(f"source {name}: {src['format']} {src['license']} {src['uri']}")
 
 
+def _first_line(e: Exception) -> str:
+    """An unexpected error as one line: its type and the first line of its message (Polars adds hints below)."""
+    message = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {message[0]}" if message else type(e).__name__
+
+
 @app.command()
 def erase(
     uri: Annotated[str, typer.Argument(help="version folder, or dataset folder (uses LATEST)")],
@@ -231,17 +237,21 @@ def erase(
     dry_run: Annotated[bool, typer.Option(help="count what would be removed; write and delete nothing")] = False,
 ) -> None:
     """Write a new version without the matching rows and everything derived from them; print its URI."""
-    from tasks import storage
     from tasks.erase import Criteria, ErasureError, erase_version
 
     criteria = Criteria(tuple(source or ()), tuple(doc_id or ()), tuple(contains or ()))
+    if not criteria:
+        fail("give at least one of --source, --doc-id, --contains", 2)
     try:
+        _open_version(uri)  # exits 2 when there is no complete version
         result = erase_version(uri, criteria, requested_by=requested_by, reason=reason,
                                delete_superseded=delete_superseded, dry_run=dry_run)
+    except typer.Exit:
+        raise
     except ErasureError as e:
         fail(str(e), 2)
-    except storage.StorageError as e:
-        fail(f"erasure failed: {e}", 1)
+    except Exception as e:  # storage or anything unexpected: one line, no traceback
+        fail(f"erasure failed: {_first_line(e)}", 1)
     removed = ", ".join(f"{t} {n}" for t, n in result["removed"].items())
     detail = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in result["detail"].items() if n)
     err.print(f"{'would remove' if dry_run else 'removed'} from {result['erased_from']}: {removed}"
@@ -270,16 +280,15 @@ def gc(
     dry_run: Annotated[bool, typer.Option(help="list what would be deleted; delete nothing")] = False,
 ) -> None:
     """Retention: delete all but the N newest complete versions."""
-    from tasks import storage
     from tasks.erase import ErasureError
     from tasks.erase import gc as collect
 
     try:
-        result = collect(uri, keep, dry_run)
+        result = collect(uri, keep, dry_run)  # a folder that is not a dataset, or a broken LATEST: ErasureError
     except ErasureError as e:
         fail(str(e), 2)
-    except storage.StorageError as e:
-        fail(f"gc failed: {e}", 1)
+    except Exception as e:  # storage or anything unexpected: one line, no traceback
+        fail(f"gc failed: {_first_line(e)}", 1)
     err.print(f"kept: {', '.join(result['kept'])}", highlight=False)
     err.print(f"{'would delete' if dry_run else 'deleted'}: {', '.join(result['deleted']) or 'nothing'}",
               highlight=False)
@@ -291,11 +300,13 @@ def card(uri: Annotated[str, typer.Argument(help="version folder, or dataset fol
     from tasks import storage
     from tasks.card import rewrite_card
 
-    _open_version(uri)  # exits 2 when there is no complete version
     try:
+        _open_version(uri)  # exits 2 when there is no complete version
         version_uri, _ = rewrite_card(uri)
-    except storage.StorageError as e:
-        fail(f"card failed: {e}", 1)
+    except typer.Exit:
+        raise
+    except Exception as e:  # storage or anything unexpected: one line, no traceback
+        fail(f"card failed: {_first_line(e)}", 1)
     print(storage.join(version_uri, "README.md"))
 
 

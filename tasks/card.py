@@ -50,8 +50,8 @@ PROCESSING_STEPS = [
     ("license_policy", "Licence policy"),
     ("export", "Export"),
 ]
-EXTRA_STATS = [("langid", "Language identification"), ("filters", "Quality filters"), ("dedup", "Deduplication"),
-               ("decontamination", "Decontamination"), ("augment", "Augmentation")]
+# stage stats the flow records in the manifest (besides those with their own section)
+EXTRA_STATS = [("dedup", "Deduplication"), ("augment", "Augmentation")]
 
 
 def size_category(rows: int) -> str:
@@ -226,6 +226,8 @@ def _processing(m: dict) -> list[str]:
         out += ["Rows per stage:", ""]
         out += _table(["stage", "table", "rows in", "rows out"],
                       [[s["stage"], s["table"], s["rows_in"], s["rows_out"]] for s in stats["stages"]], right=2)
+    if stats.get("llm"):
+        out += ["Model requests (generation and judging):", ""] + _stats_section(stats["llm"])
     recipe = m.get("recipe")
     if not recipe:
         return out + [f"The resolved recipe is not recorded in this manifest; its sha256 is "

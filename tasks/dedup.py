@@ -8,8 +8,10 @@ Three steps, so the work scales across workers:
    its signatures, joins duplicates into clusters (union-find) and picks one representative per
    cluster: a published row first, else the earliest row by shard order -> a decisions Parquet.
 3. `apply_dedup` (mapped): drops duplicates (or with keep: all, only marks them) per the decisions.
-After export, `update_index` records the signatures of the rows a version published, so a later
-incremental run drops rows that were already published.
+After export, `update_index` records the signatures of the rows a version published (and the dataset's
+URI), so a later incremental run drops rows that were already published. Only versions that are still
+complete count (their `manifest.json` exists: a deleted, garbage-collected or half-written version
+published nothing), and a row published by several versions counts once, for the oldest.
 
 Rows are addressed by (shard name, row number), not by id: copies of a line in one source share an id.
 Hashes are stable across processes, machines and library versions (blake2b, numpy integer arithmetic
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
+import json
 from collections import Counter
 from pathlib import PurePosixPath
 
@@ -29,6 +33,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import storage
+from tasks.export import MANIFEST
 from tasks.recipe import DedupOptions
 from tasks.shards import RETRYING, Shard, fingerprint, resumable, stage_uri, write_stage
 
@@ -244,31 +249,54 @@ def connected_components(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     return root
 
 
-def _index_files(index_uri: str, table: str) -> list[tuple[str, str]]:
-    """(version, uri) of the index's files for a table, oldest version name first."""
-    prefix = storage.join(index_uri, table)
-    files = [u for u, _ in storage.list_files(prefix) if u.endswith(".parquet") and "/" not in u[len(prefix) + 1:]]
-    return sorted((PurePosixPath(u).stem, u) for u in files)
+def parquet_files(prefix: str) -> list[str]:
+    """The Parquet files directly under a folder/prefix (not in its subfolders), sorted."""
+    return [u for u, _ in storage.list_files(prefix) if u.endswith(".parquet") and "/" not in u[len(prefix) + 1:]]
 
 
-def _load_keys(signature_uris: list[str], index_uri: str | None, table: str, opts: DedupOptions,
-               version: str | None = None):
-    """Keys of every row: published rows of the index first (oldest version first; never `version` itself), then
-    this run's rows by shard order. Returns (keys frame with `node`, files to read signatures from, number of
-    published rows)."""
+def _columns(parquet: bytes, columns: list[str]) -> pl.DataFrame:
+    return pl.read_parquet(io.BytesIO(parquet), columns=columns)
+
+
+def _version_created_at(version_uri: str) -> str | None:
+    """When a complete version was made (its manifest's `created_at`; "" if not recorded); None if the version is
+    not complete (no manifest: deleted, garbage-collected or still being written)."""
+    data = storage.read_if_exists(storage.join(version_uri, MANIFEST))
+    if data is None:
+        return None
+    try:
+        return str(json.loads(data).get("created_at") or "")
+    except (ValueError, AttributeError):
+        return ""
+
+
+def _published_keys(index_uri: str, table: str, opts: DedupOptions,
+                    version: str | None) -> list[tuple[str, pl.DataFrame]]:
+    """(uri, keys) of each index file of a complete version other than `version`, oldest first (by creation, then
+    name)."""
     minhash_params, lsh = _params(opts)
     b, r = lsh_params(opts.threshold, opts.num_perm)
     bands_type = pl.Array(pl.UInt64, b)
-    frames, files = [], []
-    for published_in, uri in _index_files(index_uri, table) if index_uri else []:
+    out = []
+    for uri in parquet_files(storage.join(index_uri, table)):
+        published_in = PurePosixPath(uri).stem
         if published_in == version:  # a rerun of a version replaces it: its own earlier output is no duplicate
             continue
-        head = storage.read_parquet(uri, columns=["id", "exact", "minhash", "lsh"])
+        data = storage.read_bytes(uri)
+        # the dataset, not the version, is recorded: a file copied for another version (erasure) stays right
+        if "dataset_uri" in pl.read_parquet_schema(io.BytesIO(data)):
+            dataset_uri = _columns(data, ["dataset_uri"]).get_column("dataset_uri")[0]
+        else:  # written before the dataset was recorded: the default layout, <dataset>/_index beside versions
+            dataset_uri = index_uri.rstrip("/").rsplit("/", 1)[0]
+        created_at = _version_created_at(storage.join(dataset_uri, published_in)) if dataset_uri else None
+        if created_at is None:
+            continue
+        head = _columns(data, ["id", "exact", "minhash", "lsh"])
         same_minhash = bool(len(head)) and bool((head.get_column("minhash") == minhash_params).all())
         if same_minhash and (head.get_column("lsh") == lsh).all():
-            bands = storage.read_parquet(uri, columns=["bands"]).get_column("bands")
+            bands = _columns(data, ["bands"]).get_column("bands")
         elif same_minhash:  # other banding: recompute band hashes from the signatures
-            sig = storage.read_parquet(uri, columns=["sig"]).get_column("sig")
+            sig = _columns(data, ["sig"]).get_column("sig")
             has = sig.is_not_null()
             full = np.full((len(sig), opts.num_perm), MAX32, np.uint64)
             if has.any():
@@ -277,13 +305,28 @@ def _load_keys(signature_uris: list[str], index_uri: str | None, table: str, opt
                 pl.when("has").then("bands")).to_series()
         else:  # other MinHash parameters: signatures are not comparable, exact keys still are
             bands = pl.Series([None] * len(head), dtype=bands_type)
-        frames.append(head.select("id", "exact").with_columns(
+        out.append(((created_at, published_in), uri, head.select("id", "exact").with_columns(
             bands.cast(bands_type).alias("bands"), pl.lit(None, pl.String).alias("shard"),
             pl.lit(None, pl.UInt32).alias("row"), pl.lit(published_in).alias("published_in"),
-            pl.lit(len(files), pl.Int32).alias("file"),
             pl.int_range(pl.len(), dtype=pl.UInt32).alias("pos"),
-        ))
+        )))
+    return [(uri, keys) for _, uri, keys in sorted(out, key=lambda f: f[0])]
+
+
+def _load_keys(signature_uris: list[str], index_uri: str | None, table: str, opts: DedupOptions,
+               version: str | None = None):
+    """Keys of every row: rows published by complete versions first (each id once, for the oldest version; never
+    `version` itself), then this run's rows by shard order. Returns (keys frame with `node`, files to read
+    signatures from, number of published rows)."""
+    b, _ = lsh_params(opts.threshold, opts.num_perm)
+    bands_type = pl.Array(pl.UInt64, b)
+    cols = ["id", "exact", "bands", "shard", "row", "published_in", "file", "pos"]
+    frames, files = [], []
+    for uri, keys in _published_keys(index_uri, table, opts, version) if index_uri else []:
+        frames.append(keys.with_columns(pl.lit(len(files), pl.Int32).alias("file")).select(cols))
         files.append(uri)
+    if frames:  # a row republished by later versions (incremental switched on late) is one candidate, not many
+        frames = [pl.concat(frames).unique("id", keep="first", maintain_order=True)]
     published = sum(len(f) for f in frames)
     for uri in signature_uris:
         df = storage.read_parquet(uri, columns=["shard", "row", "id", "exact", "bands"])
@@ -293,7 +336,6 @@ def _load_keys(signature_uris: list[str], index_uri: str | None, table: str, opt
             pl.int_range(pl.len(), dtype=pl.UInt32).alias("pos"),
         ))
         files.append(uri)
-    cols = ["id", "exact", "bands", "shard", "row", "published_in", "file", "pos"]
     keys = pl.concat([f.select(cols) for f in frames]) if frames else pl.DataFrame(
         schema={"id": pl.String, "exact": pl.String, "bands": bands_type, "shard": pl.String, "row": pl.UInt32,
                 "published_in": pl.String, "file": pl.Int32, "pos": pl.UInt32})
@@ -301,15 +343,18 @@ def _load_keys(signature_uris: list[str], index_uri: str | None, table: str, opt
 
 
 def _candidate_pairs(keys: pl.DataFrame, published: int) -> pl.DataFrame:
-    """(a, b) node pairs with a < b that share an LSH bucket, at least one of them from this run."""
+    """(a, b) node pairs with a < b that share an LSH bucket, b from this run (published rows were compared with
+    each other when they were new)."""
     nodes = keys.filter(pl.col("bands").is_not_null())
     if len(nodes) < 2:
         return pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})
     bands = nodes.get_column("bands").to_numpy()
     n, b = bands.shape
+    members = pl.DataFrame({"node": np.repeat(nodes.get_column("node").to_numpy(), b),
+                            "band": np.tile(np.arange(b, dtype=np.uint16), n), "h": bands.ravel()})
+    new = pl.col("node") >= published
     buckets = (
-        pl.DataFrame({"node": np.repeat(nodes.get_column("node").to_numpy(), b),
-                      "band": np.tile(np.arange(b, dtype=np.uint16), n), "h": bands.ravel()})
+        members.join(members.filter(new).select("band", "h").unique(), on=["band", "h"], how="semi")
         .group_by("band", "h").agg(pl.col("node").sort())
         .filter(pl.col("node").list.len() > 1)
         .with_row_index("bucket")
@@ -318,13 +363,11 @@ def _candidate_pairs(keys: pl.DataFrame, published: int) -> pl.DataFrame:
         .with_columns(pl.int_range(pl.len()).over("bucket").alias("rank"))
     )
     small = buckets.filter(pl.col("size") <= BUCKET_ALL_PAIRS)
-    all_pairs = small.join(small, on="bucket", suffix="_b").filter(pl.col("rank") < pl.col("rank_b"))
+    all_pairs = small.join(small.filter(new), on="bucket", suffix="_b").filter(pl.col("rank") < pl.col("rank_b"))
     big = buckets.filter(pl.col("size") > BUCKET_ALL_PAIRS)
-    star = big.filter(pl.col("rank") == 0).join(big.filter(pl.col("rank") > 0), on="bucket", suffix="_b")
-    return (
-        pl.concat([all_pairs.select(a="node", b="node_b"), star.select(a="node", b="node_b")])
-        .unique().filter(pl.col("b") >= published).sort("a", "b")
-    )
+    star = big.filter(pl.col("rank") == 0).join(big.filter(pl.col("rank") > 0, new), on="bucket", suffix="_b")
+    return pl.concat([all_pairs.select(a="node", b="node_b"), star.select(a="node", b="node_b")]).unique().sort(
+        "a", "b")
 
 
 def _verify(pairs: pl.DataFrame, keys: pl.DataFrame, files: list[str], opts: DedupOptions) -> np.ndarray:
@@ -356,7 +399,7 @@ def cluster(keys: pl.DataFrame, files: list[str], published: int, opts: DedupOpt
             keys.filter(pl.col("exact").is_not_null())
             .group_by("exact").agg(pl.col("node").min().alias("a"), pl.col("node").alias("b"))
             .filter(pl.col("b").list.len() > 1, pl.col("b").list.max() >= published)
-            .explode("b").filter(pl.col("a") != pl.col("b"))
+            .explode("b").filter(pl.col("a") != pl.col("b"), pl.col("b") >= published)
         )
         edges.append(groups.select("a", "b"))
         exact_followers = groups.get_column("b")
@@ -468,11 +511,11 @@ def apply_dedup(shard: Shard, decisions_uri: str, opts: DedupOptions, work_uri: 
 
 @task(name="dedup-index", cache_policy=NO_CACHE, task_run_name="dedup-index-{table}-{version}", **RETRYING)
 def update_index(index_uri: str, table: str, version: str, version_uri: str, signature_uris: list[str]) -> str | None:
-    """Record the signatures of the rows `version` published (ids read from `<version_uri>/<table>/*.parquet`) as
-    `<index_uri>/<table>/<version>.parquet`; returns its URI (None when nothing of the table was published)."""
-    prefix = storage.join(version_uri, table)
-    files = [u for u, _ in storage.list_files(prefix) if u.endswith(".parquet") and "/" not in u[len(prefix) + 1:]]
-    ids = [storage.read_parquet(u, columns=["id"]) for u in files]
+    """Record the signatures of the rows `version` published (ids read from `<version_uri>/<table>/*.parquet`) and
+    the dataset's URI (`version_uri`'s folder) as `<index_uri>/<table>/<version>.parquet`; returns its URI (None
+    when nothing of the table was published). Later runs use the file only while `<dataset>/<version>/manifest.json`
+    exists."""
+    ids = [storage.read_parquet(u, columns=["id"]) for u in parquet_files(storage.join(version_uri, table))]
     published = pl.concat(ids).get_column("id").unique() if ids else pl.Series("id", [], pl.String)
     if not len(published):
         return None
@@ -482,7 +525,8 @@ def update_index(index_uri: str, table: str, version: str, version_uri: str, sig
     rows = [r for r in rows if len(r)]
     if not rows:
         return None
-    index = pl.concat(rows, how="vertical_relaxed").unique("id", keep="first", maintain_order=True)
+    index = pl.concat(rows, how="vertical_relaxed").unique("id", keep="first", maintain_order=True).with_columns(
+        pl.lit(version_uri.rstrip("/").rsplit("/", 1)[0]).alias("dataset_uri"))
     uri = storage.join(index_uri, table, f"{version}.parquet")
     storage.write_parquet(index, uri)
     return uri

@@ -8,7 +8,9 @@ was (unless asked to delete superseded versions). Matching, per table and side t
 - `--contains TEXT`: rows with TEXT in any free-text column (text, title, uri, prompt, response, system,
   context, message contents, reasons and errors of side tables), case-insensitive;
 - derived rows: pairs whose `doc_id` is an erased document's (or pair's) id, and augmented pairs whose
-  `augmented_from` was erased, transitively. Training-format files are rendered again from the pairs.
+  `augmented_from` was erased, transitively; near-copies of an erased row: rows (dedup `keep: all`) whose
+  `dup_cluster` names it, and rejected duplicates whose `duplicate_of` names it. Training-format files are
+  rendered again from the pairs.
 Side tables (quarantine, rejected rows, dead letters; any Parquet file without a split) are filtered the
 same way; other side files (validation reports) have any string containing TEXT replaced.
 
@@ -20,7 +22,9 @@ never the value, and counts per table). LATEST moves to it when LATEST named the
 
 Stores outside the version: the LLM cache (`generate.cache_uri`, default `<dataset>/_cache/llm`) keeps
 model answers keyed by a hash of the request (requests themselves are not stored): entries whose answer
-contains TEXT are deleted. The dedup index holds only hashes/signatures. Work areas (`<dataset>/_work`) of
+contains TEXT are deleted. The dedup index (`dedup.index_uri`, default `<dataset>/_index`) holds only ids and
+hashes/signatures per version: the new version gets the old one's entries for the rows it kept, and deleting a
+version (gc, --delete-superseded) deletes its entries. Work areas (`<dataset>/_work`) of
 failed runs, or of runs with `export.keep_work`, hold pre-scrub text: both are listed in the result, not
 touched. The sources themselves still hold the data: a new build from them brings it back.
 """
@@ -46,7 +50,7 @@ DATA_TABLES = ("documents", "pairs")
 LOG = "erasure/log.jsonl"
 # columns that hold ids, names and labels rather than free text: never searched for --contains
 NOT_TEXT = {"id", "doc_id", "source", "license", "lang", "origin", "task", "split", "pipeline_version", "generator",
-            "augmented_from", "dup_cluster", "stage", "kind", "key", "table"}
+            "augmented_from", "dup_cluster", "duplicate_of", "published_in", "stage", "kind", "key", "table"}
 # written by write_version itself, never copied from the erased version's manifest
 GENERATED_KEYS = {"version", "created_at", "pipeline_version", "code_version", "previous_version", "formats",
                   "tokenizer", "tables", "files"}
@@ -104,27 +108,36 @@ def direct_match(df: pl.DataFrame, criteria: Criteria) -> pl.Expr:
     return expr.fill_null(False)
 
 
+# columns linking a row to the row it was made from or is a near-copy of
+LINKS = ("doc_id", "augmented_from", "dup_cluster", "duplicate_of")
+
+
 def derived_match(df: pl.DataFrame, erased_ids: set[str]) -> pl.Expr:
-    """Rows made from an erased row: same id (side-table copies), its doc_id, or augmented from it."""
+    """Rows made from an erased row or copies of one: same id (side-table copies), its doc_id, augmented from it,
+    in its near-duplicate cluster (`dup_cluster`) or rejected as its duplicate (`duplicate_of`)."""
     expr = pl.lit(False)
     ids = list(erased_ids)
-    for col in ("id", "doc_id", "augmented_from"):
+    for col in ("id", *LINKS):
         if ids and col in df.columns:
             expr |= pl.col(col).is_in(ids)
     return expr.fill_null(False)
 
 
-def close_over_pairs(pairs: pl.DataFrame, erased: set[str]) -> set[str]:
-    """Pair ids to erase: every pair whose doc_id or augmented_from is erased, repeated until nothing new.
+def close_over_pairs(pairs: pl.DataFrame, erased: set[str], links: tuple[str, ...] = LINKS) -> set[str]:
+    """Pair ids to erase: every pair whose doc_id, augmented_from or dup_cluster is erased, repeated until nothing
+    new (`links`: the columns followed, those of them `pairs` has).
 
-    `pairs` has `id`, `doc_id`, `augmented_from`; `erased` holds the erased document and pair ids."""
+    `pairs` has `id` and link columns; `erased` holds the erased document and pair ids."""
     erased = set(erased)
-    while True:
-        hit = pairs.filter(pl.col("doc_id").is_in(list(erased)) | pl.col("augmented_from").is_in(list(erased)))
+    follow = [c for c in links if c in pairs.columns]
+    while follow:
+        ids = list(erased)
+        hit = pairs.filter(pl.any_horizontal([pl.col(c).is_in(ids) for c in follow]).fill_null(False))
         new = set(hit["id"]) - erased
         if not new:
-            return erased
+            break
         erased |= new
+    return erased
 
 
 @dataclass
@@ -156,30 +169,39 @@ def plan_erasure(version_uri: str, criteria: Criteria, manifest: dict | None = N
     """Find every row to remove (reads the version, writes nothing)."""
     manifest = manifest or read_manifest(version_uri)
     plan = Plan(version_uri, manifest)
+    direct_docs: set[str] = set()
+    doc_links = []
     for f in _data_files(manifest, "documents"):
         df = storage.read_parquet(storage.join(version_uri, f["path"]))
-        hit = df.filter(direct_match(df, criteria))
-        plan.erased_docs |= set(hit["id"])
-        plan.removed["documents"] = plan.removed.get("documents", 0) + len(hit)
-    plan.removed.setdefault("documents", 0)
+        direct_docs |= set(df.filter(direct_match(df, criteria))["id"])
+        doc_links.append(conform(df, "documents").select("id", "dup_cluster"))
+    docs = pl.concat(doc_links) if doc_links else pl.DataFrame(schema={"id": pl.String, "dup_cluster": pl.String})
+    # members of an erased document's near-duplicate cluster (dedup keep: all) are copies of it
+    copies = set(docs.filter(pl.col("dup_cluster").is_in(list(direct_docs | set(criteria.doc_ids))))["id"])
+    plan.erased_docs = direct_docs | copies
+    plan.removed["documents"] = docs.filter(pl.col("id").is_in(list(plan.erased_docs))).height
 
     direct: set[str] = set()
     links = []
     for f in _data_files(manifest, "pairs"):
         df = storage.read_parquet(storage.join(version_uri, f["path"]))
         direct |= set(df.filter(direct_match(df, criteria))["id"])
-        links.append(conform(df, "pairs").select("id", "doc_id", "augmented_from"))
+        links.append(conform(df, "pairs").select("id", "doc_id", "augmented_from", "dup_cluster"))
     pairs = pl.concat(links) if links else pl.DataFrame(schema={"id": pl.String, "doc_id": pl.String,
-                                                                "augmented_from": pl.String})
+                                                                "augmented_from": pl.String, "dup_cluster": pl.String})
     named = plan.erased_docs | set(criteria.doc_ids)  # a named document may be absent (keep_documents: false)
-    from_docs = close_over_pairs(pairs.filter(pl.col("augmented_from").is_null()), named | direct)
-    everything = close_over_pairs(pairs, from_docs)
+    originals = pairs.filter(pl.col("augmented_from").is_null())
+    from_docs = close_over_pairs(originals, named | direct, ("doc_id",))
+    with_copies = close_over_pairs(originals, from_docs, ("doc_id", "dup_cluster"))
+    everything = close_over_pairs(pairs, with_copies)
     pair_ids = set(pairs["id"])
     plan.erased_pairs = everything & pair_ids
     plan.removed["pairs"] = len(plan.erased_pairs)
-    plan.detail = {"pairs_matched": len(direct & pair_ids),
+    plan.detail = {"documents_near_copies_of_erased": len(copies - direct_docs),
+                   "pairs_matched": len(direct & pair_ids),
                    "pairs_derived_from_erased_documents": len((from_docs & pair_ids) - direct),
-                   "pairs_augmented_from_erased_pairs": len(plan.erased_pairs - from_docs)}
+                   "pairs_near_copies_of_erased": len((with_copies - from_docs) & pair_ids),
+                   "pairs_augmented_from_erased_pairs": len(plan.erased_pairs - with_copies)}
 
     erased_ids = named | plan.erased_pairs
     for f in _side_files(manifest):
@@ -225,14 +247,20 @@ def dataset_of(version_uri: str) -> str:
 def list_versions(dataset_uri: str) -> list[dict]:
     """Complete versions (those with a manifest), newest first: [{name, created_at, uri}]."""
     out = []
-    for uri, _ in storage.list_files(dataset_uri):
-        rel = uri.removeprefix(dataset_uri.rstrip("/") + "/")
-        name, _, rest = rel.partition("/")
-        if rest == MANIFEST and not name.startswith(("_", ".")):
-            manifest = json.loads(storage.read_bytes(uri))
+    for name in storage.list_folders(dataset_uri):
+        if name.startswith("_"):
+            continue
+        data = storage.read_if_exists(storage.join(dataset_uri, name, MANIFEST))
+        if data is not None:
+            manifest = json.loads(data)
             out.append({"name": name, "created_at": manifest.get("created_at", ""),
                         "uri": storage.join(dataset_uri, name)})
     return sorted(out, key=lambda v: (v["created_at"], v["name"]), reverse=True)
+
+
+def index_uri_of(dataset_uri: str, manifest: dict) -> str:
+    """The dedup index a version's rows were recorded in: the recipe's `dedup.index_uri`, else `<dataset>/_index`."""
+    return ((manifest.get("recipe") or {}).get("dedup") or {}).get("index_uri") or storage.join(dataset_uri, "_index")
 
 
 def latest_name(dataset_uri: str) -> str | None:
@@ -242,8 +270,9 @@ def latest_name(dataset_uri: str) -> str | None:
 
 def next_version_name(dataset_uri: str, old: str) -> str:
     base = re.sub(r"-erased-\d+$", "", old)
+    taken = set(storage.list_folders(dataset_uri))
     n = 1
-    while storage.list_files(storage.join(dataset_uri, f"{base}-erased-{n}")):
+    while f"{base}-erased-{n}" in taken:
         n += 1
     return f"{base}-erased-{n}"
 
@@ -259,10 +288,13 @@ def gc(dataset_uri: str, keep: int, dry_run: bool = False) -> dict:
         raise ErasureError(f"{dataset_uri} is a version folder; gc takes the dataset folder (the one with LATEST)")
     versions = list_versions(dataset_uri)
     if not versions:
-        raise ErasureError(f"{dataset_uri}: no complete versions here")
+        raise ErasureError(f"{dataset_uri}: no complete versions here (not a dataset folder?)")
     latest = latest_name(dataset_uri)
+    if latest and not any(v["name"] == latest for v in versions):  # a broken dataset: delete nothing
+        raise ErasureError(f"{dataset_uri}: {LATEST} names {latest}, which is not a complete version "
+                           f"(no {MANIFEST})")
     kept = [v["name"] for v in versions[:keep]]
-    if latest and latest not in kept and any(v["name"] == latest for v in versions):
+    if latest and latest not in kept:
         kept.append(latest)
     deleted = [v["name"] for v in versions if v["name"] not in kept]
     if not dry_run:
@@ -272,8 +304,18 @@ def gc(dataset_uri: str, keep: int, dry_run: bool = False) -> dict:
 
 
 def delete_version(dataset_uri: str, name: str) -> None:
-    """Delete a version: its manifest first, so a half-deleted version is never taken for a complete one."""
+    """Delete a version: its dedup index entries, then its manifest (so a half-deleted version is never taken for
+    a complete one), then the rest. Index first: a run cut short leaves a complete version that gc deletes again,
+    never index entries of a gone version (incremental runs would drop rows as published in it)."""
     uri = storage.join(dataset_uri, name)
+    data = storage.read_if_exists(storage.join(uri, MANIFEST))
+    try:
+        manifest = json.loads(data) if data else {}
+    except ValueError:
+        manifest = {}
+    index = index_uri_of(dataset_uri, manifest)
+    for table in storage.list_folders(index):
+        storage.delete(storage.join(index, table, f"{name}.parquet"))
     storage.delete(storage.join(uri, MANIFEST))
     storage.delete_tree(uri)
 
@@ -298,11 +340,10 @@ def _purge_cache(cache_uri: str, needles: list[str], dry_run: bool) -> int:
 def _other_stores(dataset_uri: str, recipe: dict) -> list[str]:
     """Places outside the versions that may still hold (traces of) erased rows."""
     work = (recipe.get("export") or {}).get("work_uri") or storage.join(dataset_uri, "_work")
-    runs = sorted({u.removeprefix(work.rstrip("/") + "/").split("/", 1)[0] for u, _ in storage.list_files(work)})
     out = [f"{storage.join(work, r)} (work area of an unfinished or keep_work run: text from before the PII scrub)"
-           for r in runs]
-    index = (recipe.get("dedup") or {}).get("index_uri") or storage.join(dataset_uri, "_index")
-    if storage.list_files(index):
+           for r in storage.list_folders(work)]
+    index = index_uri_of(dataset_uri, {"recipe": recipe})
+    if storage.list_folders(index):
         out.append(f"{index} (dedup index: ids and hashes/MinHash signatures of published rows, no text)")
     return out
 
@@ -322,7 +363,10 @@ def erase_version(uri: str, criteria: Criteria, *, requested_by: str | None = No
         raise ErasureError(str(e)) from None
     dataset_uri = dataset_of(version_uri)
     old = version_uri.rsplit("/", 1)[1]
-    plan = plan_erasure(version_uri, criteria)
+    data = storage.read_if_exists(storage.join(version_uri, MANIFEST))
+    if data is None:  # LATEST names a version that is not (or no longer) there
+        raise ErasureError(f"{uri}: {LATEST} names {old}, which is not a complete version (no {MANIFEST})")
+    plan = plan_erasure(version_uri, criteria, json.loads(data))
     manifest = plan.manifest
     recipe = manifest.get("recipe") or {}
     cache_uri = (recipe.get("generate") or {}).get("cache_uri") or storage.join(dataset_uri, "_cache", "llm")
@@ -349,11 +393,12 @@ def erase_version(uri: str, criteria: Criteria, *, requested_by: str | None = No
     new = next_version_name(dataset_uri, old)
     work = storage.join(dataset_uri, "_work", new)
     try:
-        tables, collected, extra, remaining = _write_filtered(plan, criteria, work)
+        tables, collected, extra, remaining, kept_ids = _write_filtered(plan, criteria, work)
         entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "version": new, "erased_from": old,
                  "requested_by": requested_by, "reason": reason, "criteria": criteria.hashed(),
                  "match": "source: equal; doc_id: id equal; contains: case-insensitive substring of a free-text "
-                          "column; plus every pair made or augmented from an erased row",
+                          "column; plus every pair made or augmented from an erased row and the near-copies of "
+                          "an erased row (dup_cluster, duplicate_of)",
                  "removed": plan.removed, "detail": plan.detail, "side": result["side"],
                  "llm_cache_entries_purged": result["llm_cache_entries_purged"], "deleted_versions": superseded}
         earlier = storage.read_if_exists(storage.join(version_uri, LOG)) or b""
@@ -375,17 +420,30 @@ def erase_version(uri: str, criteria: Criteria, *, requested_by: str | None = No
                       set_latest=set_latest)
     finally:
         storage.delete_tree(work)
+    _carry_index(index_uri_of(dataset_uri, manifest), old, new, kept_ids)
     for name in superseded:
         delete_version(dataset_uri, name)
     return result | {"version": new, "version_uri": storage.join(dataset_uri, new), "latest_moved": set_latest}
 
 
-def _write_filtered(plan: Plan, criteria: Criteria, work: str) -> tuple[dict, dict, dict, set[str]]:
+def _carry_index(index: str, old: str, new: str, kept_ids: dict[str, pl.Series]) -> None:
+    """Give the new version the old one's dedup index entries of the rows it kept (none when the old has none)."""
+    for table, ids in kept_ids.items():
+        data = storage.read_if_exists(storage.join(index, table, f"{old}.parquet"))
+        if data is None:
+            continue
+        entries = pl.read_parquet(io.BytesIO(data)).filter(pl.col("id").is_in(ids.implode()))
+        if len(entries):
+            storage.write_parquet(entries, storage.join(index, table, f"{new}.parquet"))
+
+
+def _write_filtered(plan: Plan, criteria: Criteria, work: str) -> tuple[dict, dict, dict, set[str], dict]:
     """The version's tables and side tables without the erased rows, as work shards for write_version,
-    and the sources that still have rows."""
+    the sources that still have rows, and the ids kept per table."""
     manifest, version_uri = plan.manifest, plan.version_uri
     tables: dict[str, list[Shard]] = {}
     remaining: set[str] = set()
+    kept_ids: dict[str, list[pl.Series]] = {}
     for table, erased in (("documents", plan.erased_docs), ("pairs", plan.erased_pairs)):
         if table not in manifest.get("tables", {}):
             continue
@@ -397,6 +455,7 @@ def _write_filtered(plan: Plan, criteria: Criteria, work: str) -> tuple[dict, di
             storage.write_parquet(kept, uri)
             tables[table].append(Shard(table, f"{i:05d}", uri, len(kept)))
             remaining |= set(kept["source"].drop_nulls())
+            kept_ids.setdefault(table, []).append(kept.get_column("id"))
     collected: dict[str, list[str]] = {}
     extra: dict[str, bytes] = {}
     erased_ids = plan.erased_docs | plan.erased_pairs | set(criteria.doc_ids)
@@ -409,4 +468,5 @@ def _write_filtered(plan: Plan, criteria: Criteria, work: str) -> tuple[dict, di
             collected[f["path"]] = [uri]
         else:
             extra[f["path"]] = _scrub_bytes(data, criteria.needles)[0] if criteria.needles else data
-    return tables, collected, extra, remaining
+    ids = {t: pl.concat(series).unique() for t, series in kept_ids.items()}
+    return tables, collected, extra, remaining, ids

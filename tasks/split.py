@@ -5,9 +5,16 @@ which a document shares with every pair derived from it) and their near-duplicat
 (`dup_cluster`), across documents and pairs: a document, its pairs and every member of its
 duplicate cluster share one group, and a group lands in one split. A group's split depends only on
 (seed, its key): the smallest group key in the component, hashed with keyed blake2b, so it is the same
-on any machine, in any run, whatever the shard layout. With `stratify_by`, groups are ranked by that
-hash within each value of the column and cut at the shares, so every stratum gets its shares (groups
-may then move between splits when the data changes; without stratification they never do).
+on any machine, in any run, whatever the shard layout.
+
+Across versions a group keeps its split while its component keeps its key. New rows can change the
+key only through duplicate clusters, so only with `dedup.keep: all` (keep: one drops duplicates, and a
+component is a document with its pairs): a new near-duplicate joins its group to an existing cluster's
+component, and if its group key is smaller than the component's key, or it links two components, the
+whole component takes the new smallest key and may move to another split (a merge must move one side).
+No choice of key avoids this without remembering earlier versions. With `stratify_by`, groups are ranked
+by that hash within each value of the column and cut at the shares, so every stratum gets its shares;
+then any change of the data may move groups between splits.
 
 `plan_splits` (global) reads only key columns of every shard and writes one small plan per shard;
 `split_shard` (mapped) adds the plan's `split` column to its shard.

@@ -235,6 +235,24 @@ def list_files(prefix: str) -> list[tuple[str, int]]:
     return sorted(out)
 
 
+def list_folders(uri: str) -> list[str]:
+    """Names of the folders directly under `uri` (on S3: its common prefixes), sorted, without listing what is in
+    them. Hidden folders are left out."""
+    if is_s3(uri):
+        bucket, key = _split_s3(uri)
+        key = key.rstrip("/") + "/" if key.strip("/") else ""
+        names = []
+        try:
+            for page in _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key, Delimiter="/"):
+                names += [p["Prefix"][len(key):].rstrip("/") for p in page.get("CommonPrefixes", [])]
+        except Exception as e:
+            raise _s3_error(e, uri) from e
+    else:
+        root = _local_path(uri)
+        names = [p.name for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+    return sorted(n for n in names if n and not n.startswith("."))
+
+
 def glob(pattern: str) -> list[tuple[str, int]]:
     """Files matching a path, folder or glob (`*`, `?`, `[...]`, `**`), local or s3://."""
     if not any(c in pattern for c in "*?["):

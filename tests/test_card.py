@@ -188,3 +188,24 @@ def test_code_version_names_the_commit_and_survives_without_git(monkeypatch):
     without = code_version.__wrapped__()
     assert without["git_commit"] is None and without["pairforge"] == found["pairforge"]
     assert json.loads(json.dumps(without)) == without
+
+
+def test_stage_stats_the_flow_records_and_both_forms_of_the_pii_lists():
+    from flows.build import STATS_IN_MANIFEST
+    from tasks.card import EXTRA_STATS
+
+    assert {key for key, _ in EXTRA_STATS} <= set(STATS_IN_MANIFEST)  # no section for stats the flow never writes
+    manifest = {"dataset": "x", "version": "v", "files": [], "tables": {}, "sources": [],
+                "stats": {"dedup": {"documents": {"exact_dropped": 4, "near_dropped": 2}}, "augment": {"paraphrase": 3},
+                          "llm": {"requests": 11, "cache_hits": 5}},
+                "recipe": {"pii": {"enabled": True, "operator": "replace", "threshold": 0.5, "entities": ["PERSON"],
+                                   "allow_list": "3 values, not published",  # as the flow publishes it now
+                                   "deny_list": ["Secret Person", "Other Person"]}}}  # as older manifests hold it
+    text = render_card(manifest)
+    filtering = text.split("## Quality filtering and rejections", 1)[1].split("\n## ", 1)[0]
+    assert "Deduplication:" in filtering and "| documents | 4 | 2 |" in filtering
+    assert "Augmentation:" in filtering and "| paraphrase | 3 |" in filtering
+    processing = text.split("## Collection and processing", 1)[1].split("\n## ", 1)[0]
+    assert "Model requests" in processing and "| requests | 11 |" in processing
+    assert "`allow_list`: 3 values, not published" in processing
+    assert "`deny_list`: 2 value(s), not shown" in processing and "Secret Person" not in text

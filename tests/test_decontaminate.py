@@ -1,17 +1,22 @@
 """tasks.decontaminate: training rows sharing 13-grams with the held-out splits or a benchmark file are removed,
-checked against a plain-Python n-gram oracle on real articles and instructions."""
+checked against a plain-Python n-gram oracle on real articles and instructions; shared templates are not content."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
 import unicodedata
+from collections import Counter
 
 import polars as pl
 import pytest
 
 from tasks import storage
 from tasks.decontaminate import benchmark_hashes, build_ngram_index, decontaminate_shard
-from tasks.recipe import Benchmark, DecontaminateOptions, Source, SplitOptions
+from tasks.generate import classification_prompt
+from tasks.recipe import Benchmark, DecontaminateOptions, GeneratorSpec, Source, SplitOptions
 from tasks.schema import conform, stable_id
 from tasks.shards import Shard, write_stage
 from tasks.sources import stream_source_files
@@ -24,18 +29,43 @@ USER_TASKS = CORPORA / "instruct" / "user_oriented_instructions.jsonl"
 FIELDS = {"documents": ["text"], "pairs": ["prompt", "response"]}
 
 
-def grams(text: str | None, n: int = 13) -> set[tuple[str, ...]]:
-    """The oracle: a text's word n-grams (lowercased, punctuation and symbols removed); short texts whole."""
+def gram_list(text: str | None, n: int = 13) -> list[tuple[str, ...]]:
+    """The oracle: a text's word n-grams in order (lowercased, punctuation and symbols removed); short texts whole."""
     if text is None:
-        return set()
+        return []
     words = "".join(c for c in text.lower() if not unicodedata.category(c).startswith(("P", "S"))).split()
     if len(words) >= n:
-        return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
-    return {tuple(words)} if len(words) >= 3 else set()
+        return [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return [tuple(words)] if len(words) >= 3 else []
+
+
+def grams(text: str | None, n: int = 13) -> set[tuple[str, ...]]:
+    return set(gram_list(text, n))
 
 
 def row_grams(row: dict, table: str) -> set[tuple[str, ...]]:
     return set().union(*(grams(row[f]) for f in FIELDS[table]))
+
+
+def content_grams(texts: list[tuple[str, str | None]], n: int = 13) -> set[tuple[str, ...]]:
+    """The oracle's index of (unit, text) pairs (held-out rows by document, or a benchmark's distinct strings): their
+    n-grams but boilerplate (in more than max(2, 1%) of the units) and any n-gram sharing a word with it."""
+    units: dict[str, set] = {}
+    for unit, text in texts:
+        units.setdefault(unit, set()).update(gram_list(text, n))
+    counts = Counter(g for found in units.values() for g in found)
+    common = {g for g, c in counts.items() if c > max(2, 0.01 * len(units))}
+    out = set()
+    for _, text in texts:
+        seq = gram_list(text, n)
+        out |= {g for p, g in enumerate(seq) if not common & set(seq[max(0, p - n + 1):p + n])}
+    return out
+
+
+def held_out_texts(tables: dict[str, pl.DataFrame]) -> list[tuple[str, str | None]]:
+    """(document, text) of each text field of each validation and test row."""
+    return [(row["doc_id"] or row["id"], row[f]) for table, df in tables.items()
+            for row in df.filter(pl.col("split") != "train").iter_rows(named=True) for f in FIELDS[table]]
 
 
 def documents(texts: list[str]) -> pl.DataFrame:
@@ -96,10 +126,7 @@ def test_pair_copied_from_the_test_split_into_training_is_removed(tmp_path):
     copied = rejected["pairs"].filter(pl.col("id") == "copied-pair").row(0, named=True)
     assert copied["reason"] == "overlaps test split (13-gram)" and copied["overlaps"] >= 10
     # exactly the training rows the oracle finds sharing an n-gram with a validation or test row are removed
-    held_out = set()
-    for table, df in tables.items():
-        for row in df.filter(pl.col("split") != "train").iter_rows(named=True):
-            held_out |= row_grams(row, table)
+    held_out = content_grams(held_out_texts(tables))
     for table, df in tables.items():
         train = df.filter(pl.col("split") == "train")
         expected = {r["id"] for r in train.iter_rows(named=True) if row_grams(r, table) & held_out}
@@ -120,11 +147,9 @@ def test_benchmark_item_copied_into_training_is_removed(tmp_path):
     opts = DecontaminateOptions(against_splits=False, benchmarks=[Benchmark(name="seed20", uri=str(bench))])
     kept, rejected, counts = decontaminate(shards, opts, work)
 
-    bench_grams = set()
-    for line in bench_lines:
-        record = json.loads(line)
-        for text in [record["instruction"]] + [v for inst in record["instances"] for v in inst.values()]:
-            bench_grams |= grams(text)
+    strings = {text for line in bench_lines for record in [json.loads(line)]
+               for text in [record["instruction"]] + [v for inst in record["instances"] for v in inst.values()]}
+    bench_grams = content_grams([(text, text) for text in strings])
     expected = {r["id"] for r in pairs.iter_rows(named=True) if row_grams(r, "pairs") & bench_grams}
     benchmark_ids = set(pairs["id"].head(20))
     assert benchmark_ids <= expected  # every copied item is found ...
@@ -173,3 +198,100 @@ def test_short_texts_match_whole_labels_never_and_min_overlaps_counts(tmp_path):
                        "short-question": "overlaps benchmark labels (13-gram)"}  # a one-word label matches nothing
     _, rejected2, _ = decontaminate(shards, DecontaminateOptions(benchmarks=bench_opt, min_overlaps=2), work)
     assert "pairs" not in rejected2  # one shared n-gram is not enough at min_overlaps: 2
+
+
+LABELS = ["world", "sports", "business", "science"]
+CLASSIFY = GeneratorSpec(kind="classification", labels=LABELS)
+
+
+def classification_pairs(docs: pl.DataFrame) -> pl.DataFrame:
+    """One pair per document as the classification generator makes it: its prompt template around the text."""
+    return conform(docs.select(
+        pl.col("id").map_elements(lambda i: stable_id("classify", i), return_dtype=pl.String).alias("id"),
+        pl.col("id").alias("doc_id"),
+        pl.col("text").map_elements(lambda t: classification_prompt(CLASSIFY, t).strip(),
+                                    return_dtype=pl.String).alias("prompt"),
+        pl.Series("response", [LABELS[i % 4] for i in range(len(docs))]),
+        "source", "license", pl.lit("classification").alias("task")), "pairs")
+
+
+def test_shared_prompt_template_is_not_contamination_but_a_copied_test_pair_is(tmp_path):
+    work = str(tmp_path)
+    docs = documents(LINES[:160])
+    pairs = classification_pairs(docs)
+    opts = SplitOptions(train=0.6, validation=0.2, test=0.2, seed=3)
+    first = split([shard(docs, work, "documents", "lee-0-0"), shard(pairs, work, "pairs", "cls-0-0")], work, opts)
+    test_pair = first[1].read().filter(pl.col("split") == "test").row(0, named=True)
+    train_doc = first[0].read().filter(pl.col("split") == "train")["id"][0]
+    copy = pairs.filter(pl.col("id") == test_pair["id"]).with_columns(pl.lit("copied-pair").alias("id"),
+                                                                        pl.lit(train_doc).alias("doc_id"))
+    shards = split([shard(docs, work, "documents", "lee-0-0"),
+                    shard(pl.concat([pairs, copy]), work, "pairs", "cls-0-0")], work, opts)
+    tables = {s.table: s.read() for s in shards}
+    train_pairs = tables["pairs"].filter(pl.col("split") == "train")
+    held_out_pairs = tables["pairs"].filter(pl.col("split") != "train")
+    # the template alone is a 13-gram ("classify the text into one of these labels world sports business science
+    # text"): indexed as is, it would match every training pair
+    template = grams(classification_prompt(CLASSIFY, "").strip())
+    assert len(template) == 1 and all(template <= row_grams(r, "pairs") for r in train_pairs.iter_rows(named=True))
+    assert all(template <= row_grams(r, "pairs") for r in held_out_pairs.iter_rows(named=True))
+    assert held_out_pairs["doc_id"].n_unique() > 40
+
+    kept, rejected, counts = decontaminate(shards, DecontaminateOptions(), work)
+    copied = rejected["pairs"].filter(pl.col("id") == "copied-pair").row(0, named=True)
+    assert copied["reason"] == "overlaps test split (13-gram)" and copied["overlaps"] >= 10
+    held_out = content_grams(held_out_texts(tables))
+    assert not template & held_out
+    for table, df in tables.items():
+        expected = {r["id"] for r in df.filter(pl.col("split") == "train").iter_rows(named=True)
+                    if row_grams(r, table) & held_out}
+        assert set(rejected.get(table, pl.DataFrame({"id": []}))["id"]) == expected, table
+    # the copy and at most a few real overlaps (the corpus holds one article twice, typos fixed) among ~95 pairs
+    assert len(train_pairs) > 90 and len(rejected["pairs"]) <= 3
+    assert len(kept["pairs"]) == len(tables["pairs"]) - len(rejected["pairs"])
+
+
+def test_benchmark_template_is_not_contamination_but_a_copied_item_is(tmp_path):
+    work = str(tmp_path)
+    bench_docs, train_docs = documents(LINES[160:220]), documents(LINES[220:280])
+    items = [{"prompt": classification_prompt(CLASSIFY, t), "label": LABELS[i % 4]}
+             for i, t in enumerate(bench_docs["text"])]
+    bench = tmp_path / "news-cls.jsonl.gz"
+    bench.write_bytes(gzip.compress("\n".join(json.dumps(r) for r in items).encode()))
+    copied = classification_pairs(bench_docs.slice(7, 1)).with_columns(pl.lit("copied-item").alias("id"))
+    train = pl.concat([classification_pairs(train_docs), copied]).with_columns(pl.lit("train").alias("split"))
+    opts = DecontaminateOptions(against_splits=False, benchmarks=[Benchmark(name="news-cls", uri=str(bench))])
+    kept, rejected, counts = decontaminate([shard(train, work, "pairs", "cls-0-0")], opts, work)
+
+    template = grams(classification_prompt(CLASSIFY, "").strip())
+    bench_grams = content_grams([(s, s) for s in {v for r in items for v in r.values()}])
+    expected = {r["id"] for r in train.iter_rows(named=True) if row_grams(r, "pairs") & bench_grams}
+    assert not template & bench_grams and "copied-item" in expected and len(expected) <= 3
+    assert set(rejected["pairs"]["id"]) == expected
+    assert counts == {"overlaps benchmark news-cls (13-gram)": len(expected)}
+    assert len(kept["pairs"]) == len(train) - len(expected) > 55
+
+
+def test_compressed_benchmarks_are_decompressed_by_suffix(tmp_path):
+    lines = SEED_TASKS.read_text(encoding="utf-8").splitlines()[:30]
+    data = "\n".join(lines).encode()
+    (tmp_path / "b.jsonl").write_bytes(data)
+    (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(data))
+    (tmp_path / "B.JSONL.BZ2").write_bytes(bz2.compress(data))
+    (tmp_path / "b.json.xz").write_bytes(lzma.compress(data))  # JSON Lines under a .json name
+    hashes = {name: set(benchmark_hashes(Benchmark(name="b", uri=str(tmp_path / name)), 13)["h"])
+              for name in ("b.jsonl", "b.jsonl.gz", "B.JSONL.BZ2", "b.json.xz")}
+    assert len(hashes["b.jsonl"]) > 500
+    assert all(h == hashes["b.jsonl"] for h in hashes.values())
+    # read as text lines, the gzip file would have given other n-grams: it really was decompressed
+    (tmp_path / "raw.txt").write_bytes(gzip.compress(data).replace(b"\0", b" "))
+    assert not set(benchmark_hashes(Benchmark(name="raw", uri=str(tmp_path / "raw.txt")), 13)["h"]) & hashes["b.jsonl"]
+
+    (tmp_path / "b.jsonl.zst").write_bytes(data)
+    (tmp_path / "plain.jsonl.gz").write_bytes(data)  # named .gz, not compressed
+    (tmp_path / "table.dat").write_bytes(gzip.compress(data))  # a binary file of no known kind
+    for name, message in (("b.jsonl.zst", r"b\.jsonl\.zst: cannot read a \.zst file"),
+                          ("plain.jsonl.gz", r"plain\.jsonl\.gz: not a valid \.gz file"),
+                          ("table.dat", r"table\.dat: cannot read a \.dat file")):
+        with pytest.raises(ValueError, match=message):
+            benchmark_hashes(Benchmark(name="bad", uri=str(tmp_path / name)), 13)

@@ -1,5 +1,5 @@
 """tasks.dedup: exact and MinHash near-duplicates over real articles, keep: all, the incremental index (local and
-S3), pairs, and signatures that stay the same across processes."""
+S3; only complete versions, each row once), pairs, and signatures that stay the same across processes."""
 
 from __future__ import annotations
 
@@ -153,9 +153,11 @@ def test_keep_all_marks_every_cluster_member(tmp_path):
     assert kept["dup_cluster"].null_count() == len(df) - 22
 
 
-def publish(kept: pl.DataFrame, version_uri: str) -> None:
-    """What export writes: the version's table files (ids are all update_index reads)."""
+def publish(kept: pl.DataFrame, version_uri: str, created_at: str = "2025-01-01T00:00:00+00:00") -> None:
+    """What export writes: the version's table files (ids are all update_index reads), then its manifest."""
     storage.write_parquet(kept, storage.join(version_uri, "documents", "train-00000-of-00001.parquet"))
+    storage.write_bytes(storage.join(version_uri, "manifest.json"),
+                        json.dumps({"version": version_uri.rsplit("/", 1)[-1], "created_at": created_at}).encode())
 
 
 @pytest.mark.parametrize("where", ["local", "s3"])
@@ -281,3 +283,38 @@ def test_signatures_are_the_same_in_another_process():
     assert other["sig"] == mine["sig"].to_list() and other["bands"] == mine["bands"].to_list()
     assert len({tuple(s) for s in other["sig"]}) == 20  # and they tell the articles apart
     assert all(re.fullmatch(r"[0-9a-f]{32}", k) for k in other["exact"])
+
+
+def test_index_of_an_incomplete_version_is_ignored_and_republished_rows_count_once(tmp_path):
+    """The index lives apart from the dataset (index_uri set): each file records the dataset's folder. A version
+    whose manifest is gone (deleted, or its export never finished) published nothing; a row that several versions
+    published is one candidate, attributed to the oldest version (by creation, not by name)."""
+    root = str(tmp_path)
+    index_uri = storage.join(root, "elsewhere", "dedup-index")
+    opts = DedupOptions(incremental=True)
+    older, newer, gone = (storage.join(root, "ds", v) for v in ("zeta", "alpha", "broken"))
+    kept1, _, _, _, uris1 = run_dedup(shards_of(documents(LINES[:60]), root + "/w1", 30), DedupOptions(),
+                                      root + "/w1")
+    publish(kept1, older, "2025-01-01T00:00:00+00:00")
+    update_index.fn(index_uri, "documents", "zeta", older, uris1)
+    kept2, _, _, _, uris2 = run_dedup(shards_of(documents(LINES[:90]), root + "/w2", 30), DedupOptions(),
+                                      root + "/w2")  # republishes the 60 articles of zeta, and 30 more
+    publish(kept2, newer, "2025-02-01T00:00:00+00:00")
+    update_index.fn(index_uri, "documents", "alpha", newer, uris2)
+    kept3, _, _, _, uris3 = run_dedup(shards_of(documents(LINES[90:150]), root + "/w3", 30), DedupOptions(),
+                                      root + "/w3")
+    publish(kept3, gone)
+    update_index.fn(index_uri, "documents", "broken", gone, uris3)
+    storage.delete(storage.join(gone, "manifest.json"))  # as `pairforge gc` deletes a version: manifest first
+    assert {u.rsplit("/", 1)[-1] for u, _ in storage.list_files(index_uri)} == {
+        "zeta.parquet", "alpha.parquet", "broken.parquet"}
+
+    work = root + "/w4"
+    kept, rejected, stats, counts, _ = run_dedup(shards_of(documents(LINES[:200]), work, 50), opts, work,
+                                                 index_uri=index_uri)
+    assert stats["published_rows_checked"] == len(kept2)  # zeta's rows once, not again for alpha; broken: none
+    old = rejected.filter(pl.col("reason") == "already published")
+    assert set(old["text"]) == set(kept2["text"]) and counts["already published"] == len(old)
+    by_version = dict(old.group_by("published_in").len().rows())
+    assert by_version == {"zeta": len(kept1), "alpha": len(kept2) - len(kept1)}
+    assert set(kept3["text"]) <= set(kept["text"])  # what the incomplete version held is new again

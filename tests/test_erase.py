@@ -133,6 +133,11 @@ def test_erasure_removes_rows_derived_rows_and_side_rows_into_a_new_version(buil
     assert set(docs["id"]) - set(new_docs["id"]) == {doc_id}
     assert set(pairs["id"]) - set(new_pairs["id"]) == gone_pairs
     assert set(new_pairs["id"]) < set(pairs["id"])
+    # the new version's dedup index entries: the old version's, less the erased rows
+    for table, kept in (("documents", new_docs), ("pairs", new_pairs)):
+        old_ids = set(pl.read_parquet(dataset / "_index" / table / "v1.parquet")["id"])
+        new_ids = set(pl.read_parquet(dataset / "_index" / table / "v1-erased-1.parquet")["id"])
+        assert new_ids == old_ids & set(kept["id"]) and new_ids < old_ids, table
     assert manifest["erasure"]["removed"] == {"documents": 1, "pairs": len(gone_pairs)}
     # training files were rendered again from the remaining pairs
     for split, n in manifest["tables"]["pairs"]["rows"].items():
@@ -182,6 +187,11 @@ def test_second_erasure_retention_and_superseded_versions(built):
     kept = gc(str(dataset), keep=2)
     assert kept["deleted"] == ["v1"] and not built.exists()
     assert sorted(kept["kept"]) == ["v1-erased-1", "v1-erased-2"]
+    index = dataset / "_index"
+    # the deleted version's index entries went with it (only the seed's imported pairs were indexed: erasing the
+    # seed left v1-erased-2 no pairs entries)
+    assert {t: sorted(p.name for p in (index / t).iterdir()) for t in ("documents", "pairs")} == {
+        "documents": ["v1-erased-1.parquet", "v1-erased-2.parquet"], "pairs": ["v1-erased-1.parquet"]}
 
     # erase a remaining document and delete every older version still holding it
     docs = read_table(str(new), manifest, "documents")
@@ -189,6 +199,8 @@ def test_second_erasure_retention_and_superseded_versions(built):
     third = erase_version(str(dataset), Criteria(doc_ids=(target,)), delete_superseded=True)
     assert sorted(third["deleted_versions"]) == ["v1-erased-1", "v1-erased-2"]
     assert sorted(p.name for p in dataset.iterdir() if not p.name.startswith("_")) == ["LATEST", "v1-erased-3"]
+    assert {t: sorted(p.name for p in (index / t).iterdir()) for t in ("documents", "pairs")} == {
+        "documents": ["v1-erased-3.parquet"], "pairs": []}
     final = check_version(str(dataset / "v1-erased-3"))
     pairs = read_table(str(dataset / "v1-erased-3"), final, "pairs")
     assert target not in set(pairs["doc_id"]) and target not in set(read_table(
@@ -209,6 +221,46 @@ def test_bad_erasure_requests(built, tmp_path):
         gc(str(built.parent / (built.parent / "LATEST").read_text().strip()), keep=1)
 
 
+def test_cli_exit_codes_for_broken_datasets(tmp_path):
+    """Not a dataset, or LATEST naming a missing version: exit 2; anything unexpected: exit 1; one line each."""
+    from tasks.export import write_version
+    from tasks.shards import Shard
+    from tests.test_export import SPLIT_DOCS
+
+    not_a_dataset = tmp_path / "empty"
+    not_a_dataset.mkdir()
+    dangling = tmp_path / "dangling"
+    broken = tmp_path / "broken"
+    for dataset in (dangling, broken):
+        docs = tmp_path / f"{dataset.name}.parquet"
+        pl.DataFrame([{"id": "d", "doc_id": "d", "text": "t", "source": "s", "split": "train"}], schema=SPLIT_DOCS,
+                     orient="row").write_parquet(docs)
+        write_version({"documents": [Shard("documents", "d", str(docs), 1)]}, str(dataset), "v1", shard_rows=5,
+                      extra_files={}, manifest_fields={"dataset": "x", "recipe_sha256": "abc", "sources": []})
+    (dangling / "LATEST").write_text("v9\n")  # a version that is not there
+    (broken / "v1" / "manifest.json").write_text("{not json")
+
+    calls = {
+        "gc-empty": (("gc", str(not_a_dataset), "--keep", "1"), 2),
+        "erase-dangling": (("erase", str(dangling), "--source", "s"), 2),
+        "gc-dangling": (("gc", str(dangling), "--keep", "1"), 2),
+        "erase-broken": (("erase", str(broken), "--source", "s"), 1),
+        "gc-broken": (("gc", str(broken), "--keep", "1"), 1),
+    }
+    results = {name: pairforge(*args) for name, (args, _) in calls.items()}
+    for name, (_, code) in calls.items():
+        result = results[name]
+        assert result.returncode == code, (name, result.stderr)
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, (name, result.stderr)
+        assert result.stderr.startswith("error: ") and result.stdout == "", name
+    assert "v9" in results["gc-dangling"].stderr and "v9" in results["erase-dangling"].stderr
+    assert "JSONDecodeError" in results["erase-broken"].stderr and "gc failed" in results["gc-broken"].stderr
+    assert (dangling / "v1" / "manifest.json").exists()  # gc deleted nothing from the broken dataset
+    for call in (lambda: erase_version(str(dangling), Criteria(sources=("s",))), lambda: gc(str(dangling), keep=1)):
+        with pytest.raises(ErasureError, match="LATEST names v9, which is not a complete version"):
+            call()
+
+
 def test_augmented_pairs_of_erased_pairs_go_too():
     pairs = pl.DataFrame({
         "id": ["d1-p1", "d1-p2", "aug-1", "aug-of-aug", "d2-p1", "aug-2"],
@@ -218,6 +270,81 @@ def test_augmented_pairs_of_erased_pairs_go_too():
     assert close_over_pairs(pairs, {"d1"}) - {"d1"} == {"d1-p1", "d1-p2", "aug-1", "aug-of-aug"}
     only_aug = pairs.with_columns(doc_id=pl.col("id"))  # imported pairs are their own documents
     assert close_over_pairs(only_aug, {"d1-p2"}) == {"d1-p2", "aug-1", "aug-of-aug"}
+
+
+def near_copy_version(tmp_path: Path, dataset: Path, version: str, index: Path) -> None:
+    """A version built with dedup keep: all (a document cluster and a pair cluster kept whole, `dup_cluster` = the
+    representative's id), pairs made from the cluster's members, and rejected tables holding duplicates dedup dropped
+    (`duplicate_of` = the kept row's id); its recipe keeps the dedup index outside the dataset folder."""
+    from tasks.export import write_version
+    from tasks.shards import Shard
+    from tests.test_export import SPLIT_DOCS, SPLIT_PAIRS, pair_rows
+
+    base = {"source": "news", "uri": "news.txt", "license": "CC-BY-4.0", "lang": "en", "split": "train"}
+    docs = [base | {"id": i, "doc_id": i, "text": t, "dup_cluster": c} for i, t, c in (
+        ("doc-rep", "Fire near Hill Top is under control.", "doc-rep"),
+        ("doc-copy", "Fire near Hill Top is under control!", "doc-rep"),
+        ("doc-other", "A new blaze near Goulburn.", None))]
+    pairs = pair_rows(5, "train")  # ids train-0 .. train-4
+    for row, doc, cluster in zip(pairs, ["doc-rep", "doc-copy", "doc-other", "doc-other", "doc-other"],
+                                 ["train-0", None, "train-2", "train-2", "train-0"], strict=True):
+        row |= {"doc_id": doc, "origin": "generated", "dup_cluster": cluster}
+    rejected_docs = [base | {"id": i, "doc_id": i, "text": "Fire near Hill Top.", "reason": "near duplicate",
+                             "duplicate_of": d}
+                     for i, d in (("doc-dropped", "doc-rep"), ("doc-dropped-2", "doc-other"))]
+    rejected_pairs = [dict(pair_rows(1, "x", n)[0], id=i, reason="exact duplicate", duplicate_of=d)
+                      for n, (i, d) in enumerate((("pair-dropped", "train-0"), ("pair-dropped-2", "train-2")))]
+    shards, collected = {}, {}
+    for table, rows, schema in (("documents", docs, SPLIT_DOCS), ("pairs", pairs, SPLIT_PAIRS)):
+        path = tmp_path / f"{version}-{table}.parquet"
+        pl.DataFrame(rows, schema=schema, orient="row").write_parquet(path)
+        shards[table] = [Shard(table, table, str(path), len(rows))]
+    for table, rows in (("documents", rejected_docs), ("pairs", rejected_pairs)):
+        path = tmp_path / f"{version}-rejected-{table}.parquet"
+        pl.DataFrame(rows).write_parquet(path)
+        collected[f"rejected/{table}.parquet"] = [str(path)]
+    write_version(shards, str(dataset), version, shard_rows=10, extra_files={}, collected=collected,
+                  manifest_fields={"dataset": "near", "recipe_sha256": "abc", "sources": [{"name": "news"}],
+                                   "recipe": {"dedup": {"keep": "all", "index_uri": str(index)}}})
+
+
+def test_near_copies_and_dropped_duplicates_of_an_erased_row_go_too_and_the_index_follows(tmp_path):
+    dataset, index = tmp_path / "out" / "near", tmp_path / "index"
+    for version in ("v0", "v1"):
+        near_copy_version(tmp_path, dataset, version, index)
+        (index / "documents").mkdir(parents=True, exist_ok=True)
+        pl.DataFrame({"id": ["doc-rep", "doc-copy", "doc-other"], "exact": ["a", "a", "b"]}).write_parquet(
+            index / "documents" / f"{version}.parquet")
+    (index / "pairs").mkdir()
+    pl.DataFrame({"id": ["train-0"], "exact": ["c"]}).write_parquet(index / "pairs" / "v0.parquet")  # v1 has none
+    decoy = dataset / "_index" / "documents" / "v0.parquet"  # the default place, which this recipe does not use
+    decoy.parent.mkdir(parents=True)
+    decoy.write_bytes((index / "documents" / "v0.parquet").read_bytes())
+
+    result = erase_version(str(dataset), Criteria(doc_ids=("doc-rep",)))
+
+    new = dataset / "v1-erased-1"
+    manifest = check_version(str(new))
+    assert set(read_table(str(new), manifest, "documents")["id"]) == {"doc-other"}
+    # train-0 and train-1 were made from the document and its near-copy, train-4 is a near-copy of train-0
+    assert set(read_table(str(new), manifest, "pairs")["id"]) == {"train-2", "train-3"}
+    assert result["removed"] == {"documents": 2, "pairs": 3}
+    assert result["detail"] == {"documents_near_copies_of_erased": 1, "pairs_matched": 0,
+                                "pairs_derived_from_erased_documents": 2, "pairs_near_copies_of_erased": 1,
+                                "pairs_augmented_from_erased_pairs": 0}
+    # the duplicates dedup dropped in favour of an erased row are erased from the rejected tables
+    assert pl.read_parquet(new / "rejected" / "documents.parquet")["id"].to_list() == ["doc-dropped-2"]
+    assert pl.read_parquet(new / "rejected" / "pairs.parquet")["id"].to_list() == ["pair-dropped-2"]
+    assert result["side"] == {"rejected/documents.parquet": 1, "rejected/pairs.parquet": 1}
+    # the index (where the recipe put it): the kept rows' entries for the new version, none where v1 had none
+    assert pl.read_parquet(index / "documents" / "v1-erased-1.parquet").to_dicts() == [{"id": "doc-other",
+                                                                                        "exact": "b"}]
+    assert sorted(p.name for p in (index / "pairs").iterdir()) == ["v0.parquet"]
+
+    assert gc(str(dataset), keep=1)["deleted"] == ["v1", "v0"]
+    assert [p.name for p in (index / "documents").iterdir()] == ["v1-erased-1.parquet"]
+    assert list((index / "pairs").iterdir()) == []
+    assert decoy.exists()  # the default index location was not this recipe's: left alone
 
 
 def test_dry_run_writes_nothing(built):
@@ -252,6 +379,10 @@ def test_erase_and_gc_on_s3(bucket, tmp_path):
                       manifest_fields={"dataset": "demo", "recipe_sha256": "abc",
                                        "sources": [{"name": "news", "license": "CC-BY-4.0"}]})
     v1_files = {u: storage.read_bytes(u) for u, _ in storage.list_files(f"{dataset}/v1")}
+    storage.write_parquet(pl.DataFrame({"id": ["doc-0"]}), f"{dataset}/_index/documents/v1.parquet")
+    storage.write_bytes(f"{dataset}/_cache/llm/ab/cd.json", b"{}")
+    assert storage.list_folders(dataset) == ["_cache", "_index", "v1", "v2"]
+    assert storage.list_folders(f"{dataset}/nothing") == []
 
     result = erase_version(dataset, Criteria(doc_ids=("doc-1",)), requested_by="dpo")
 
@@ -263,4 +394,5 @@ def test_erase_and_gc_on_s3(bucket, tmp_path):
     kept = pl.concat([storage.read_parquet(f"{new}/{f['path']}") for f in manifest["files"] if f["table"] == "pairs"])
     assert "doc-1" not in set(kept["doc_id"])
     assert gc(dataset, keep=1) == {"kept": ["v2-erased-1"], "deleted": ["v2", "v1"], "dry_run": False}
+    assert storage.list_files(f"{dataset}/_index") == []  # v1's index entries went with it
     assert storage.list_files(f"{dataset}/v1") == [] and v1_files  # v1 stayed whole until gc removed it
