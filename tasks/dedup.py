@@ -35,6 +35,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks import storage
 from tasks.export import MANIFEST
 from tasks.recipe import DedupOptions
+from tasks.schema import row_text
 from tasks.shards import RETRYING, Shard, fingerprint, resumable, stage_uri, write_stage
 
 MAX32 = np.uint64(0xFFFFFFFF)
@@ -55,13 +56,6 @@ DECISIONS = pl.Schema({
 
 def near_reason(threshold: float) -> str:
     return f"near duplicate (jaccard >= {threshold:g})"
-
-
-def row_text(table: str) -> pl.Expr:
-    """The text a row is compared on: documents' text; pairs' prompt and response."""
-    if table == "pairs":
-        return pl.concat_str(pl.col("prompt").fill_null(""), pl.col("response").fill_null(""), separator="\n")
-    return pl.col("text").fill_null("")
 
 
 def _digest(text: str, size: int = 16) -> bytes:

@@ -32,6 +32,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import storage
 from tasks.recipe import C4Rules, FilterOptions, FineWebRules, GopherQuality, GopherRepetition, TokenBounds
+from tasks.schema import row_text
 from tasks.shards import RETRYING, Shard, resumable, stage_uri, write_stage
 
 TEXT = "_f_text"  # the text being judged (documents: edited by C4's line removal)
@@ -374,18 +375,12 @@ def count_tokens(texts: list[str]) -> list[int]:
     return get_tokenizer().count(texts)
 
 
-def _judged_text(table: str) -> pl.Expr:
-    if table == "documents":
-        return pl.col("text").fill_null("")
-    return pl.concat_str([pl.col("prompt").fill_null(""), pl.col("response").fill_null("")], separator="\n")
-
-
 def evaluate(df: pl.DataFrame, table: str, opts: FilterOptions) -> tuple[pl.DataFrame, list[str]]:
     """(`df` plus `_f_text`, the judged text after C4's line removal, and one Boolean column per rule, named
     by its reason and true where the row breaks it; the rule names in checking order).
 
     Token bounds are checked only on rows that every other rule keeps (tokenizing is the slow part)."""
-    work = df.with_columns(_judged_text(table).alias(TEXT))
+    work = df.with_columns(row_text(table).alias(TEXT))
     checks: list[tuple[str, pl.Expr]] = []
     for rule_set in rule_sets(opts):
         work = rule_set.prepare(work)
@@ -412,7 +407,7 @@ def filter_frame(df: pl.DataFrame, table: str, opts: FilterOptions) -> tuple[pl.
     if table not in opts.tables or df.is_empty():
         return df, df.clear().with_columns(pl.lit(None, pl.String).alias("reason"))
     # bounded batches: the n-gram rules explode every word into a row of its own
-    words = df.select(_judged_text(table).str.count_matches(r"\S+").cum_sum() // BATCH_WORDS).to_series()
+    words = df.select(row_text(table).str.count_matches(r"\S+").cum_sum() // BATCH_WORDS).to_series()
     parts = [evaluate(part, table, opts) for part in df.with_columns(words.alias("_f_batch"))
              .partition_by("_f_batch", maintain_order=True, include_key=False)]
     work, names = pl.concat([w for w, _ in parts], how="vertical"), parts[0][1]

@@ -22,6 +22,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import storage
 from tasks.recipe import LangIDOptions
+from tasks.schema import row_text
 from tasks.shards import RETRYING, Shard, resumable, stage_uri, write_stage
 
 log = logging.getLogger(__name__)
@@ -88,12 +89,6 @@ def detect(texts: list[str], codes: tuple[str, ...]) -> tuple[list[str | None], 
     return langs, scores
 
 
-def _text(table: str) -> pl.Expr:
-    if table == "documents":
-        return pl.col("text").fill_null("")
-    return pl.concat_str([pl.col("prompt").fill_null(""), pl.col("response").fill_null("")], separator="\n")
-
-
 def identify_frame(df: pl.DataFrame, table: str, opts: LangIDOptions,
                    languages: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Set `lang`/`lang_score`; returns (kept rows, rejected rows with `reason`)."""
@@ -108,7 +103,7 @@ def identify_frame(df: pl.DataFrame, table: str, opts: LangIDOptions,
     if table == "pairs" and opts.skip_tasks and "task" in df.columns:
         todo = ~pl.col("task").is_in(opts.skip_tasks).fill_null(False)
     # URLs and e-mail addresses are no language, and their letter soup sways the detector
-    text = _text(table).str.replace_all(URLS, " ").str.slice(0, opts.max_chars)
+    text = row_text(table).str.replace_all(URLS, " ").str.slice(0, opts.max_chars)
     sample = df.select(text.alias("t"), todo.alias("todo"))
     # a text without a letter has no language: score 0 without asking the detector
     ask = sample.select(pl.col("todo") & pl.col("t").str.contains(r"\p{L}")).to_series()

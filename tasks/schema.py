@@ -89,6 +89,14 @@ def pipeline_version() -> str:
         return "0+unknown"
 
 
+def row_text(table: str) -> pl.Expr:
+    """The text a row is judged on (language, quality rules, duplicates): documents' text; pairs' prompt and
+    response."""
+    if table == "pairs":
+        return pl.concat_str(pl.col("prompt").fill_null(""), pl.col("response").fill_null(""), separator="\n")
+    return pl.col("text").fill_null("")
+
+
 def conform(df: pl.DataFrame, table: str) -> pl.DataFrame:
     """`df` with the table's columns in contract order and types; missing (nullable) columns become null.
 
