@@ -8,6 +8,7 @@ shards of the run's work area (`<work>/<stage>/<table>/<shard>.parquet`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from contextlib import nullcontext
@@ -33,6 +34,7 @@ from tasks.augment import augment_shard
 from tasks.composition import composition_shard, merge
 from tasks.decontaminate import build_ngram_index, decontaminate_shard
 from tasks.dedup import apply_dedup, find_duplicates, signature_shard, update_index
+from tasks.erase import REGISTER, drop_erased_shard
 from tasks.export import export_version
 from tasks.filters import filter_shard
 from tasks.generate import ensure_llm_limit, generate_pairs, model_endpoint
@@ -65,7 +67,7 @@ class GenerationFailed(RuntimeError):
 STATS_IN_MANIFEST = ("stages", "sources", "quarantine", "rejected", "pii", "pii_by_source", "no_ner", "validation",
                      "llm", "dead_letter", "dedup", "augment", "composition")
 # Stages that run before the PII scrub: their rejected rows are published as keys and reasons, without text.
-BEFORE_PII = ("normalize", "langid", "filters")
+BEFORE_PII = ("erased", "normalize", "langid", "filters")
 KEY_COLUMNS = ["id", "doc_id", "source", "uri", "license", "lang", "reason"]
 
 
@@ -412,6 +414,11 @@ def build_dataset(recipe_path: str, version: str | None = None, options: RunOpti
         collected: dict[str, list[str]] = {"quarantine/quarantine.parquet": quarantine,
                                            "dead_letter/dead_letter.parquet": []}
 
+        # rows erased on request from earlier versions stay out, though their sources still hold them
+        register = storage.join(dataset_uri, REGISTER)
+        if (erased := storage.read_if_exists(register)) is not None:
+            sha = hashlib.sha256(erased).hexdigest()[:16]
+            shards = _rejecting("erased", drop_erased_shard, shards, (register, sha), work_uri, report, collected)
         # cheap row filters first, so the expensive PII scrub sees only rows that stay
         shards = _rejecting("normalize", normalize_shard, shards, (recipe.clean,), work_uri, report, collected)
         if recipe.langid.enabled:

@@ -40,14 +40,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from tasks import storage
 from tasks.export import LATEST, MANIFEST, read_manifest, resolve_version_uri, write_version
 from tasks.schema import conform
-from tasks.shards import Shard
+from tasks.shards import RETRYING, Shard, resumable, stage_uri, write_stage
 
 DATA_TABLES = ("documents", "pairs")
 LOG = "erasure/log.jsonl"
+# Ids of every erased row, kept beside the versions: later builds drop rows with these ids (or derived from them)
+# at ingest, so the nightly run does not bring erased data back from sources that still hold it.
+REGISTER = "_erasure/erased_ids.parquet"
+REGISTER_SCHEMA = pl.Schema({"id": pl.String, "erased_at": pl.Datetime("us", "UTC"), "version": pl.String})
 # columns that hold ids, names and labels rather than free text: never searched for --contains
 NOT_TEXT = {"id", "doc_id", "source", "license", "lang", "origin", "task", "split", "pipeline_version", "generator",
             "augmented_from", "dup_cluster", "duplicate_of", "published_in", "stage", "kind", "key", "table"}
@@ -151,6 +157,7 @@ class Plan:
     removed: dict[str, int] = field(default_factory=dict)  # table -> rows
     detail: dict[str, int] = field(default_factory=dict)
     side: dict[str, int] = field(default_factory=dict)  # side file -> rows or strings removed
+    side_ids: set[str] = field(default_factory=set)  # ids of the side-table rows removed (e.g. rejected pairs)
 
     @property
     def matched(self) -> bool:
@@ -420,10 +427,39 @@ def erase_version(uri: str, criteria: Criteria, *, requested_by: str | None = No
                       set_latest=set_latest)
     finally:
         storage.delete_tree(work)
+    register(dataset_uri, new, plan.erased_docs | plan.erased_pairs | plan.side_ids | set(criteria.doc_ids))
     _carry_index(index_uri_of(dataset_uri, manifest), old, new, kept_ids)
     for name in superseded:
         delete_version(dataset_uri, name)
     return result | {"version": new, "version_uri": storage.join(dataset_uri, new), "latest_moved": set_latest}
+
+
+def register(dataset_uri: str, version: str, ids: set[str]) -> None:
+    """Add erased ids to the dataset's erasure register (ids are hashes of source and text: no raw values)."""
+    uri = storage.join(dataset_uri, REGISTER)
+    data = storage.read_if_exists(uri)
+    new = pl.DataFrame({"id": sorted(ids)}, schema={"id": pl.String}).with_columns(
+        erased_at=pl.lit(datetime.now(UTC), REGISTER_SCHEMA["erased_at"]), version=pl.lit(version))
+    old = pl.read_parquet(io.BytesIO(data)) if data is not None else pl.DataFrame(schema=REGISTER_SCHEMA)
+    storage.write_parquet(pl.concat([old, new]).unique("id", keep="first", maintain_order=True), uri)
+
+
+def drop_erased_frame(df: pl.DataFrame, erased: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows kept, rows whose id or doc_id was erased earlier, with `reason`)."""
+    hit = pl.col("id").is_in(erased.implode()) | pl.col("doc_id").is_in(erased.implode()).fill_null(False)
+    return df.filter(~hit), df.filter(hit).with_columns(reason=pl.lit("erased on request"))
+
+
+@task(name="erased", cache_policy=NO_CACHE, task_run_name="erased-{shard.name}", **RETRYING)
+@resumable("erased", lambda a: a["shard"].name)
+def drop_erased_shard(shard: Shard, register_uri: str, register_sha: str, work_uri: str
+                      ) -> tuple[Shard, dict[str, int]]:
+    """Drop rows erased from earlier versions (`register_sha` keys the resume marker to the register's content)."""
+    erased = storage.read_parquet(register_uri, columns=["id"]).get_column("id")
+    kept, gone = drop_erased_frame(shard.read(), erased)
+    if len(gone):
+        storage.write_parquet(gone, stage_uri(work_uri, "rejected", shard.table, f"erased-{shard.name}"))
+    return write_stage(kept, work_uri, "erased", shard), ({"erased on request": len(gone)} if len(gone) else {})
 
 
 def _carry_index(index: str, old: str, new: str, kept_ids: dict[str, pl.Series]) -> None:
@@ -464,7 +500,10 @@ def _write_filtered(plan: Plan, criteria: Criteria, work: str) -> tuple[dict, di
         if f["path"].endswith(".parquet"):
             df = pl.read_parquet(io.BytesIO(data))
             uri = storage.join(work, "side", f"{i:05d}.parquet")
-            storage.write_parquet(df.filter(~(direct_match(df, criteria) | derived_match(df, erased_ids))), uri)
+            gone = direct_match(df, criteria) | derived_match(df, erased_ids)
+            if "id" in df.columns:
+                plan.side_ids |= set(df.filter(gone)["id"].drop_nulls())
+            storage.write_parquet(df.filter(~gone), uri)
             collected[f["path"]] = [uri]
         else:
             extra[f["path"]] = _scrub_bytes(data, criteria.needles)[0] if criteria.needles else data

@@ -9,8 +9,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-STAGE_ORDER = ("ingest", "normalize", "langid", "filters", "pii", "dedup", "generate", "quality", "judge", "split",
-               "decontaminate", "augment", "export")
+STAGE_ORDER = ("ingest", "erased", "normalize", "langid", "filters", "pii", "dedup", "generate", "quality", "judge",
+               "split", "decontaminate", "augment", "export")
 
 
 @dataclass

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 import yaml
 
-from flows.build import build_dataset
+from flows.build import RunOptions, build_dataset
 from tasks.erase import Criteria, ErasureError, close_over_pairs, erase_version, gc, plan_erasure
 from tests.conftest import CORPORA, completion
 from tests.test_cli import pairforge
@@ -207,6 +207,31 @@ def test_second_erasure_retention_and_superseded_versions(built):
         str(dataset / "v1-erased-3"), final, "documents")["id"])
     # LATEST's version is never collected, whatever --keep says
     assert gc(str(dataset), keep=1)["deleted"] == []
+
+
+def test_a_rebuild_does_not_bring_erased_rows_back(built, tmp_path):
+    """The sources still hold the address: the next (nightly) build drops the erased rows at ingest."""
+    recipe = built.parent.parent.parent / "recipe.yaml"
+    out = str(tmp_path / "out") + "/"
+    first = Path(build_dataset(str(recipe), version="n1", options=RunOptions(export_uri=out)))
+    assert EMAIL in all_text(first)
+    erased = erase_version(str(first.parent), Criteria(contains=(EMAIL,)))
+    register = pl.read_parquet(first.parent / "_erasure" / "erased_ids.parquet")
+    assert set(register["version"]) == {erased["version"]} and register["id"].n_unique() == len(register)
+    assert EMAIL not in register.write_ndjson().lower()  # ids only, no raw values
+
+    again = Path(build_dataset(str(recipe), version="n2", options=RunOptions(export_uri=out)))
+    assert EMAIL not in all_text(again)
+    manifest = check_version(str(again))
+    # the document, the seed pair with the address, and the seed pair the quality rules rejected (it held it too)
+    assert manifest["stats"]["rejected"]["erased: erased on request"] == 3
+    rejected = pl.read_parquet(again / "rejected" / "documents.parquet")
+    assert "text" not in rejected.columns or rejected.filter(pl.col("stage") == "erased")["text"].null_count() == 1
+    # the other documents come back as they were; nothing is derived from the erased one
+    before = read_table(erased["version_uri"], check_version(erased["version_uri"]), "documents")
+    assert set(read_table(str(again), manifest, "documents")["id"]) == set(before["id"])
+    pairs = read_table(str(again), manifest, "pairs")
+    assert set(pairs["doc_id"]) <= set(before["id"]) | set(pairs["id"]) and len(pairs) > 0
 
 
 def test_bad_erasure_requests(built, tmp_path):
