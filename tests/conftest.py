@@ -12,11 +12,26 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
 DEMO = REPO / "examples" / "demo"
+
+
+def read_corpus(name: str, path: str, fmt: str, license: str) -> pl.DataFrame:
+    """Rows of a shared corpus file (a path under ../shared/corpora) read through the real source reader."""
+    from tasks.recipe import Source
+    from tasks.sources import read_source_file
+
+    src = Source(name=name, uri=str(CORPORA / path), format=fmt, license=license)
+    return read_source_file(src, src.uri, "en").rows
+
+
+USER_ORIENTED = ("user-oriented-instructions", "instruct/user_oriented_instructions.jsonl", "self-instruct",
+                 "Apache-2.0")
+ALPACA_SEED = ("alpaca-seed-tasks", "instruct/alpaca_seed_tasks.jsonl", "self-instruct", "CC-BY-NC-4.0")
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 

@@ -24,29 +24,23 @@ from tasks.augment import (
 )
 from tasks.generate import Endpoint
 from tasks.llm_server import free_port
-from tasks.recipe import AugmentOptions, GenerateOptions, NoiseOptions, Source, SplitOptions
+from tasks.recipe import AugmentOptions, GenerateOptions, NoiseOptions, SplitOptions
 from tasks.schema import PAIRS, conform
 from tasks.shards import Shard
-from tasks.sources import read_source_file
 from tasks.split import assign_splits
-from tests.conftest import CORPORA
-
-
-def read(name: str, path: str, fmt: str, license: str) -> pl.DataFrame:
-    src = Source(name=name, uri=str(CORPORA / path), format=fmt, license=license)
-    return read_source_file(src, src.uri, "en").rows
+from tests.conftest import read_corpus
 
 
 @pytest.fixture(scope="module")
 def instruct() -> pl.DataFrame:
-    rows = read("user-oriented", "instruct/user_oriented_instructions.jsonl", "self-instruct", "Apache-2.0")
+    rows = read_corpus("user-oriented", "instruct/user_oriented_instructions.jsonl", "self-instruct", "Apache-2.0")
     return assign_splits(rows, SplitOptions(train=0.8, validation=0.1, test=0.1))
 
 
 @pytest.fixture(scope="module")
 def news() -> pl.DataFrame:
     """Long prompts (ABC news articles, ~200 words each), all in train: enough words to measure rates."""
-    docs = read("lee", "text/lee_background.cor", "text-lines", "LGPL-2.1")
+    docs = read_corpus("lee", "text/lee_background.cor", "text-lines", "LGPL-2.1")
     turn = [pl.struct(role=pl.lit("user"), content=pl.col("text")),
             pl.struct(role=pl.lit("assistant"), content=pl.lit("A summary."))]
     return conform(docs.select("id", "doc_id", "source", "uri", "license", "lang", prompt=pl.col("text"),

@@ -21,28 +21,22 @@ from tasks.composition import (
     merge,
     quantile,
 )
-from tasks.recipe import CompositionOptions, Source, SplitOptions
+from tasks.recipe import CompositionOptions, SplitOptions
 from tasks.schema import DOCUMENTS, conform
 from tasks.shards import Shard
-from tasks.sources import read_source_file
 from tasks.split import assign_splits
-from tests.conftest import CORPORA
-
-
-def read(name: str, path: str, fmt: str, license: str) -> pl.DataFrame:
-    src = Source(name=name, uri=str(CORPORA / path), format=fmt, license=license)
-    return read_source_file(src, src.uri, "en").rows
+from tests.conftest import read_corpus
 
 
 @pytest.fixture(scope="module")
 def lee() -> pl.DataFrame:
-    return assign_splits(read("lee", "text/lee_background.cor", "text-lines", "LGPL-2.1"), SplitOptions())
+    return assign_splits(read_corpus("lee", "text/lee_background.cor", "text-lines", "LGPL-2.1"), SplitOptions())
 
 
 @pytest.fixture(scope="module")
 def instruct() -> pl.DataFrame:
-    both = pl.concat([read("alpaca-seed", "instruct/alpaca_seed_tasks.jsonl", "self-instruct", "CC-BY-NC-4.0"),
-                      read("user-oriented", "instruct/user_oriented_instructions.jsonl", "self-instruct",
+    both = pl.concat([read_corpus("alpaca-seed", "instruct/alpaca_seed_tasks.jsonl", "self-instruct", "CC-BY-NC-4.0"),
+                      read_corpus("user-oriented", "instruct/user_oriented_instructions.jsonl", "self-instruct",
                            "Apache-2.0")])
     return assign_splits(both, SplitOptions(train=0.8, validation=0.1, test=0.1))
 

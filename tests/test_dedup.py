@@ -23,11 +23,10 @@ from tasks.dedup import (
     signatures,
     update_index,
 )
-from tasks.recipe import DedupOptions, Source
+from tasks.recipe import DedupOptions
 from tasks.schema import conform, stable_id
 from tasks.shards import Shard, write_stage
-from tasks.sources import stream_source_files
-from tests.conftest import CORPORA, REPO
+from tests.conftest import CORPORA, REPO, USER_ORIENTED, read_corpus
 
 LEE = CORPORA / "text" / "lee_background.cor"
 LINES = LEE.read_text(encoding="utf-8").splitlines()
@@ -214,17 +213,9 @@ def test_index_written_with_other_parameters(tmp_path):
         assert set(rejected.filter(pl.col("reason") == "already published")["text"]) == caught
 
 
-def self_instruct(name: str) -> pl.DataFrame:
-    path = CORPORA / "instruct" / name
-    chunks = []
-    stream_source_files(Source(name=path.stem.replace("_", "-"), uri=str(path), format="self-instruct",
-                               license="Apache-2.0"), [str(path)], "en", 10_000, chunks.append)
-    return pl.concat([c.rows for c in chunks])
-
-
 def test_pairs_compare_prompt_and_response(tmp_path):
     work = str(tmp_path)
-    pairs = self_instruct("user_oriented_instructions.jsonl")
+    pairs = read_corpus(*USER_ORIENTED)
     copies = pairs.head(5).with_columns(  # the same pairs, shouted and re-punctuated, from another source
         pl.col("prompt").str.to_uppercase().str.replace_all(r"\.", " ;"),
         pl.col("id") + "-copy")

@@ -8,12 +8,11 @@ import pytest
 
 from tasks import storage
 from tasks.dedup import apply_dedup, find_duplicates, signature_shard
-from tasks.recipe import DedupOptions, Source, SplitOptions
+from tasks.recipe import DedupOptions, SplitOptions
 from tasks.schema import conform, stable_id
 from tasks.shards import Shard, write_stage
-from tasks.sources import stream_source_files
 from tasks.split import assign_splits, plan_splits, split_shard
-from tests.conftest import CORPORA
+from tests.conftest import ALPACA_SEED, CORPORA, USER_ORIENTED, read_corpus
 
 LINES = list(dict.fromkeys((CORPORA / "text" / "lee_background.cor").read_text(encoding="utf-8").splitlines()))
 
@@ -108,14 +107,6 @@ def derived_pairs(docs: pl.DataFrame) -> pl.DataFrame:
     return conform(pl.DataFrame(rows), "pairs")
 
 
-def self_instruct(name: str) -> pl.DataFrame:
-    path = CORPORA / "instruct" / name
-    chunks = []
-    stream_source_files(Source(name=path.stem.replace("_", "-"), uri=str(path), format="self-instruct",
-                               license="Apache-2.0"), [str(path)], "en", 10_000, chunks.append)
-    return pl.concat([c.rows for c in chunks])
-
-
 def write_shards(df: pl.DataFrame, work: str, table: str, size: int, prefix: str) -> list[Shard]:
     return [write_stage(df.slice(i, size), work, "ingest", Shard(table, f"{prefix}-0-{i // size:05d}", "", 0))
             for i in range(0, len(df), size)]
@@ -178,7 +169,7 @@ def test_no_duplicate_cluster_or_document_straddles_two_splits(tmp_path):
 
 def test_same_splits_whatever_the_shard_layout(tmp_path):
     docs = documents(LINES)
-    pairs = pl.concat([derived_pairs(docs), self_instruct("alpaca_seed_tasks.jsonl")])
+    pairs = pl.concat([derived_pairs(docs), read_corpus(*ALPACA_SEED)])
     opts = SplitOptions(train=0.6, validation=0.2, test=0.2, seed=11)
     one = run_splits(write_shards(docs, str(tmp_path / "a"), "documents", 1000, "lee")
                      + write_shards(pairs, str(tmp_path / "a"), "pairs", 10_000, "p"), opts, str(tmp_path / "a"))
@@ -194,8 +185,8 @@ def test_same_splits_whatever_the_shard_layout(tmp_path):
 def test_stratified_shares_hold_within_each_stratum(tmp_path):
     """Three sources of very different sizes: with stratify_by, each gets its 80/10/10 to within one row."""
     work = str(tmp_path)
-    seed = self_instruct("alpaca_seed_tasks.jsonl")
-    user = self_instruct("user_oriented_instructions.jsonl")
+    seed = read_corpus(*ALPACA_SEED)
+    user = read_corpus(*USER_ORIENTED)
     small = user.head(30).with_columns(pl.lit("small").alias("source"), pl.col("id") + "-small",
                                        pl.col("doc_id") + "-small")
     pairs = pl.concat([seed, user, small])
