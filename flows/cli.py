@@ -158,6 +158,8 @@ def _open_version(uri: str) -> tuple[str, dict]:
         return version_uri, read_manifest(version_uri)
     except (FileNotFoundError, storage.StorageError) as e:
         fail(str(e), 2)
+    except ValueError as e:  # json.JSONDecodeError: a manifest that is not JSON
+        fail(f"{uri}: manifest.json is not valid JSON ({e})", 2)
 
 
 @app.command()

@@ -130,3 +130,14 @@ def test_scrub_rejects_unknown_field(tmp_path):
     src.write_text(json.dumps(ROWS[0]) + "\n")
     result = pairforge("scrub", str(src), str(tmp_path / "o.jsonl"), "--field", "body")
     assert result.returncode == 2 and "body" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["inspect", "validate"])
+def test_a_missing_or_broken_version_exits_2_with_one_line(tmp_path, command):
+    missing = pairforge(command, str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr and "no manifest.json" in missing.stderr
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "manifest.json").write_text("{not json")
+    broken = pairforge(command, str(tmp_path / "v1"))
+    assert broken.returncode == 2 and "Traceback" not in broken.stderr
+    assert "manifest.json is not valid JSON" in broken.stderr
