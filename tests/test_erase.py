@@ -247,7 +247,8 @@ def test_bad_erasure_requests(built, tmp_path):
 
 
 def test_cli_exit_codes_for_broken_datasets(tmp_path):
-    """Not a dataset, or LATEST naming a missing version: exit 2; anything unexpected: exit 1; one line each."""
+    """Not a dataset, LATEST naming a missing version, or a version whose manifest is not JSON (opened like
+    inspect/validate do): exit 2; anything unexpected (gc reading a broken manifest): exit 1; one line each."""
     from tasks.export import write_version
     from tasks.shards import Shard
     from tests.test_export import SPLIT_DOCS
@@ -269,7 +270,7 @@ def test_cli_exit_codes_for_broken_datasets(tmp_path):
         "gc-empty": (("gc", str(not_a_dataset), "--keep", "1"), 2),
         "erase-dangling": (("erase", str(dangling), "--source", "s"), 2),
         "gc-dangling": (("gc", str(dangling), "--keep", "1"), 2),
-        "erase-broken": (("erase", str(broken), "--source", "s"), 1),
+        "erase-broken": (("erase", str(broken), "--source", "s"), 2),
         "gc-broken": (("gc", str(broken), "--keep", "1"), 1),
     }
     results = {name: pairforge(*args) for name, (args, _) in calls.items()}
@@ -279,7 +280,8 @@ def test_cli_exit_codes_for_broken_datasets(tmp_path):
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, (name, result.stderr)
         assert result.stderr.startswith("error: ") and result.stdout == "", name
     assert "v9" in results["gc-dangling"].stderr and "v9" in results["erase-dangling"].stderr
-    assert "JSONDecodeError" in results["erase-broken"].stderr and "gc failed" in results["gc-broken"].stderr
+    assert "manifest.json is not valid JSON" in results["erase-broken"].stderr
+    assert "gc failed" in results["gc-broken"].stderr
     assert (dangling / "v1" / "manifest.json").exists()  # gc deleted nothing from the broken dataset
     for call in (lambda: erase_version(str(dangling), Criteria(sources=("s",))), lambda: gc(str(dangling), keep=1)):
         with pytest.raises(ErasureError, match="LATEST names v9, which is not a complete version"):
