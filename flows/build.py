@@ -218,8 +218,7 @@ def dedup(recipe: Recipe, shards: list[Shard], table: str, work_uri: str, report
     if table not in opts.tables or not (opts.exact or opts.near) or not any(s.rows for s in todo):
         return shards
     uris = [u for u in signature_shard.map(todo, unmapped(opts), unmapped(work_uri)).result() if u]
-    found = find_duplicates(uris, opts, table, index_uri(recipe) if opts.incremental else None, work_uri,
-                            version=report.version)
+    found = find_duplicates(uris, opts, table, index_uri(recipe), work_uri, version=report.version)
     report.dedup[table] = found["stats"]
     signatures[table] = uris
     return rest + _rejecting("dedup", apply_dedup, todo, (found["decisions_uri"], opts), work_uri, report, collected)

@@ -125,16 +125,12 @@ def open_read(uri: str) -> io.BufferedIOBase:
 def read_if_exists(uri: str) -> bytes | None:
     """The bytes of a file or object, or None when there is none (one request, not exists + read)."""
     if is_s3(uri):
-        from botocore.exceptions import ClientError
-
         bucket, key = _split_s3(uri)
         try:
             return _s3().get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise _s3_error(e, uri) from e
         except Exception as e:
+            if _not_found(e):
+                return None
             raise _s3_error(e, uri) from e
     try:
         return _local_path(uri).read_bytes()
@@ -146,17 +142,20 @@ def read_if_exists(uri: str) -> bytes | None:
 
 def _s3_size(uri: str) -> int | None:
     """Size of one S3 object, or None when the key does not exist."""
-    from botocore.exceptions import ClientError
-
     bucket, key = _split_s3(uri)
     try:
         return _s3().head_object(Bucket=bucket, Key=key)["ContentLength"]
-    except ClientError as e:
-        if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+    except Exception as e:
+        if _not_found(e):
             return None
         raise _s3_error(e, uri) from e
-    except Exception as e:
-        raise _s3_error(e, uri) from e
+
+
+def _not_found(e: Exception) -> bool:
+    """An S3 error that means the key does not exist."""
+    from botocore.exceptions import ClientError
+
+    return isinstance(e, ClientError) and e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
 def write_bytes(uri: str, data: bytes) -> None:
