@@ -3,7 +3,8 @@
 `extract_page` decodes a page (byte order mark, valid UTF-8, the HTTP or `<meta>` charset, then
 detection), keeps its main text with trafilatura (offline) minus link-heavy blocks, and reads its
 title and declared language. `fetch_pages` downloads URL lists with a few threads, in input order,
-with retries on timeouts, connection errors, 429 and 5xx. `pdf_text` reads a PDF with pypdf.
+with retries on timeouts, connection errors, 429 and 5xx, and keeps to each site's robots.txt
+(RFC 9309: its rules for pairforge's user agent, and its Crawl-delay). `pdf_text` reads a PDF with pypdf.
 Bad input never raises anything else than PdfError: a page without main text is None, a failed fetch
 carries an error string, an unusable PDF raises PdfError; each names what was wrong (the quarantine reason).
 """
@@ -16,17 +17,24 @@ import io
 import logging
 import random
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from tasks.schema import pipeline_version
 
+if TYPE_CHECKING:
+    from protego import Protego
+
 MAX_PAGE_BYTES = 20 << 20  # trafilatura's own default cap
 MAX_PDF_BYTES = 200 << 20
+MAX_ROBOTS_BYTES = 512 << 10  # RFC 9309 asks crawlers to read at least 500 KiB
 # A paragraph, heading or list item whose text is mostly link text is navigation or a "related articles"
 # teaser. On the shared gold pages 0.3-0.5 remove the same boilerplate; above 0.5 less (tests/test_extract.py).
 MAX_LINK_DENSITY = 0.5
@@ -209,6 +217,7 @@ class FetchOptions:
     attempts: int = 3
     backoff_s: float = 1.0  # first wait; doubles per attempt (with jitter), Retry-After is honoured
     max_backoff_s: float = 30.0
+    respect_robots: bool = True
 
 
 @dataclass
@@ -238,10 +247,13 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def _download(client, url: str, o: FetchOptions) -> tuple[bytes, str | None]:
-    """(body, charset) of one GET; raises _Retry for what is worth another attempt, ValueError for the rest."""
+def _download(client, url: str, o: FetchOptions, types: tuple[str, ...] | None = HTML_TYPES,
+              max_bytes: int | None = None) -> tuple[bytes, str | None]:
+    """(body, charset) of one GET; raises _Retry for what is worth another attempt, ValueError for the rest
+    (a body whose media type is not in `types`, unless that is None)."""
     import httpx
 
+    max_bytes = max_bytes or o.max_bytes
     deadline = time.monotonic() + o.timeout_s * 3  # a server that trickles bytes must still end
     try:
         with client.stream("GET", url) as r:
@@ -250,15 +262,15 @@ def _download(client, url: str, o: FetchOptions) -> tuple[bytes, str | None]:
             if r.status_code >= 400:
                 raise ValueError(f"HTTP {r.status_code}")
             mime = r.headers.get("content-type", "").split(";")[0].strip().lower()
-            if mime and mime not in HTML_TYPES:
+            if types and mime and mime not in types:
                 raise ValueError(f"not HTML ({mime})")
-            too_big = f"page larger than {_size(o.max_bytes)}"
-            if int(r.headers.get("content-length") or 0) > o.max_bytes:
+            too_big = f"page larger than {_size(max_bytes)}"
+            if int(r.headers.get("content-length") or 0) > max_bytes:
                 raise ValueError(too_big)
             body = bytearray()
             for chunk in r.iter_bytes():
                 body += chunk
-                if len(body) > o.max_bytes:
+                if len(body) > max_bytes:
                     raise ValueError(too_big)
                 if time.monotonic() > deadline:
                     raise _Retry("timeout")
@@ -273,28 +285,84 @@ def _download(client, url: str, o: FetchOptions) -> tuple[bytes, str | None]:
         raise _Retry("connection failed" if isinstance(e, httpx.TransportError) else "broken response") from None
 
 
-def _fetch_one(client, row: int, url: str, o: FetchOptions) -> Fetched:
-    if not re.match(r"https?://[^/\s]+", url, re.I):
-        return Fetched(row, url, datetime.now(UTC), error="not an http(s) URL")
+def _get(client, url: str, o: FetchOptions, **download) -> tuple[bytes, str | None]:
+    """`_download` with retries and backoff; raises ValueError with the reason when it fails for good."""
     reason = ""
     for attempt in range(1, o.attempts + 1):
         try:
-            content, charset = _download(client, url, o)
-            return Fetched(row, url, datetime.now(UTC), content, charset)
-        except ValueError as e:
-            return Fetched(row, url, datetime.now(UTC), error=str(e))
+            return _download(client, url, o, **download)
         except _Retry as e:
             reason = e.reason
             if attempt < o.attempts:
                 wait = min(o.max_backoff_s, o.backoff_s * 2 ** (attempt - 1)) * (1 + random.random() / 4)
                 time.sleep(min(o.max_backoff_s, e.wait) if e.wait is not None else wait)
-    tries = f"{o.attempts} attempt{'s' if o.attempts > 1 else ''}"
-    return Fetched(row, url, datetime.now(UTC), error=f"{reason} after {tries}")
+    raise ValueError(f"{reason} after {o.attempts} attempt{'s' if o.attempts > 1 else ''}")
+
+
+class _Site:
+    def __init__(self):
+        self.lock = threading.Lock()  # held while robots.txt loads and while a Crawl-delay is waited out
+        self.rules: Protego | str | None = None  # a string: why nothing on the site may be fetched
+        self.next_request = 0.0
+
+
+class _Robots:
+    """Each site's robots.txt (RFC 9309), fetched once per scheme and host and shared by the fetch threads:
+    a 4xx answer allows everything; a site whose robots.txt cannot be read (5xx, timeouts) is not crawled.
+    A Crawl-delay spaces the requests to its site (capped at `max_backoff_s`)."""
+
+    def __init__(self, client, o: FetchOptions):
+        self.client, self.o, self.agent = client, o, user_agent()
+        self.sites: dict[str, _Site] = {}
+        self.lock = threading.Lock()
+
+    def refusal(self, url: str) -> str | None:
+        """Why `url` may not be fetched now, or None after waiting out the site's Crawl-delay."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+        with self.lock:
+            site = self.sites.setdefault(origin, _Site())
+        with site.lock:
+            if site.rules is None:
+                site.rules = self._load(origin)
+            if isinstance(site.rules, str):
+                return site.rules
+            if not site.rules.can_fetch(url, self.agent):
+                return "disallowed by robots.txt"
+            delay = site.rules.crawl_delay(self.agent)
+            if delay:
+                time.sleep(max(0.0, site.next_request - time.monotonic()))
+                site.next_request = time.monotonic() + min(float(delay), self.o.max_backoff_s)
+        return None
+
+    def _load(self, origin: str) -> Protego | str:
+        from protego import Protego
+
+        try:
+            body, charset = _get(self.client, origin + "/robots.txt", self.o, types=None, max_bytes=MAX_ROBOTS_BYTES)
+        except ValueError as e:
+            if str(e).startswith("HTTP 4"):  # no robots.txt (or not for us to read): no rules
+                return Protego.parse("")
+            return f"robots.txt unavailable ({e})"
+        return Protego.parse(body.decode(charset or "utf-8", errors="replace"))
+
+
+def _fetch_one(client, robots: _Robots | None, row: int, url: str, o: FetchOptions) -> Fetched:
+    if not re.match(r"https?://[^/\s]+", url, re.I):
+        return Fetched(row, url, datetime.now(UTC), error="not an http(s) URL")
+    try:
+        if robots and (refusal := robots.refusal(url)):
+            return Fetched(row, url, datetime.now(UTC), error=refusal)
+        content, charset = _get(client, url, o)
+        return Fetched(row, url, datetime.now(UTC), content, charset)
+    except ValueError as e:
+        return Fetched(row, url, datetime.now(UTC), error=str(e))
 
 
 def fetch_pages(urls: Iterable[tuple[int, str]], options: FetchOptions | None = None) -> Iterator[Fetched]:
     """Fetch (row, url) pairs with `options.workers` threads; results come in input order, and at most
-    2 x workers pages are held at once. A page that fails for good comes back with `error` set."""
+    2 x workers pages are held at once. A page that fails for good, or that the site's robots.txt
+    disallows, comes back with `error` set."""
     import httpx
 
     o = options or FetchOptions()
@@ -304,9 +372,10 @@ def fetch_pages(urls: Iterable[tuple[int, str]], options: FetchOptions | None = 
         httpx.Client(headers=headers, timeout=o.timeout_s, follow_redirects=True, max_redirects=5) as client,
         ThreadPoolExecutor(o.workers, thread_name_prefix="fetch") as pool,
     ):
+        robots = _Robots(client, o) if o.respect_robots else None
         try:
             for row, url in urls:
-                window.append(pool.submit(_fetch_one, client, row, url, o))
+                window.append(pool.submit(_fetch_one, client, robots, row, url, o))
                 if len(window) >= 2 * o.workers:
                     yield window.popleft().result()
             while window:

@@ -56,6 +56,9 @@ class FetchSettings(_Strict):
     max_bytes: int = Field(20 << 20, ge=1024, description="larger pages are quarantined")
     workers: int = Field(4, ge=1, le=32, description="pages fetched at once")
     attempts: int = Field(3, ge=1, le=10, description="tries per URL on timeouts, connection errors, 429 and 5xx")
+    respect_robots: bool = Field(
+        True, description="skip (quarantine) URLs the site's robots.txt disallows for pairforge and honour its "
+        "Crawl-delay; turn off only for sites you own")
 
 
 class Source(_Strict):

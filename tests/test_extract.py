@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import json
 import re
 import threading
@@ -129,6 +130,8 @@ class PageServer(LoopbackHTTP):
         self.calls: dict[str, int] = {}
         self.agents: set[str] = set()
         self.in_flight = self.max_in_flight = 0
+        self.robots: tuple[int, str] | None = None  # (status, body) of /robots.txt; None: 404 like the rest
+        self.started: dict[str, float] = {}  # path -> when its last request came in
         self.lock = threading.Lock()
         server = self
 
@@ -137,6 +140,7 @@ class PageServer(LoopbackHTTP):
                 with server.lock:
                     n = server.calls.get(self.path, 0)
                     server.calls[self.path] = n + 1
+                    server.started[self.path] = time.monotonic()
                     server.agents.add(self.headers.get("User-Agent", ""))
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
@@ -148,6 +152,8 @@ class PageServer(LoopbackHTTP):
 
             def answer(self, n: int) -> None:
                 path = self.path
+                if path == "/robots.txt" and server.robots:
+                    return self.send(server.robots[0], server.robots[1].encode(), "text/plain")
                 if path.startswith("/pages/"):
                     return self.send(200, (PAGES / path.removeprefix("/pages/")).read_bytes())
                 if path.startswith("/slow/"):
@@ -264,7 +270,55 @@ def test_url_list_sample_limit_stops_fetching(tmp_path, pages):
     chunks = []
     stream_source_files(src(listing, "url-list"), [str(listing)], "en", 100, chunks.append, limit=2)
     assert sum(len(c.rows) for c in chunks) == 2
-    assert sum(pages.calls.values()) <= 2 + 2 * 4  # at most the window of the 4 default workers in flight
+    pages_asked = sum(n for path, n in pages.calls.items() if path != "/robots.txt")
+    assert pages_asked <= 2 + 2 * 4  # at most the window of the 4 default workers in flight
+
+
+ROBOTS = """# a site that keeps crawlers out of /private/ and keeps pairforge out of /slow/ too
+User-agent: *
+Disallow: /private/
+
+User-agent: pairforge
+Disallow: /private/
+Disallow: /slow/
+Allow: /slow/open
+"""
+
+
+def test_fetch_keeps_to_robots_txt(pages):
+    pages.robots = (200, ROBOTS)
+    paths = ["/pages/lemire.me.json.html", "/private/a", "/slow/1", "/slow/open", "/private/b", "/latin1"]
+    got = list(fetch_pages(enumerate((pages.url + p for p in paths), start=1), FetchOptions(workers=4)))
+    assert [g.error for g in got] == [None, "disallowed by robots.txt", "disallowed by robots.txt", None,
+                                      "disallowed by robots.txt", None]
+    assert pages.calls["/robots.txt"] == 1  # once per site, shared by the threads
+    assert not {"/private/a", "/private/b", "/slow/1"} & set(pages.calls)  # never requested
+
+
+def test_unreadable_robots_txt_keeps_the_site_out_unless_turned_off(tmp_path, pages):
+    pages.robots = (503, "down")
+    listing = tmp_path / "urls.txt"
+    listing.write_text(f"{pages.url}/latin1\n{pages.url}/pages/lemire.me.json.html\n")
+    source = src(listing, "url-list", fetch={"attempts": 2})
+    got = read_source_file(source, str(listing), "en")
+    assert got.rows.is_empty()
+    assert got.quarantine["reason"].to_list() == ["robots.txt unavailable (HTTP 503 after 2 attempts)"] * 2
+    assert pages.calls == {"/robots.txt": 2}  # retried, then no page of the site was asked for
+
+    pages.calls.clear()
+    ignoring = src(listing, "url-list", fetch={"respect_robots": False})
+    assert len(read_source_file(ignoring, str(listing), "en").rows) == 2
+    assert "/robots.txt" not in pages.calls
+
+
+def test_fetch_spaces_requests_by_crawl_delay(pages):
+    pages.robots = (200, "User-agent: *\nCrawl-delay: 0.3\n")  # fractional, as some sites write it
+    paths = [f"/slow/{i}" for i in range(4)]
+    got = list(fetch_pages(enumerate((pages.url + p for p in paths), start=1), FetchOptions(workers=4)))
+    assert all(g.error is None for g in got)
+    starts = sorted(pages.started[p] for p in paths)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.25, gaps  # one request per delay although 4 threads were free
 
 
 # ---- pdf ---------------------------------------------------------------------------------------
