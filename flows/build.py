@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flows.hooks import on_crashed, on_failure, record_run
 from tasks import storage
-from tasks.augment import augment_shard
+from tasks.augment import augment_shard, plan_cutoffs
 from tasks.composition import composition_shard, merge
 from tasks.decontaminate import build_ngram_index, decontaminate_shard
 from tasks.dedup import apply_dedup, find_duplicates, signature_shard, update_index
@@ -300,13 +300,15 @@ def augment(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunRepor
     if not opts.enabled or not pairs:
         return shards
     needs_model = opts.paraphrase or bool(opts.back_translation)
+    cutoffs = plan_cutoffs(pairs, opts, gen.max_tokens)  # max_rows holds over the dataset, not per shard
     if needs_model:
         ensure_llm_limit(get_settings().llm_concurrency_limit)
         with model_endpoint(gen) as endpoint:
-            results = [augment_shard(s, opts, endpoint, gen, llm_cache_uri(recipe), work_uri) for s in pairs]
+            results = [augment_shard(s, opts, endpoint, gen, llm_cache_uri(recipe), work_uri, cutoffs)
+                       for s in pairs]
     else:
         results = augment_shard.map(pairs, unmapped(opts), unmapped(None), unmapped(gen), unmapped(None),
-                                    unmapped(work_uri)).result()
+                                    unmapped(work_uri), unmapped(cutoffs)).result()
     for res in results:
         report.augment.update(res["added"])
         report.rejected.update({f"augment: {k}": v for k, v in res.get("rejected", {}).items()})

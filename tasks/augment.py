@@ -1,7 +1,8 @@
 """Augmentation (opt-in): extra training pairs made from training pairs, after the split.
 
 Methods, each applied to its own `share` of the training pairs (chosen by a keyed hash of the seed, the
-method and the pair id, lowest hashes first when `max_rows` caps it):
+method and the pair id; `max_rows` caps a method over the whole dataset by keeping the lowest hashes,
+through a cutoff that `plan_cutoffs` finds over every shard before the shards are augmented in parallel):
 - noise: typos (a letter swapped, dropped or doubled), casing and whitespace changes in the prompt,
   drawn from a generator seeded by a keyed hash of the pair id, so a rerun gives the same text;
 - paraphrase: the generation model rewrites the prompt with the same meaning;
@@ -58,19 +59,57 @@ def language_name(code: str | None) -> str:
 # ---- which pairs ---------------------------------------------------------------------------------
 
 
-def candidates(df: pl.DataFrame, opts: AugmentOptions, method: str, extra: pl.Expr | None = None) -> pl.DataFrame:
-    """The training pairs a method augments: a `share` of the eligible ones by keyed hash, at most `max_rows`."""
+def _hashes(df: pl.DataFrame, opts: AugmentOptions, method: str, max_tokens: int) -> pl.DataFrame:
+    """The rows a method may augment, with their keyed hash `_u`, those under `share` only."""
     if "split" not in df.columns or not len(df):
-        return df.clear()
+        return df.clear().with_columns(pl.lit(None, pl.Float64).alias("_u"))
     eligible = (pl.col("split") == "train") & (pl.col("origin").fill_null("") != "augmented")
     eligible &= pl.col("prompt").fill_null("").str.strip_chars().str.len_chars() > 0
-    pool = df.filter(eligible & extra if extra is not None else eligible)
+    if method != NOISE:  # what a model rewrite can be trusted with
+        eligible &= pl.col("prompt").str.len_chars() <= max_tokens * CHARS_PER_TOKEN
+        eligible &= ~pl.col("task").fill_null("").is_in(MODEL_SKIP_TASKS)
+        if method == BACK_TRANSLATION:  # a pair already in the pivot language has no round trip to make
+            eligible &= pl.col("lang").fill_null("en") != opts.back_translation
+    pool = df.filter(eligible)
     u = pl.Series("_u", [bucket(opts.seed, f"{method}:{i}") for i in pool.get_column("id").to_list()],
                   dtype=pl.Float64)
-    chosen = pool.with_columns(u).filter(pl.col("_u") < opts.share).sort("_u")
-    if opts.max_rows is not None:
+    return pool.with_columns(u).filter(pl.col("_u") < opts.share)
+
+
+def candidates(df: pl.DataFrame, opts: AugmentOptions, method: str, max_tokens: int = 256,
+               cutoffs: dict[str, float] | None = None) -> pl.DataFrame:
+    """The training pairs a method augments: a `share` of the eligible ones by keyed hash. `cutoffs` (from
+    `plan_cutoffs`) keep the dataset-wide `max_rows` lowest hashes; without them `df` is taken as the whole."""
+    chosen = _hashes(df, opts, method, max_tokens).sort("_u")
+    if cutoffs is not None:
+        if method in cutoffs:
+            chosen = chosen.filter(pl.col("_u") <= cutoffs[method])
+    elif opts.max_rows is not None:
         chosen = chosen.head(opts.max_rows)
     return chosen.drop("_u")
+
+
+def methods(opts: AugmentOptions) -> list[str]:
+    return (([NOISE] if opts.noise.enabled else []) + ([PARAPHRASE] if opts.paraphrase else [])
+            + ([BACK_TRANSLATION] if opts.back_translation else [])) if opts.enabled else []
+
+
+PLAN_COLUMNS = ("id", "split", "origin", "prompt", "task", "lang")
+
+
+def plan_cutoffs(shards: list[Shard], opts: AugmentOptions, max_tokens: int) -> dict[str, float]:
+    """Per method, the largest hash that keeps `max_rows` rows over all pair shards (read by their key columns
+    only); a method without more candidates than that has no cutoff."""
+    if opts.max_rows is None:
+        return {}
+    lowest: dict[str, pl.Series] = {}
+    for shard in shards:
+        df = storage.read_parquet(shard.uri, columns=list(PLAN_COLUMNS))
+        for method in methods(opts):
+            u = _hashes(df, opts, method, max_tokens).get_column("_u")
+            both = pl.concat([lowest[method], u]) if method in lowest else u
+            lowest[method] = both.sort().head(opts.max_rows)  # a running bottom-k: memory stays at max_rows
+    return {m: float(u[-1]) for m, u in lowest.items() if len(u) >= opts.max_rows}
 
 
 # ---- noise ---------------------------------------------------------------------------------------
@@ -170,11 +209,11 @@ def derived_rows(chosen: pl.DataFrame, prompts: list[str], method: str, generato
     return out.select(chosen.columns)
 
 
-def noise_pairs(df: pl.DataFrame, opts: AugmentOptions) -> pl.DataFrame:
+def noise_pairs(df: pl.DataFrame, opts: AugmentOptions, cutoffs: dict[str, float] | None = None) -> pl.DataFrame:
     """Noised copies of a `share` of the training pairs (only the new rows; empty when noise is off)."""
     if not opts.noise.enabled:
         return df.clear()
-    chosen = candidates(df, opts, NOISE)
+    chosen = candidates(df, opts, NOISE, cutoffs=cutoffs)
     noised = [noise_text(p, opts.noise, pair_rng(opts.seed, NOISE, i))
               for i, p in chosen.select("id", "prompt").iter_rows()]
     keep = pl.Series([p is not None for p in noised], dtype=pl.Boolean)  # typed: an empty list is no Null column
@@ -260,13 +299,10 @@ def _answers(client: LLMClient, requests: list[ChatRequest], method: str, meta: 
     return answers
 
 
-def rewrite_pairs(df: pl.DataFrame, opts: AugmentOptions, client: LLMClient, method: str) -> Rewrites:
+def rewrite_pairs(df: pl.DataFrame, opts: AugmentOptions, client: LLMClient, method: str,
+                  cutoffs: dict[str, float] | None = None) -> Rewrites:
     """Paraphrased or back-translated copies of a `share` of the training pairs, checked; plus dead letters."""
-    usable = pl.col("prompt").str.len_chars() <= client.max_tokens * CHARS_PER_TOKEN
-    usable &= ~pl.col("task").fill_null("").is_in(MODEL_SKIP_TASKS)
-    if method == BACK_TRANSLATION:  # a pair already in the pivot language has no round trip to make
-        usable &= pl.col("lang").fill_null("en") != opts.back_translation
-    chosen = candidates(df, opts, method, usable)
+    chosen = candidates(df, opts, method, client.max_tokens, cutoffs)
     out = Rewrites(df.clear())
     rows = {r["id"]: r for r in chosen.select("id", "prompt", "lang", "source", "doc_id").iter_rows(named=True)}
     if not rows:
@@ -316,34 +352,36 @@ class Augmented:
     stats: LLMStats
 
 
-def augment_frame(df: pl.DataFrame, opts: AugmentOptions, client: LLMClient | None = None) -> Augmented:
-    """Every enabled method over one frame of pairs. Model methods need `client`."""
+def augment_frame(df: pl.DataFrame, opts: AugmentOptions, client: LLMClient | None = None,
+                  cutoffs: dict[str, float] | None = None) -> Augmented:
+    """Every enabled method over one frame of pairs. Model methods need `client`. Without `cutoffs` the frame
+    is taken as the whole dataset (`max_rows` applies to it)."""
     parts, added, dead, rejected, stats = [df], {}, [], Counter(), LLMStats()
-    if opts.enabled and opts.noise.enabled:
-        noised = noise_pairs(df, opts)
-        parts.append(noised)
-        added[NOISE] = len(noised)
-    methods = ([PARAPHRASE] if opts.paraphrase else []) + ([BACK_TRANSLATION] if opts.back_translation else [])
-    if opts.enabled and methods:
-        if client is None:
-            raise ValueError(f"augment: {' and '.join(methods)} need the generation endpoint")
-        for method in methods:
-            got = rewrite_pairs(df, opts, client, method)
-            parts.append(got.rows)
-            added[method] = len(got.rows)
+    model = [m for m in methods(opts) if m != NOISE]
+    if model and client is None:
+        raise ValueError(f"augment: {' and '.join(model)} need the generation endpoint")
+    for method in methods(opts):
+        if method == NOISE:
+            rows = noise_pairs(df, opts, cutoffs)
+        else:
+            got = rewrite_pairs(df, opts, client, method, cutoffs)
+            rows = got.rows
             dead += got.dead
             rejected.update(got.rejected)
             stats.merge(got.stats)
+        parts.append(rows)
+        added[method] = len(rows)
     return Augmented(pl.concat(parts, how="vertical_relaxed"), added, dead, dict(rejected), stats)
 
 
 @task(name="augment", cache_policy=NO_CACHE, task_run_name="augment-{shard.name}", **RETRYING)
 @resumable("augment", lambda a: a["shard"].name, ignore=("endpoint",))
 def augment_shard(shard: Shard, opts: AugmentOptions, endpoint: Endpoint | None, gen: GenerateOptions,
-                  cache_uri: str | None, work_uri: str) -> dict:
-    """Original rows plus augmented training pairs -> the augment stage's shard; counts per method."""
+                  cache_uri: str | None, work_uri: str, cutoffs: dict[str, float] | None = None) -> dict:
+    """Original rows plus augmented training pairs -> the augment stage's shard; counts per method.
+    `cutoffs` come from `plan_cutoffs` over all shards (for a dataset-wide `max_rows`)."""
     client = client_for(endpoint, gen, cache_uri) if endpoint else None
-    got = augment_frame(shard.read(), opts, client)
+    got = augment_frame(shard.read(), opts, client, cutoffs)
     dead_uri = None
     if got.dead:
         dead_uri = stage_uri(work_uri, "dead_letter", "pairs", f"augment-{shard.name}")

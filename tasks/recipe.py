@@ -384,7 +384,7 @@ class AugmentOptions(_Strict):
 
     enabled: bool = False
     share: float = Field(0.2, gt=0.0, le=1.0, description="share of training pairs augmented (chosen by seed)")
-    max_rows: int | None = Field(None, ge=1, description="cap on augmented pairs per method")
+    max_rows: int | None = Field(None, ge=1, description="cap on augmented pairs per method, over the whole dataset")
     noise: NoiseOptions = Field(default_factory=NoiseOptions)
     paraphrase: bool = Field(False, description="rewrite the prompt with the generation model")
     back_translation: str | None = Field(None, description="pivot language for prompt back-translation, e.g. fr")

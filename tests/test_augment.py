@@ -20,6 +20,7 @@ from tasks.augment import (
     augment_frame,
     augment_shard,
     noise_pairs,
+    plan_cutoffs,
     rewrite_problem,
 )
 from tasks.generate import Endpoint
@@ -141,6 +142,26 @@ def test_new_rows_are_linked_train_only_and_never_the_same_text(instruct):
     again = noise_pairs(out, opts)
     assert not set(again["augmented_from"]) & set(new["id"])
     assert len(noise_pairs(instruct, opts.model_copy(update={"max_rows": 7}))) == 7
+
+
+def test_max_rows_caps_the_whole_dataset_not_each_shard(instruct, tmp_path):
+    opts = AugmentOptions(enabled=True, share=0.5, max_rows=9, noise=NoiseOptions(enabled=True))
+    whole = noise_pairs(instruct, opts)
+    shards = []
+    for n, start in enumerate(range(0, len(instruct), 60)):  # 5 shards: 9 per shard would give up to 45
+        uri = str(tmp_path / f"s{n}.parquet")
+        storage.write_parquet(instruct.slice(start, 60), uri)
+        shards.append(Shard("pairs", f"s{n}", uri, min(60, len(instruct) - start)))
+    cutoffs = plan_cutoffs(shards, opts, max_tokens=256)
+    assert set(cutoffs) == {NOISE}
+    parts = [augment_shard.fn(s, opts, None, GenerateOptions(), None, str(tmp_path / "work"), cutoffs)
+             for s in shards]
+    assert sum(p["added"][NOISE] for p in parts) == 9
+    added = pl.concat([storage.read_parquet(p["shard"].uri).filter(pl.col("origin") == "augmented") for p in parts])
+    assert sorted(added["augmented_from"]) == sorted(whole["augmented_from"])  # the same pairs as in one frame
+    assert set(added["id"]) == set(whole["id"])
+    # no cap needed when there are fewer candidates than max_rows
+    assert plan_cutoffs(shards, opts.model_copy(update={"max_rows": 10_000}), 256) == {}
 
 
 def test_placeholders_survive_and_unchangeable_prompts_are_skipped():
