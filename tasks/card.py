@@ -347,7 +347,8 @@ def _limitations(m: dict, lic: dict) -> list[str]:
            "- PII scrubbing is automatic: it lowers the amount of personal data but cannot guarantee none is left "
            "(names and street addresses are the hardest). Report any personal data you find (see below).",
            "- Rows keep the biases, errors and opinions of their sources; the composition report counts, it does "
-           "not correct."]
+           "not correct. Its term counts match words, not meaning: a phrase can count in two categories "
+           "(\"African American\" also counts as \"American\") and a word's other senses count too."]
     if _generated(m):
         generators = recipe.get("generate", {}).get("generators") or []
         kinds = ", ".join(dict.fromkeys(g.get("kind", "?") for g in generators))
