@@ -34,7 +34,7 @@ from tasks.augment import augment_shard, plan_cutoffs
 from tasks.composition import composition_shard, merge
 from tasks.decontaminate import build_ngram_index, decontaminate_shard
 from tasks.dedup import apply_dedup, find_duplicates, signature_shard, update_index
-from tasks.erase import REGISTER, drop_erased_shard
+from tasks.erase import REGISTER, drop_erased_shard, erased_signatures_uri
 from tasks.export import export_version
 from tasks.filters import filter_shard
 from tasks.generate import ensure_llm_limit, generate_pairs, model_endpoint
@@ -218,7 +218,9 @@ def dedup(recipe: Recipe, shards: list[Shard], table: str, work_uri: str, report
     if table not in opts.tables or not (opts.exact or opts.near) or not any(s.rows for s in todo):
         return shards
     uris = [u for u in signature_shard.map(todo, unmapped(opts), unmapped(work_uri)).result() if u]
-    found = find_duplicates(uris, opts, table, index_uri(recipe), work_uri, version=report.version)
+    dataset_uri = storage.join(recipe.export.uri, recipe.name)
+    found = find_duplicates(uris, opts, table, index_uri(recipe), work_uri, version=report.version,
+                            erased_uri=erased_signatures_uri(dataset_uri, table))
     report.dedup[table] = found["stats"]
     signatures[table] = uris
     return rest + _rejecting("dedup", apply_dedup, todo, (found["decisions_uri"], opts), work_uri, report, collected)

@@ -44,10 +44,15 @@ MAX_WORDS_PER_BATCH = 2_000_000  # words of a shard turned into shingles at once
 BUCKET_ALL_PAIRS = 32  # larger LSH buckets (boilerplate) are paired with their first member only, not all pairs
 VERIFY_BATCH = 200_000  # candidate pairs compared at once
 
+# `published_in` of the erasure register's rows: signatures of rows erased on request (`<dataset>/_erasure/
+# signatures/`), so an edited copy that comes back from a source is dropped like a duplicate of them
+ERASED_IN = "erasure register"
+ERASED_COPY = "copy of a row erased on request"
+ERASED_COPY_KEEPS = ("id", "doc_id", "source", "uri", "license", "lang", "split")  # of such a copy's columns
 DECISIONS = pl.Schema({
     "shard": pl.String, "row": pl.UInt32, "id": pl.String,
     "action": pl.String,  # drop | keep
-    "reason": pl.String,  # exact duplicate | near duplicate (jaccard >= t) | already published in <version>
+    "reason": pl.String,  # exact duplicate | near duplicate (jaccard >= t) | already published in <v> | ERASED_COPY
     "duplicate_of": pl.String,  # id of the cluster's representative (null for the representative)
     "dup_cluster": pl.String,  # id of the cluster's representative
     "published_in": pl.String,  # version that published the representative, for rows already published
@@ -268,9 +273,6 @@ def _published_keys(index_uri: str, table: str, opts: DedupOptions,
                     version: str | None) -> list[tuple[str, pl.DataFrame]]:
     """(uri, keys) of each index file of a complete version other than `version`, oldest first (by creation, then
     name)."""
-    minhash_params, lsh = _params(opts)
-    b, r = lsh_params(opts.threshold, opts.num_perm)
-    bands_type = pl.Array(pl.UInt64, b)
     out = []
     for uri in parquet_files(storage.join(index_uri, table)):
         published_in = PurePosixPath(uri).stem
@@ -285,38 +287,49 @@ def _published_keys(index_uri: str, table: str, opts: DedupOptions,
         created_at = _version_created_at(storage.join(dataset_uri, published_in)) if dataset_uri else None
         if created_at is None:
             continue
-        head = _columns(data, ["id", "exact", "minhash", "lsh"])
-        same_minhash = bool(len(head)) and bool((head.get_column("minhash") == minhash_params).all())
-        if same_minhash and (head.get_column("lsh") == lsh).all():
-            bands = _columns(data, ["bands"]).get_column("bands")
-        elif same_minhash:  # other banding: recompute band hashes from the signatures
-            sig = _columns(data, ["sig"]).get_column("sig")
-            has = sig.is_not_null()
-            full = np.full((len(sig), opts.num_perm), MAX32, np.uint64)
-            if has.any():
-                full[has.to_numpy()] = sig.filter(has).to_numpy()
-            bands = pl.DataFrame({"bands": pl.Series(band_hashes(full, b, r)).cast(bands_type), "has": has}).select(
-                pl.when("has").then("bands")).to_series()
-        else:  # other MinHash parameters: signatures are not comparable, exact keys still are
-            bands = pl.Series([None] * len(head), dtype=bands_type)
-        out.append(((created_at, published_in), uri, head.select("id", "exact").with_columns(
-            bands.cast(bands_type).alias("bands"), pl.lit(None, pl.String).alias("shard"),
-            pl.lit(None, pl.UInt32).alias("row"), pl.lit(published_in).alias("published_in"),
-            pl.int_range(pl.len(), dtype=pl.UInt32).alias("pos"),
-        )))
+        out.append(((created_at, published_in), uri, _index_entries(data, opts, published_in)))
     return [(uri, keys) for _, uri, keys in sorted(out, key=lambda f: f[0])]
 
 
+def _index_entries(data: bytes, opts: DedupOptions, published_in: str) -> pl.DataFrame:
+    """Keys of an index file's rows under this run's MinHash and LSH settings (no bands when its MinHash settings
+    differ: exact keys still compare)."""
+    minhash_params, lsh = _params(opts)
+    b, r = lsh_params(opts.threshold, opts.num_perm)
+    bands_type = pl.Array(pl.UInt64, b)
+    head = _columns(data, ["id", "exact", "minhash", "lsh"])
+    same_minhash = bool(len(head)) and bool((head.get_column("minhash") == minhash_params).all())
+    if same_minhash and (head.get_column("lsh") == lsh).all():
+        bands = _columns(data, ["bands"]).get_column("bands")
+    elif same_minhash:  # other banding: recompute band hashes from the signatures
+        sig = _columns(data, ["sig"]).get_column("sig")
+        has = sig.is_not_null()
+        full = np.full((len(sig), opts.num_perm), MAX32, np.uint64)
+        if has.any():
+            full[has.to_numpy()] = sig.filter(has).to_numpy()
+        bands = pl.DataFrame({"bands": pl.Series(band_hashes(full, b, r)).cast(bands_type), "has": has}).select(
+            pl.when("has").then("bands")).to_series()
+    else:  # other MinHash parameters: signatures are not comparable, exact keys still are
+        bands = pl.Series([None] * len(head), dtype=bands_type)
+    return head.select("id", "exact").with_columns(
+        bands.cast(bands_type).alias("bands"), pl.lit(None, pl.String).alias("shard"),
+        pl.lit(None, pl.UInt32).alias("row"), pl.lit(published_in).alias("published_in"),
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("pos"),
+    )
+
+
 def _load_keys(signature_uris: list[str], index_uri: str | None, table: str, opts: DedupOptions,
-               version: str | None = None):
-    """Keys of every row: rows published by complete versions first (each id once, for the oldest version; never
-    `version` itself), then this run's rows by shard order. Returns (keys frame with `node`, files to read
-    signatures from, number of published rows)."""
+               version: str | None = None, erased_uri: str | None = None):
+    """Keys of every row: rows erased on request first (the signature files under `erased_uri`), then rows published
+    by complete versions (each id once, for the oldest version; never `version` itself), then this run's rows by
+    shard order. Returns (keys frame with `node`, files to read signatures from, number of earlier rows)."""
     b, _ = lsh_params(opts.threshold, opts.num_perm)
     bands_type = pl.Array(pl.UInt64, b)
     cols = ["id", "exact", "bands", "shard", "row", "published_in", "file", "pos"]
     frames, files = [], []
-    for uri, keys in _published_keys(index_uri, table, opts, version) if index_uri else []:
+    erased = [(u, _index_entries(storage.read_bytes(u), opts, ERASED_IN)) for u in parquet_files(erased_uri)
+              ] if erased_uri else []
+    for uri, keys in erased + (_published_keys(index_uri, table, opts, version) if index_uri else []):
         frames.append(keys.with_columns(pl.lit(len(files), pl.Int32).alias("file")).select(cols))
         files.append(uri)
     if frames:  # a row republished by later versions (incremental switched on late) is one candidate, not many
@@ -419,7 +432,8 @@ def cluster(keys: pl.DataFrame, files: list[str], published: int, opts: DedupOpt
     is_rep = pl.col("node") == pl.col("root")
     already = pl.col("rep_published_in").is_not_null()
     reason = (
-        pl.when(already).then(pl.lit("already published in ") + pl.col("rep_published_in"))
+        pl.when(pl.col("rep_published_in") == ERASED_IN).then(pl.lit(ERASED_COPY))
+        .when(already).then(pl.lit("already published in ") + pl.col("rep_published_in"))
         .when(is_rep).then(pl.lit(None, pl.String))
         .when(exact).then(pl.lit("exact duplicate"))
         .otherwise(pl.lit(near_reason(opts.threshold)))
@@ -444,6 +458,7 @@ def cluster(keys: pl.DataFrame, files: list[str], published: int, opts: DedupOpt
         "exact_dropped": dropped["exact duplicate"],
         "near_dropped": dropped[near_reason(opts.threshold)],
         "published_dropped": sum(n for k, n in dropped.items() if k.startswith("already published")),
+        "erased_copies_dropped": dropped[ERASED_COPY],
         "clusters": in_run.get_column("dup_cluster").n_unique(),
         "clustered_rows": len(in_run),
         "candidate_pairs": candidates,
@@ -455,14 +470,14 @@ def cluster(keys: pl.DataFrame, files: list[str], published: int, opts: DedupOpt
 @task(name="dedup-find", cache_policy=NO_CACHE, task_run_name="dedup-find-{table}", **RETRYING)
 @resumable("dedup-find", lambda a: a["table"])
 def find_duplicates(signature_uris: list[str], opts: DedupOptions, table: str, index_uri: str | None,
-                    work_uri: str, version: str | None = None) -> dict:
-    """Cluster the table's duplicates over all shards (and rows published by other versions, with
-    `opts.incremental`: pass this run's `version` so a rerun does not match its own earlier output);
-    returns {"decisions_uri", "stats"}."""
+                    work_uri: str, version: str | None = None, erased_uri: str | None = None) -> dict:
+    """Cluster the table's duplicates over all shards, and against rows erased on request (the signature files under
+    `erased_uri`) and, with `opts.incremental`, rows published by other versions (pass this run's `version` so a
+    rerun does not match its own earlier output); returns {"decisions_uri", "stats"}."""
     keys, files, published = _load_keys(signature_uris, index_uri if opts.incremental else None, table, opts,
-                                         version)
+                                         version, erased_uri)
     decisions, stats = cluster(keys, files, published, opts)
-    name = f"decisions-{table}-{fingerprint(signature_uris, opts, index_uri, version)}.parquet"
+    name = f"decisions-{table}-{fingerprint(signature_uris, opts, index_uri, version, files)}.parquet"
     uri = storage.join(work_uri, "dedup", name)
     storage.write_parquet(decisions, uri)
     return {"decisions_uri": uri, "stats": stats}
@@ -482,9 +497,14 @@ def apply_decisions(df: pl.DataFrame, decisions: pl.DataFrame) -> tuple[pl.DataF
         raise ValueError("dedup decisions do not match the shard's rows (the shard changed after its signatures)")
     drop = (pl.col("action") == "drop").fill_null(False)
     kept = joined.filter(~drop).with_columns(pl.coalesce("_cluster", "dup_cluster").alias("dup_cluster"))
+    erased = (pl.col("published_in") == ERASED_IN).fill_null(False)
     rejected = joined.filter(drop).with_columns(
-        pl.when(pl.col("published_in").is_not_null()).then(pl.lit("already published"))
+        pl.when(erased).then(pl.lit(ERASED_COPY))
+        .when(pl.col("published_in").is_not_null()).then(pl.lit("already published"))
         .otherwise(pl.col("_reason")).alias("reason"))
+    # a copy of erased data is not kept anywhere, the rejected table included: keys and reason only
+    rejected = rejected.with_columns(pl.when(~erased).then(pl.col(c)).alias(c) for c in df.columns
+                                     if c not in ERASED_COPY_KEEPS)
     return kept.select(df.columns), rejected.select(*df.columns, "reason", "duplicate_of", "published_in")
 
 

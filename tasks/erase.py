@@ -53,6 +53,9 @@ LOG = "erasure/log.jsonl"
 # Ids of every erased row, kept beside the versions: later builds drop rows with these ids (or derived from them)
 # at ingest, so the nightly run does not bring erased data back from sources that still hold it.
 REGISTER = "_erasure/erased_ids.parquet"
+# The erased rows' dedup index entries (hashes and MinHash signatures, no text), per table and erasure: later builds
+# drop edited copies of them in the dedup stage (an edited copy has another id, which the register cannot catch).
+ERASED_SIGNATURES = "_erasure/signatures"
 REGISTER_SCHEMA = pl.Schema({"id": pl.String, "erased_at": pl.Datetime("us", "UTC"), "version": pl.String})
 # columns that hold ids, names and labels rather than free text: never searched for --contains
 NOT_TEXT = {"id", "doc_id", "source", "license", "lang", "origin", "task", "split", "pipeline_version", "generator",
@@ -428,7 +431,7 @@ def erase_version(uri: str, criteria: Criteria, *, requested_by: str | None = No
     finally:
         storage.delete_tree(work)
     register(dataset_uri, new, plan.erased_docs | plan.erased_pairs | plan.side_ids | set(criteria.doc_ids))
-    _carry_index(index_uri_of(dataset_uri, manifest), old, new, kept_ids)
+    _carry_index(dataset_uri, index_uri_of(dataset_uri, manifest), old, new, kept_ids)
     for name in superseded:
         delete_version(dataset_uri, name)
     return result | {"version": new, "version_uri": storage.join(dataset_uri, new), "latest_moved": set_latest}
@@ -462,15 +465,25 @@ def drop_erased_shard(shard: Shard, register_uri: str, register_sha: str, work_u
     return write_stage(kept, work_uri, "erased", shard), ({"erased on request": len(gone)} if len(gone) else {})
 
 
-def _carry_index(index: str, old: str, new: str, kept_ids: dict[str, pl.Series]) -> None:
-    """Give the new version the old one's dedup index entries of the rows it kept (none when the old has none)."""
+def _carry_index(dataset_uri: str, index: str, old: str, new: str, kept_ids: dict[str, pl.Series]) -> None:
+    """Give the new version the old one's dedup index entries of the rows it kept (none when the old has none);
+    the entries of the rows it dropped go to the erased signatures, for later builds' dedup stage."""
     for table, ids in kept_ids.items():
         data = storage.read_if_exists(storage.join(index, table, f"{old}.parquet"))
         if data is None:
             continue
-        entries = pl.read_parquet(io.BytesIO(data)).filter(pl.col("id").is_in(ids.implode()))
-        if len(entries):
-            storage.write_parquet(entries, storage.join(index, table, f"{new}.parquet"))
+        entries = pl.read_parquet(io.BytesIO(data))
+        kept = entries.get_column("id").is_in(ids.implode())
+        if kept.any():
+            storage.write_parquet(entries.filter(kept), storage.join(index, table, f"{new}.parquet"))
+        if not kept.all():
+            storage.write_parquet(entries.filter(~kept), erased_signatures_uri(dataset_uri, table, new))
+
+
+def erased_signatures_uri(dataset_uri: str, table: str, version: str | None = None) -> str:
+    """The folder of a table's erased signatures, or the file one erasure (`version`, the version it wrote) added."""
+    folder = storage.join(dataset_uri, ERASED_SIGNATURES, table)
+    return storage.join(folder, f"{version}.parquet") if version else folder
 
 
 def _write_filtered(plan: Plan, criteria: Criteria, work: str) -> tuple[dict, dict, dict, set[str], dict]:

@@ -233,6 +233,25 @@ def test_a_rebuild_does_not_bring_erased_rows_back(built, tmp_path):
     pairs = read_table(str(again), manifest, "pairs")
     assert set(pairs["doc_id"]) <= set(before["id"]) | set(pairs["id"]) and len(pairs) > 0
 
+    # the source is edited (a word fixed): the document has another id, but it is a near copy of the erased one
+    spec = yaml.safe_load(recipe.read_text())
+    news = Path(spec["sources"][0]["uri"]).read_text().splitlines()
+    assert EMAIL.upper() in news[0]
+    words = news[0].split(" ")
+    words[3] = words[3] + "s"
+    (tmp_path / "news.txt").write_text("\n".join([" ".join(words), *news[1:]]) + "\n")
+    spec["sources"][0]["uri"] = str(tmp_path / "news.txt")
+    edited = tmp_path / "recipe.yaml"
+    edited.write_text(yaml.safe_dump(spec, sort_keys=False))
+    third = Path(build_dataset(str(edited), version="n3", options=RunOptions(export_uri=out)))
+    assert EMAIL not in all_text(third)  # in no table, the rejected ones included
+    manifest = check_version(str(third))
+    assert manifest["stats"]["rejected"]["dedup: copy of a row erased on request"] == 1
+    assert manifest["stats"]["rejected"]["erased: erased on request"] == 2  # the two seed pairs, unchanged
+    assert set(read_table(str(third), manifest, "documents")["id"]) == set(before["id"])
+    copy = pl.read_parquet(third / "rejected" / "documents.parquet").filter(pl.col("stage") == "dedup")
+    assert len(copy) == 1 and copy["source"].to_list() == ["news"] and copy["text"].null_count() == 1
+
 
 def test_bad_erasure_requests(built, tmp_path):
     no_criteria = pairforge("erase", str(built.parent))  # the CLI turns every ErasureError into exit 2
