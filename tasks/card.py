@@ -388,7 +388,9 @@ def _erasure(m: dict) -> list[str]:
            "which writes a new version without the matching rows and everything derived from them (pairs made "
            "from an erased document, augmented copies, training files), logs the request in `erasure/log.jsonl` "
            "(criteria as sha256, never the values) and moves `LATEST`; `--delete-superseded` also deletes the "
-           "older versions that still hold matches, and `pairforge gc <dataset folder> --keep N` applies retention.",
+           "older versions that still hold matches, and `pairforge gc <dataset folder> --keep N` applies retention. "
+           "Later builds leave the erased rows out even when the sources still hold them, and drop edited copies "
+           "of them where the table is deduplicated.",
            ""]
     erasure = m.get("erasure")
     if erasure:
