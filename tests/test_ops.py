@@ -210,13 +210,13 @@ class TestWithWorker:
             return path == "/hook" and isinstance(body, dict) and body.get("source") == "prefect-automation" \
                 and body.get("flow_run_id") == str(run.id)
 
-        [(_, headers, body)] = deployed.receiver.wait_for(from_automation, timeout=45)
+        [(_, headers, body)] = deployed.receiver.wait_for(from_automation, timeout=90)
         assert headers.get("Content-Type") == "application/json"
         assert body["state"] == "Failed" and body["flow"] == "build-dataset" and body["deployment"] == "build-dataset"
         assert "no file matches" in body["message"] and body["flow_run"] == run.name
         assert str(run.id) in body["url"]
         # the same automation also sent through the notification block (how Slack or email blocks are used)
-        notes = deployed.receiver.wait_for(lambda p, b: p == "/notify" and run.name in json.dumps(b), timeout=20)
+        notes = deployed.receiver.wait_for(lambda p, b: p == "/notify" and run.name in json.dumps(b), timeout=60)
         assert notes and "Failed" in notes[0][2]["subject"]
 
     def test_ui_run_button_starts_a_run(self, deployed):
@@ -241,7 +241,7 @@ class TestWithWorker:
                 page.get_by_role("button", name="Run", exact=True).click()
                 page.get_by_text("Quick run", exact=True).click()
                 dialog = page.get_by_role("dialog")  # this UI asks to confirm the parameters first
-                dialog.get_by_role("button", name="Run", exact=True).wait_for(timeout=5_000)
+                dialog.get_by_role("button", name="Run", exact=True).wait_for()
                 assert str(deployed.recipe) in dialog.get_by_role("textbox").first.input_value()
                 # what the page posted and logged, to explain a run that never appears
                 seen = []
