@@ -333,14 +333,21 @@ def delete_version(dataset_uri: str, name: str) -> None:
 # ---- the erasure -------------------------------------------------------------------------------
 
 
-def _purge_cache(cache_uri: str, needles: list[str], dry_run: bool) -> int:
-    """Delete LLM cache entries whose stored answer contains a needle; returns how many."""
-    if not needles:
+def _purge_cache(cache_uri: str, needles: list[str], ids: set[str], dry_run: bool) -> int:
+    """Delete LLM cache entries whose stored answer contains a needle, or that were asked for an erased document
+    or pair (their `for` key names its id: `qa:<doc id>:<chunk>`, `judge:<pair id>`); returns how many."""
+    if not needles and not ids:
         return 0
     purged = 0
     for uri, _ in storage.list_files(cache_uri):
-        if uri.endswith(".json") and any(n in storage.read_bytes(uri).decode("utf-8", "replace").lower()
-                                         for n in needles):
+        if not uri.endswith(".json"):
+            continue
+        text = storage.read_bytes(uri).decode("utf-8", "replace")
+        try:
+            asked_for = str(json.loads(text).get("for") or "")
+        except (ValueError, AttributeError):
+            asked_for = ""
+        if any(n in text.lower() for n in needles) or not ids.isdisjoint(asked_for.split(":")):
             purged += 1
             if not dry_run:
                 storage.delete(uri)
@@ -383,7 +390,8 @@ def erase_version(uri: str, criteria: Criteria, *, requested_by: str | None = No
     latest = latest_name(dataset_uri)
     result = {"erased_from": old, "version": None, "version_uri": None, "removed": plan.removed,
               "detail": plan.detail, "side": {k: v for k, v in plan.side.items() if v}, "dry_run": dry_run,
-              "llm_cache_entries_purged": _purge_cache(cache_uri, criteria.needles, dry_run),
+              "llm_cache_entries_purged": _purge_cache(
+                  cache_uri, criteria.needles, plan.erased_docs | plan.erased_pairs | set(criteria.doc_ids), dry_run),
               "latest_moved": False, "deleted_versions": [], "other_stores": _other_stores(dataset_uri, recipe)}
     if latest and latest != old:
         result["warning"] = f"LATEST names {latest}, not the erased version: erase it too"

@@ -335,9 +335,10 @@ class LLMClient:
             return None
 
     def _cache_write(self, key: str, result: ChatResult) -> None:
+        # `for`: the caller's id (document or pair ids inside), by which erasure finds the entries of erased rows
         entry = {"model": self.model, "text": result.text, "parsed": result.parsed,
                  "finish_reason": result.finish_reason, "tokens_in": result.tokens_in,
-                 "tokens_out": result.tokens_out}  # fmt: skip
+                 "tokens_out": result.tokens_out, "for": result.key}  # fmt: skip
         try:
             storage.write_bytes(self._cache_path(key), json.dumps(entry, ensure_ascii=False).encode())
         except OSError as e:  # StorageError included

@@ -156,10 +156,12 @@ def test_erasure_removes_rows_derived_rows_and_side_rows_into_a_new_version(buil
     card = (new / "README.md").read_text()
     assert manifest["previous_version"] == "v1" and "Compared with `v1`" in card
     assert f"documents 1, pairs {len(gone_pairs)} removed" in card
-    # cache entries holding the address are gone, the others stay
+    # cache entries holding the address, or asked for an erased row, are gone; the others stay
     left = {p: p.read_text().lower() for p in cache.rglob("*.json")}
     assert not any(EMAIL in t for t in left.values())
-    assert set(left) == {p for p, t in cached.items() if EMAIL not in t}
+    asked_for_erased = {p for p, t in cached.items() if doc_id in json.loads(t)["for"]}
+    assert any(EMAIL not in cached[p] for p in asked_for_erased)  # chunks of the document without the address
+    assert set(left) == {p for p, t in cached.items() if EMAIL not in t} - asked_for_erased
     assert "LLM cache entries purged: " in result.stderr
 
 
