@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-import polars as pl
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import (
     create_markdown_artifact,
@@ -46,7 +45,7 @@ from tasks.quality import quality_shard
 from tasks.recipe import Recipe, load_recipe
 from tasks.report import RunReport
 from tasks.settings import get_settings
-from tasks.shards import Shard, stage_uri
+from tasks.shards import Shard, keys_only, rejected_uri
 from tasks.sources import batch_files, ingest_files, resolve_source_files
 from tasks.split import plan_splits, split_shard
 from tasks.validate import summarise, validate_shard
@@ -66,9 +65,6 @@ class GenerationFailed(RuntimeError):
 
 STATS_IN_MANIFEST = ("stages", "sources", "quarantine", "rejected", "pii", "pii_by_source", "no_ner", "validation",
                      "llm", "dead_letter", "dedup", "augment", "composition")
-# Stages that run before the PII scrub: their rejected rows are published as keys and reasons, without text.
-BEFORE_PII = ("erased", "normalize", "langid", "filters")
-KEY_COLUMNS = ["id", "doc_id", "source", "uri", "license", "lang", "reason"]
 
 
 def default_version() -> str:
@@ -171,18 +167,8 @@ def _count_llm(report: RunReport, res: dict) -> None:
 
 
 def _collect_rejected(collected: dict[str, list[str]], work_uri: str, stage: str, shard: Shard) -> None:
-    """Queue a shard's rejected rows for the version's `rejected/<table>.parquet`, tagged with their stage.
-
-    Rows rejected before the PII scrub still hold raw text: only their keys and reasons are published."""
-    df = storage.read_parquet(stage_uri(work_uri, "rejected", shard.table, f"{stage}-{shard.name}"))
-    df = df.with_columns(pl.lit(stage).alias("stage"))
-    uri = stage_uri(work_uri, "rejected-out", shard.table, f"{stage}-{shard.name}")
-    storage.write_parquet(_keys_only(df) if stage in BEFORE_PII else df, uri)
-    collected.setdefault(f"rejected/{shard.table}.parquet", []).append(uri)
-
-
-def _keys_only(df: pl.DataFrame) -> pl.DataFrame:
-    return df.select([c for c in [*KEY_COLUMNS, "stage"] if c in df.columns])
+    """Queue a shard's rejected rows (written by the stage task) for the version's `rejected/<table>.parquet`."""
+    collected.setdefault(f"rejected/{shard.table}.parquet", []).append(rejected_uri(work_uri, stage, shard))
 
 
 def _rejecting(stage: str, stage_task, shards: list[Shard], args: tuple, work_uri: str, report: RunReport,
@@ -452,7 +438,7 @@ def build_dataset(recipe_path: str, version: str | None = None, options: RunOpti
         if not recipe.export.keep_documents:  # not redistributed: nor are the texts of rejected documents
             tables.pop("documents", None)
             for uri in collected.get("rejected/documents.parquet", []):
-                storage.write_parquet(_keys_only(storage.read_parquet(uri)), uri)
+                storage.write_parquet(keys_only(storage.read_parquet(uri)), uri)
         if recipe.composition.enabled:  # over what is exported
             exported = [s for table_shards in tables.values() for s in table_shards]
             report.composition = merge(composition_shard.map(exported, unmapped(recipe.composition)).result())

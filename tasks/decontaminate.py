@@ -44,7 +44,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import storage
 from tasks.recipe import Benchmark, DecontaminateOptions
-from tasks.shards import RETRYING, Shard, fingerprint, log, resumable, stage_uri, write_stage
+from tasks.shards import RETRYING, Shard, fingerprint, log, resumable, write_rejected, write_stage
 
 MIN_WHOLE_WORDS = 3
 TEXT_FIELDS = {"documents": ["text"], "pairs": ["prompt", "response"]}
@@ -295,6 +295,6 @@ def decontaminate_shard(shard: Shard, index_uri: str, opts: DecontaminateOptions
                                             maintain_order="left").drop("_row")
     rejected = tagged.filter(pl.col("reason").is_not_null())
     if len(rejected):
-        storage.write_parquet(rejected, stage_uri(work_uri, "rejected", shard.table, f"decontaminate-{shard.name}"))
+        write_rejected(rejected, work_uri, "decontaminate", shard)
     kept = tagged.filter(pl.col("reason").is_null()).drop("reason", "overlaps")
     return write_stage(kept, work_uri, "decontaminate", shard), dict(Counter(rejected.get_column("reason").to_list()))

@@ -36,7 +36,7 @@ from tasks import storage
 from tasks.export import MANIFEST
 from tasks.recipe import DedupOptions
 from tasks.schema import row_text
-from tasks.shards import RETRYING, Shard, fingerprint, resumable, stage_uri, write_stage
+from tasks.shards import KEY_COLUMNS, RETRYING, Shard, fingerprint, resumable, stage_uri, write_rejected, write_stage
 
 MAX32 = np.uint64(0xFFFFFFFF)
 SHINGLE_BATCH = 1 << 15  # shingles hashed per step: temporaries of SHINGLE_BATCH x num_perm uint64 (32 MB at 128)
@@ -48,7 +48,6 @@ VERIFY_BATCH = 200_000  # candidate pairs compared at once
 # signatures/`), so an edited copy that comes back from a source is dropped like a duplicate of them
 ERASED_IN = "erasure register"
 ERASED_COPY = "copy of a row erased on request"
-ERASED_COPY_KEEPS = ("id", "doc_id", "source", "uri", "license", "lang", "split")  # of such a copy's columns
 DECISIONS = pl.Schema({
     "shard": pl.String, "row": pl.UInt32, "id": pl.String,
     "action": pl.String,  # drop | keep
@@ -504,7 +503,7 @@ def apply_decisions(df: pl.DataFrame, decisions: pl.DataFrame) -> tuple[pl.DataF
         .otherwise(pl.col("_reason")).alias("reason"))
     # a copy of erased data is not kept anywhere, the rejected table included: keys and reason only
     rejected = rejected.with_columns(pl.when(~erased).then(pl.col(c)).alias(c) for c in df.columns
-                                     if c not in ERASED_COPY_KEEPS)
+                                     if c not in KEY_COLUMNS)
     return kept.select(df.columns), rejected.select(*df.columns, "reason", "duplicate_of", "published_in")
 
 
@@ -516,7 +515,7 @@ def apply_dedup(shard: Shard, decisions_uri: str, opts: DedupOptions, work_uri: 
     decisions = storage.read_parquet(decisions_uri).filter(pl.col("shard") == shard.name)
     kept, rejected = apply_decisions(df, decisions)
     if len(rejected):
-        storage.write_parquet(rejected, stage_uri(work_uri, "rejected", shard.table, f"dedup-{shard.name}"))
+        write_rejected(rejected, work_uri, "dedup", shard)
     return write_stage(kept, work_uri, "dedup", shard), dict(Counter(rejected.get_column("reason").to_list()))
 
 

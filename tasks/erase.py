@@ -46,7 +46,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks import storage
 from tasks.export import LATEST, MANIFEST, read_manifest, resolve_version_uri, write_version
 from tasks.schema import conform
-from tasks.shards import RETRYING, Shard, resumable, stage_uri, write_stage
+from tasks.shards import RETRYING, Shard, resumable, write_rejected, write_stage
 
 DATA_TABLES = ("documents", "pairs")
 LOG = "erasure/log.jsonl"
@@ -469,7 +469,7 @@ def drop_erased_shard(shard: Shard, register_uri: str, register_sha: str, work_u
     erased = storage.read_parquet(register_uri, columns=["id"]).get_column("id")
     kept, gone = drop_erased_frame(shard.read(), erased)
     if len(gone):
-        storage.write_parquet(gone, stage_uri(work_uri, "rejected", shard.table, f"erased-{shard.name}"))
+        write_rejected(gone, work_uri, "erased", shard)
     return write_stage(kept, work_uri, "erased", shard), ({"erased on request": len(gone)} if len(gone) else {})
 
 

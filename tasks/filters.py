@@ -30,10 +30,9 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import storage
 from tasks.recipe import C4Rules, FilterOptions, FineWebRules, GopherQuality, GopherRepetition, TokenBounds
 from tasks.schema import row_text
-from tasks.shards import RETRYING, Shard, resumable, stage_uri, write_stage
+from tasks.shards import RETRYING, Shard, resumable, write_rejected, write_stage
 
 TEXT = "_f_text"  # the text being judged (documents: edited by C4's line removal)
 ROW = "_f_row"
@@ -429,5 +428,5 @@ def filter_shard(shard: Shard, opts: FilterOptions, work_uri: str) -> tuple[Shar
         return shard, {}
     kept, rejected = filter_frame(shard.read(), shard.table, opts)
     if len(rejected):
-        storage.write_parquet(rejected, stage_uri(work_uri, "rejected", shard.table, f"filters-{shard.name}"))
+        write_rejected(rejected, work_uri, "filters", shard)
     return write_stage(kept, work_uri, "filters", shard), dict(Counter(rejected.get_column("reason").to_list()))

@@ -12,7 +12,7 @@ from tasks import storage
 from tasks.generate import DEAD_LETTER, Endpoint, client_for, run_requests
 from tasks.llm import ChatRequest, LLMClient
 from tasks.recipe import GenerateOptions
-from tasks.shards import Shard, resumable, stage_uri, write_stage
+from tasks.shards import Shard, resumable, stage_uri, write_rejected, write_stage
 
 RUBRIC = """Rate how good the response is as training data for the prompt, from 1 to 5:
 5 = correct, complete, helpful and well written; 4 = good with minor issues; 3 = acceptable;
@@ -62,8 +62,7 @@ def judge_shard(shard: Shard, endpoint: Endpoint, opts: GenerateOptions, cache_u
     kept, rejected, dead, stats = judge_frame(shard.read(), client_for(endpoint, opts, cache_uri),
                                               opts.judge.min_score, opts.judge.origins)
     if len(rejected):
-        storage.write_parquet(rejected.drop("judge_score"), stage_uri(work_uri, "rejected", "pairs",
-                                                                       f"judge-{shard.name}"))
+        write_rejected(rejected.drop("judge_score"), work_uri, "judge", shard)
     if dead:
         storage.write_parquet(pl.DataFrame(dead, schema=DEAD_LETTER, orient="row"),
                               stage_uri(work_uri, "dead_letter", "pairs", f"judge-{shard.name}"))

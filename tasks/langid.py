@@ -20,10 +20,9 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import storage
 from tasks.recipe import LangIDOptions
 from tasks.schema import row_text
-from tasks.shards import RETRYING, Shard, resumable, stage_uri, write_stage
+from tasks.shards import RETRYING, Shard, resumable, write_rejected, write_stage
 
 log = logging.getLogger(__name__)
 URLS = r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+"
@@ -140,5 +139,5 @@ def langid_shard(shard: Shard, opts: LangIDOptions, languages: list[str],
         return shard, {}
     kept, rejected = identify_frame(shard.read(), shard.table, opts, languages)
     if len(rejected):
-        storage.write_parquet(rejected, stage_uri(work_uri, "rejected", shard.table, f"langid-{shard.name}"))
+        write_rejected(rejected, work_uri, "langid", shard)
     return write_stage(kept, work_uri, "langid", shard), dict(Counter(rejected.get_column("reason").to_list()))

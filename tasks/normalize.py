@@ -14,9 +14,8 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import storage
 from tasks.recipe import CleanOptions
-from tasks.shards import RETRYING, Shard, resumable, stage_uri, write_stage
+from tasks.shards import RETRYING, Shard, resumable, write_rejected, write_stage
 
 # C0/C1 control characters except tab and newline, plus zero-width and BOM characters.
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200c\u200d\u2060\ufeff]"
@@ -113,5 +112,5 @@ def normalize_frame(df: pl.DataFrame, table: str, opts: CleanOptions) -> tuple[p
 def normalize_shard(shard: Shard, opts: CleanOptions, work_uri: str) -> tuple[Shard, dict[str, int]]:
     kept, rejected = normalize_frame(shard.read(), shard.table, opts)
     if len(rejected):
-        storage.write_parquet(rejected, stage_uri(work_uri, "rejected", shard.table, f"normalize-{shard.name}"))
+        write_rejected(rejected, work_uri, "normalize", shard)
     return write_stage(kept, work_uri, "normalize", shard), dict(Counter(rejected.get_column("reason").to_list()))

@@ -14,9 +14,8 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import storage
 from tasks.recipe import QualityOptions
-from tasks.shards import RETRYING, Shard, resumable, stage_uri, write_stage
+from tasks.shards import RETRYING, Shard, resumable, write_rejected, write_stage
 
 GROUNDED_TASKS = ("qa", "summarization")
 # Short function words carry no evidence of grounding.
@@ -85,5 +84,5 @@ def check_pairs(df: pl.DataFrame, opts: QualityOptions) -> tuple[pl.DataFrame, p
 def quality_shard(shard: Shard, opts: QualityOptions, work_uri: str) -> tuple[Shard, dict[str, int]]:
     kept, rejected = check_pairs(shard.read(), opts)
     if len(rejected):
-        storage.write_parquet(rejected, stage_uri(work_uri, "rejected", "pairs", f"quality-{shard.name}"))
+        write_rejected(rejected, work_uri, "quality", shard)
     return write_stage(kept, work_uri, "quality", shard), dict(Counter(rejected.get_column("reason").to_list()))

@@ -49,6 +49,28 @@ def write_stage(df: pl.DataFrame, work_uri: str, stage: str, shard: Shard) -> Sh
     return Shard(shard.table, shard.name, uri, len(df))
 
 
+# Stages that run before the PII scrub: the rows they reject still hold raw text, so only keys and reasons are kept.
+BEFORE_PII = ("erased", "normalize", "langid", "filters")
+KEY_COLUMNS = ("id", "doc_id", "source", "uri", "license", "lang", "reason", "stage")
+
+
+def keys_only(df: pl.DataFrame) -> pl.DataFrame:
+    return df.select([c for c in KEY_COLUMNS if c in df.columns])
+
+
+def rejected_uri(work_uri: str, stage: str, shard: Shard) -> str:
+    return stage_uri(work_uri, "rejected", shard.table, f"{stage}-{shard.name}")
+
+
+def write_rejected(df: pl.DataFrame, work_uri: str, stage: str, shard: Shard) -> str:
+    """A stage's rejected rows of one shard (with `reason`), tagged with the stage, as the version's rejected table
+    takes them: keys only for a stage before the PII scrub."""
+    df = df.with_columns(pl.lit(stage).alias("stage"))
+    uri = rejected_uri(work_uri, stage, shard)
+    storage.write_parquet(keys_only(df) if stage in BEFORE_PII else df, uri)
+    return uri
+
+
 def fingerprint(*values: Any) -> str:
     """A short stable hash of task arguments (pydantic models, Shards, plain values)."""
 
