@@ -449,9 +449,11 @@ def cluster(keys: pl.DataFrame, files: list[str], published: int, opts: DedupOpt
     reasons = Counter(decisions.get_column("reason").drop_nulls().to_list())
     dropped = Counter(decisions.filter(pl.col("action") == "drop").get_column("reason").to_list())
     in_run = decisions.filter(pl.col("published_in").is_null())
+    erased = int((keys.get_column("published_in") == ERASED_IN).sum())
     stats = {
         "rows": len(keys) - published,
-        "published_rows_checked": published,
+        "published_rows_checked": published - erased,
+        "erased_rows_checked": erased,
         "exact_duplicates": reasons["exact duplicate"],
         "near_duplicates": reasons[near_reason(opts.threshold)],
         "exact_dropped": dropped["exact duplicate"],

@@ -249,6 +249,8 @@ def test_a_rebuild_does_not_bring_erased_rows_back(built, tmp_path):
     assert EMAIL not in all_text(third)  # in no table, the rejected ones included
     manifest = check_version(str(third))
     assert manifest["stats"]["rejected"]["dedup: copy of a row erased on request"] == 1
+    dedup = manifest["stats"]["dedup"]["documents"]
+    assert dedup["erased_rows_checked"] == 1 and dedup["erased_copies_dropped"] == 1
     assert manifest["stats"]["rejected"]["erased: erased on request"] == 2  # the two seed pairs, unchanged
     assert set(read_table(str(third), manifest, "documents")["id"]) == set(before["id"])
     copy = pl.read_parquet(third / "rejected" / "documents.parquet").filter(pl.col("stage") == "dedup")
