@@ -45,7 +45,7 @@ from tasks.quality import quality_shard
 from tasks.recipe import Recipe, load_recipe
 from tasks.report import RunReport
 from tasks.settings import get_settings
-from tasks.shards import Shard, keys_only, rejected_uri
+from tasks.shards import Shard, contents_key, keys_only, rejected_uri
 from tasks.sources import batch_files, ingest_files, resolve_source_files
 from tasks.split import plan_splits, split_shard
 from tasks.validate import summarise, validate_shard
@@ -204,9 +204,10 @@ def dedup(recipe: Recipe, shards: list[Shard], table: str, work_uri: str, report
     if table not in opts.tables or not (opts.exact or opts.near) or not any(s.rows for s in todo):
         return shards
     uris = [u for u in signature_shard.map(todo, unmapped(opts), unmapped(work_uri)).result() if u]
-    dataset_uri = storage.join(recipe.export.uri, recipe.name)
+    erased = erased_signatures_uri(storage.join(recipe.export.uri, recipe.name), table)
+    read = [erased] + ([storage.join(index_uri(recipe), table)] if opts.incremental else [])
     found = find_duplicates(uris, opts, table, index_uri(recipe), work_uri, version=report.version,
-                            erased_uri=erased_signatures_uri(dataset_uri, table))
+                            erased_uri=erased, inputs=contents_key(read))
     report.dedup[table] = found["stats"]
     signatures[table] = uris
     return rest + _rejecting("dedup", apply_dedup, todo, (found["decisions_uri"], opts), work_uri, report, collected)
@@ -273,7 +274,7 @@ def split(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunReport,
     _count(report, "split", shards, out)
     opts = recipe.decontaminate
     if opts.enabled and (opts.against_splits or opts.benchmarks):
-        ngrams = build_ngram_index(out, opts, work_uri)
+        ngrams = build_ngram_index(out, opts, work_uri, contents_key([b.uri for b in opts.benchmarks]))
         todo, rest = _only(out, opts.tables)
         out = rest + _rejecting("decontaminate", decontaminate_shard, todo, (ngrams, opts), work_uri, report,
                                 collected)

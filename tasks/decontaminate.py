@@ -218,9 +218,9 @@ def _held_out(shards: list[Shard], opts: DecontaminateOptions) -> Iterator[tuple
 
 @task(name="decontaminate-index", cache_policy=NO_CACHE, **RETRYING)
 @resumable("decontaminate-index", lambda a: "all")
-def build_ngram_index(shards: list[Shard], opts: DecontaminateOptions, work_uri: str) -> str:
+def build_ngram_index(shards: list[Shard], opts: DecontaminateOptions, work_uri: str, inputs: str = "") -> str:
     """Write the n-gram hashes of the held-out rows (with `against_splits`) and of the benchmarks with their
-    origin, boilerplate left out; returns the index's URI."""
+    origin, boilerplate left out; returns the index's URI. `inputs`: `contents_key` of the benchmark files."""
     parts = [pl.DataFrame(schema=INDEX_SCHEMA)]
     if opts.against_splits:
         # two passes over the held-out rows: count each n-gram's documents, then index all but boilerplate
@@ -244,7 +244,7 @@ def build_ngram_index(shards: list[Shard], opts: DecontaminateOptions, work_uri:
     for bench in opts.benchmarks:
         parts.append(benchmark_hashes(bench, opts.ngram))
     index = pl.concat(parts).unique().sort("h", "origin").with_columns(pl.lit(HASHER).alias("hasher"))
-    uri = storage.join(work_uri, "decontaminate", f"ngrams-{fingerprint(shards, opts)}.parquet")
+    uri = storage.join(work_uri, "decontaminate", f"ngrams-{fingerprint(shards, opts, inputs)}.parquet")
     storage.write_parquet(index, uri)
     return uri
 

@@ -471,14 +471,15 @@ def cluster(keys: pl.DataFrame, files: list[str], published: int, opts: DedupOpt
 @task(name="dedup-find", cache_policy=NO_CACHE, task_run_name="dedup-find-{table}", **RETRYING)
 @resumable("dedup-find", lambda a: a["table"])
 def find_duplicates(signature_uris: list[str], opts: DedupOptions, table: str, index_uri: str | None,
-                    work_uri: str, version: str | None = None, erased_uri: str | None = None) -> dict:
+                    work_uri: str, version: str | None = None, erased_uri: str | None = None, inputs: str = "") -> dict:
     """Cluster the table's duplicates over all shards, and against rows erased on request (the signature files under
     `erased_uri`) and, with `opts.incremental`, rows published by other versions (pass this run's `version` so a
-    rerun does not match its own earlier output); returns {"decisions_uri", "stats"}."""
+    rerun does not match its own earlier output); returns {"decisions_uri", "stats"}. `inputs`: `contents_key` of
+    the index and erased-signature files, so a resumed run does not reuse decisions made against other ones."""
     keys, files, published = _load_keys(signature_uris, index_uri if opts.incremental else None, table, opts,
                                          version, erased_uri)
     decisions, stats = cluster(keys, files, published, opts)
-    name = f"decisions-{table}-{fingerprint(signature_uris, opts, index_uri, version, files)}.parquet"
+    name = f"decisions-{table}-{fingerprint(signature_uris, opts, index_uri, version, files, inputs)}.parquet"
     uri = storage.join(work_uri, "dedup", name)
     storage.write_parquet(decisions, uri)
     return {"decisions_uri": uri, "stats": stats}

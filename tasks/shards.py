@@ -88,6 +88,12 @@ def fingerprint(*values: Any) -> str:
     return hashlib.sha256(json.dumps(plain(list(values)), sort_keys=True).encode()).hexdigest()[:16]
 
 
+def contents_key(locations: list[str]) -> str:
+    """A fingerprint of the files at these paths, folders or globs (names and `storage.file_tag`s). Passed to a
+    resumable task that reads them, it makes a changed, added or removed file a new key (nothing stale is reused)."""
+    return fingerprint([(uri, storage.file_tag(uri)) for loc in locations for uri, _ in storage.glob(loc)])
+
+
 def _stamp(result: Any, key: str) -> Any:
     """Give every Shard in a task's result the task's key as its lineage."""
     if isinstance(result, Shard):

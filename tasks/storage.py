@@ -151,6 +151,22 @@ def _s3_size(uri: str) -> int | None:
         raise _s3_error(e, uri) from e
 
 
+def file_tag(uri: str) -> str:
+    """What changes when a file's content does, without reading it: size and mtime locally, the ETag on S3."""
+    if is_s3(uri):
+        bucket, key = _split_s3(uri)
+        try:
+            head = _s3().head_object(Bucket=bucket, Key=key)
+        except Exception as e:
+            raise _s3_error(e, uri) from e
+        return f"{head['ContentLength']}-{head.get('ETag', '')}"
+    try:
+        st = _local_path(uri).stat()
+    except OSError as e:
+        raise StorageError(f"{uri}: {e.strerror or e}") from e
+    return f"{st.st_size}-{st.st_mtime_ns}"
+
+
 def _not_found(e: Exception) -> bool:
     """An S3 error that means the key does not exist."""
     from botocore.exceptions import ClientError

@@ -18,7 +18,7 @@ from tasks.decontaminate import benchmark_hashes, build_ngram_index, decontamina
 from tasks.generate import classification_prompt
 from tasks.recipe import Benchmark, DecontaminateOptions, GeneratorSpec, Source, SplitOptions
 from tasks.schema import conform, stable_id
-from tasks.shards import Shard, write_stage
+from tasks.shards import Shard, contents_key, write_stage
 from tasks.sources import stream_source_files
 from tasks.split import plan_splits, split_shard
 from tests.conftest import CORPORA
@@ -92,7 +92,7 @@ def split(shards: list[Shard], work: str, opts: SplitOptions) -> list[Shard]:
 
 def decontaminate(shards: list[Shard], opts: DecontaminateOptions, work: str):
     """Index + every shard, as the flow runs them; returns (kept rows per table, rejected rows per table, counts)."""
-    index = build_ngram_index.fn(shards, opts, work)
+    index = build_ngram_index.fn(shards, opts, work, contents_key([b.uri for b in opts.benchmarks]))
     kept, rejected, counts = {}, {}, {}
     for s in shards:
         out, c = decontaminate_shard.fn(s, index, opts, work)
@@ -198,6 +198,21 @@ def test_short_texts_match_whole_labels_never_and_min_overlaps_counts(tmp_path):
                        "short-question": "overlaps benchmark labels (13-gram)"}  # a one-word label matches nothing
     _, rejected2, _ = decontaminate(shards, DecontaminateOptions(benchmarks=bench_opt, min_overlaps=2), work)
     assert "pairs" not in rejected2  # one shared n-gram is not enough at min_overlaps: 2
+
+
+def test_a_resumed_run_does_not_reuse_an_index_of_an_older_benchmark_file(tmp_path):
+    """Same work area (a resumed run), the benchmark file edited in between: the index is built again."""
+    work = str(tmp_path)
+    train = conform(pl.DataFrame([{"id": "p1", "doc_id": "a", "prompt": "Summarise this.", "response": LINES[1]}]),
+                    "pairs").with_columns(pl.lit("train").alias("split"))
+    shards = [shard(train, work, "pairs", "p-0-0")]
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text(json.dumps({"text": LINES[2]}), encoding="utf-8")
+    opts = DecontaminateOptions(against_splits=False, benchmarks=[Benchmark(name="b", uri=str(bench))])
+    assert decontaminate(shards, opts, work)[1] == {}
+    bench.write_text(json.dumps({"text": LINES[1]}), encoding="utf-8")  # now it holds the training text
+    _, rejected, _ = decontaminate(shards, opts, work)
+    assert rejected["pairs"]["id"].to_list() == ["p1"]
 
 
 LABELS = ["world", "sports", "business", "science"]

@@ -139,3 +139,19 @@ def test_read_missing_s3_key_raises_permanent_storage_error(bucket):
 def test_join():
     assert storage.join("s3://b/p/", "/x/", "y.txt") == "s3://b/p/x/y.txt"
     assert storage.join("/tmp/a", "b") == "/tmp/a/b"
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_contents_key_follows_file_changes(tmp_path, where, request):
+    from tasks.shards import contents_key
+
+    base = f"s3://{request.getfixturevalue('bucket')}/bench" if where == "s3" else str(tmp_path / "bench")
+    storage.write_bytes(storage.join(base, "a.jsonl"), b'{"text": "one"}\n')
+    first = contents_key([base])
+    assert contents_key([base]) == first  # nothing read changed
+    storage.write_bytes(storage.join(base, "a.jsonl"), b'{"text": "two"}\n')  # same size, other content
+    second = contents_key([base])
+    assert second != first
+    storage.write_bytes(storage.join(base, "b.jsonl"), b"{}\n")
+    assert contents_key([base]) != second and contents_key([storage.join(base, "*.jsonl")]) == contents_key([base])
+    assert contents_key([storage.join(base, "missing")]) == contents_key([])
