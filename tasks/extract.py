@@ -347,15 +347,17 @@ class _Robots:
         return Protego.parse(body.decode(charset or "utf-8", errors="replace"))
 
 
-def _fetch_one(client, robots: _Robots | None, row: int, url: str, o: FetchOptions) -> Fetched:
+class _Refused(Exception):
+    """Raised by the request hook: robots.txt keeps the request's URL (maybe a redirect's target) out."""
+
+
+def _fetch_one(client, row: int, url: str, o: FetchOptions) -> Fetched:
     if not re.match(r"https?://[^/\s]+", url, re.I):
         return Fetched(row, url, datetime.now(UTC), error="not an http(s) URL")
     try:
-        if robots and (refusal := robots.refusal(url)):
-            return Fetched(row, url, datetime.now(UTC), error=refusal)
         content, charset = _get(client, url, o)
         return Fetched(row, url, datetime.now(UTC), content, charset)
-    except ValueError as e:
+    except (ValueError, _Refused) as e:
         return Fetched(row, url, datetime.now(UTC), error=str(e))
 
 
@@ -372,10 +374,17 @@ def fetch_pages(urls: Iterable[tuple[int, str]], options: FetchOptions | None = 
         httpx.Client(headers=headers, timeout=o.timeout_s, follow_redirects=True, max_redirects=5) as client,
         ThreadPoolExecutor(o.workers, thread_name_prefix="fetch") as pool,
     ):
-        robots = _Robots(client, o) if o.respect_robots else None
+        if o.respect_robots:
+            robots = _Robots(client, o)
+
+            def keep_to_robots(request) -> None:  # every request, the targets of redirects included
+                if request.url.path != "/robots.txt" and (refusal := robots.refusal(str(request.url))):
+                    raise _Refused(refusal)
+
+            client.event_hooks = {"request": [keep_to_robots]}
         try:
             for row, url in urls:
-                window.append(pool.submit(_fetch_one, client, robots, row, url, o))
+                window.append(pool.submit(_fetch_one, client, row, url, o))
                 if len(window) >= 2 * o.workers:
                     yield window.popleft().result()
             while window:

@@ -166,6 +166,8 @@ class PageServer(LoopbackHTTP):
                     return self.send(429, b"slow down", headers={"Retry-After": "0"})
                 if path == "/limited":
                     return self.send(200, b"<html><body><p>Allowed now.</p></body></html>")
+                if path == "/moved":
+                    return self.send(302, b"", headers={"Location": "/private/moved-here"})
                 if path == "/paper.pdf":
                     return self.send(200, b"%PDF-1.4", "application/pdf")
                 if path == "/menu":
@@ -286,12 +288,13 @@ Allow: /slow/open
 
 def test_fetch_keeps_to_robots_txt(pages):
     pages.robots = (200, ROBOTS)
-    paths = ["/pages/lemire.me.json.html", "/private/a", "/slow/1", "/slow/open", "/private/b", "/latin1"]
+    paths = ["/pages/lemire.me.json.html", "/private/a", "/slow/1", "/slow/open", "/private/b", "/latin1", "/moved"]
     got = list(fetch_pages(enumerate((pages.url + p for p in paths), start=1), FetchOptions(workers=4)))
     assert [g.error for g in got] == [None, "disallowed by robots.txt", "disallowed by robots.txt", None,
-                                      "disallowed by robots.txt", None]
+                                      "disallowed by robots.txt", None, "disallowed by robots.txt"]
     assert pages.calls["/robots.txt"] == 1  # once per site, shared by the threads
-    assert not {"/private/a", "/private/b", "/slow/1"} & set(pages.calls)  # never requested
+    assert pages.calls["/moved"] == 1  # allowed, but it redirects into /private/
+    assert not {"/private/a", "/private/b", "/slow/1", "/private/moved-here"} & set(pages.calls)  # never requested
 
 
 def test_unreadable_robots_txt_keeps_the_site_out_unless_turned_off(tmp_path, pages):
