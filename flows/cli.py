@@ -262,6 +262,11 @@ def erase(
         err.print(f"  side file {path}: {n}", highlight=False)
     err.print(f"LLM cache entries {'to purge' if dry_run else 'purged'}: {result['llm_cache_entries_purged']}",
               highlight=False)
+    if not dry_run:
+        kept = ", ".join(f"{t} {n}" for t, n in result.get("erased_signatures", {}).items())
+        err.print(f"dedup signatures kept so later builds drop edited copies: {kept}" if kept else
+                  "no dedup signatures of the erased rows (no index): later builds drop them by id, not edited copies",
+                  highlight=False)
     if result["deleted_versions"]:
         err.print(f"superseded versions {'to delete' if dry_run else 'deleted'}: "
                   f"{', '.join(result['deleted_versions'])}", highlight=False)

@@ -439,10 +439,11 @@ def erase_version(uri: str, criteria: Criteria, *, requested_by: str | None = No
     finally:
         storage.delete_tree(work)
     register(dataset_uri, new, plan.erased_docs | plan.erased_pairs | plan.side_ids | set(criteria.doc_ids))
-    _carry_index(dataset_uri, index_uri_of(dataset_uri, manifest), old, new, kept_ids)
+    signatures = _carry_index(dataset_uri, index_uri_of(dataset_uri, manifest), old, new, kept_ids)
     for name in superseded:
         delete_version(dataset_uri, name)
-    return result | {"version": new, "version_uri": storage.join(dataset_uri, new), "latest_moved": set_latest}
+    return result | {"version": new, "version_uri": storage.join(dataset_uri, new), "latest_moved": set_latest,
+                     "erased_signatures": signatures}
 
 
 def register(dataset_uri: str, version: str, ids: set[str]) -> None:
@@ -473,9 +474,11 @@ def drop_erased_shard(shard: Shard, register_uri: str, register_sha: str, work_u
     return write_stage(kept, work_uri, "erased", shard), ({"erased on request": len(gone)} if len(gone) else {})
 
 
-def _carry_index(dataset_uri: str, index: str, old: str, new: str, kept_ids: dict[str, pl.Series]) -> None:
+def _carry_index(dataset_uri: str, index: str, old: str, new: str, kept_ids: dict[str, pl.Series]) -> dict[str, int]:
     """Give the new version the old one's dedup index entries of the rows it kept (none when the old has none);
-    the entries of the rows it dropped go to the erased signatures, for later builds' dedup stage."""
+    the entries of the rows it dropped go to the erased signatures, for later builds' dedup stage. Returns how many
+    erased rows per table have signatures kept."""
+    kept_signatures = {}
     for table, ids in kept_ids.items():
         data = storage.read_if_exists(storage.join(index, table, f"{old}.parquet"))
         if data is None:
@@ -486,6 +489,8 @@ def _carry_index(dataset_uri: str, index: str, old: str, new: str, kept_ids: dic
             storage.write_parquet(entries.filter(kept), storage.join(index, table, f"{new}.parquet"))
         if not kept.all():
             storage.write_parquet(entries.filter(~kept), erased_signatures_uri(dataset_uri, table, new))
+            kept_signatures[table] = int((~kept).sum())
+    return kept_signatures
 
 
 def erased_signatures_uri(dataset_uri: str, table: str, version: str | None = None) -> str:

@@ -163,6 +163,8 @@ def test_erasure_removes_rows_derived_rows_and_side_rows_into_a_new_version(buil
     assert any(EMAIL not in cached[p] for p in asked_for_erased)  # chunks of the document without the address
     assert set(left) == {p for p, t in cached.items() if EMAIL not in t} - asked_for_erased
     assert "LLM cache entries purged: " in result.stderr
+    assert "dedup signatures kept so later builds drop edited copies: documents 1" in result.stderr
+    assert len(list((dataset / "_erasure" / "signatures" / "documents").glob("*.parquet"))) == 1
 
 
 def test_second_erasure_retention_and_superseded_versions(built):
