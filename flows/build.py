@@ -193,7 +193,7 @@ def _only(shards: list[Shard], tables) -> tuple[list[Shard], list[Shard]]:
 
 
 def index_uri(recipe: Recipe) -> str:
-    return recipe.dedup.index_uri or storage.join(recipe.export.uri, recipe.name, "_index")
+    return recipe.dedup.index_uri or storage.join(recipe.dataset_uri, "_index")
 
 
 def dedup(recipe: Recipe, shards: list[Shard], table: str, work_uri: str, report: RunReport,
@@ -204,7 +204,7 @@ def dedup(recipe: Recipe, shards: list[Shard], table: str, work_uri: str, report
     if table not in opts.tables or not (opts.exact or opts.near) or not any(s.rows for s in todo):
         return shards
     uris = [u for u in signature_shard.map(todo, unmapped(opts), unmapped(work_uri)).result() if u]
-    erased = erased_signatures_uri(storage.join(recipe.export.uri, recipe.name), table)
+    erased = erased_signatures_uri(recipe.dataset_uri, table)
     read = [erased] + ([storage.join(index_uri(recipe), table)] if opts.incremental else [])
     found = find_duplicates(uris, opts, table, index_uri(recipe), work_uri, version=report.version,
                             erased_uri=erased, inputs=contents_key(read))
@@ -263,7 +263,7 @@ def make_pairs(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunRe
 
 
 def llm_cache_uri(recipe: Recipe) -> str:
-    return recipe.generate.cache_uri or storage.join(recipe.export.uri, recipe.name, "_cache", "llm")
+    return recipe.generate.cache_uri or storage.join(recipe.dataset_uri, "_cache", "llm")
 
 
 def split(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunReport,
@@ -391,8 +391,8 @@ def build_dataset(recipe_path: str, version: str | None = None, options: RunOpti
     logger = get_run_logger()
     recipe = load_recipe(recipe_path, (options or RunOptions()).overrides())
     version = version or recipe.export.version or default_version()
-    dataset_uri = storage.join(recipe.export.uri, recipe.name)
-    work_uri = storage.join(recipe.export.work_uri or storage.join(dataset_uri, "_work"), version)
+    dataset_uri = recipe.dataset_uri
+    work_uri = recipe.work_uri(version)
     record_run(recipe.name, version, work_uri)  # for the failure hooks
     report = RunReport(recipe.name, version, work_uri=work_uri, on_progress=_progress(recipe.name))
     logger.info("building %s version %s; work area %s", recipe.name, version, work_uri)

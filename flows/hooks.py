@@ -58,7 +58,6 @@ def sanitize(text: str | None, limit: int = MESSAGE_LIMIT) -> str:
 
 def _recipe_facts(parameters: dict[str, Any]) -> dict[str, str]:
     """Dataset, version and work area worked out from the run's parameters (as the flow does)."""
-    from tasks import storage
     from tasks.recipe import load_recipe
 
     recipe_path = parameters.get("recipe_path")
@@ -80,8 +79,7 @@ def _recipe_facts(parameters: dict[str, Any]) -> dict[str, str]:
     version = parameters.get("version") or recipe.export.version
     if version:
         facts["version"] = version
-        dataset_uri = storage.join(recipe.export.uri, recipe.name)
-        facts["work_uri"] = storage.join(recipe.export.work_uri or storage.join(dataset_uri, "_work"), version)
+        facts["work_uri"] = recipe.work_uri(version)
     return facts
 
 

@@ -16,7 +16,6 @@ and test rows are never touched.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from collections import Counter
@@ -32,7 +31,7 @@ from tasks.llm import ChatRequest, LLMClient, LLMStats
 from tasks.recipe import AugmentOptions, GenerateOptions, NoiseOptions
 from tasks.schema import stable_id
 from tasks.shards import RETRYING, Shard, log, resumable, stage_uri, write_stage
-from tasks.split import bucket
+from tasks.split import bucket, keyed_hash
 
 NOISE, PARAPHRASE, BACK_TRANSLATION = "noise", "paraphrase", "back-translation"
 # Pair tasks whose prompt carries the input a response was made from word for word: a model rewrite would
@@ -117,9 +116,7 @@ def plan_cutoffs(shards: list[Shard], opts: AugmentOptions, max_tokens: int) -> 
 
 def pair_rng(seed: int, method: str, pair_id: str) -> random.Random:
     """A generator of its own per pair (never the global one): same seed and id, same draws, on any machine."""
-    digest = hashlib.blake2b(f"{method}:{pair_id}".encode("utf-8", "surrogatepass"), digest_size=8,
-                             key=str(seed).encode()).digest()
-    return random.Random(int.from_bytes(digest, "big"))
+    return random.Random(keyed_hash(seed, f"{method}:{pair_id}"))
 
 
 def _typo(word: str, rng: random.Random) -> str:

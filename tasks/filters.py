@@ -69,14 +69,14 @@ def _ratio(part: str, whole: str) -> pl.Expr:
 
 
 def _ensure_words(df: pl.DataFrame) -> pl.DataFrame:
-    """Word count, text length and non-blank lines of the current text (shared by several rule sets)."""
+    """Word count, text length, non-blank lines and their number, of the current text (shared by the rule sets)."""
     if "_f_words" in df.columns:
         return df
     return df.with_columns(
         pl.col(TEXT).str.count_matches(WORD).alias("_f_words"),
         pl.col(TEXT).str.len_chars().alias("_f_chars"),
         pl.col(TEXT).str.extract_all(r"[^\n]*\S[^\n]*").alias("_f_lines"),
-    )
+    ).with_columns(pl.col("_f_lines").list.len().alias("_f_nlines"))
 
 
 def _repeats(items: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -90,6 +90,9 @@ class RuleSet:
 
     name = ""
 
+    def __init__(self, opts):
+        self.opts = opts
+
     def prepare(self, df: pl.DataFrame) -> pl.DataFrame:
         return df
 
@@ -101,7 +104,7 @@ class C4(RuleSet):
     name = "c4"
 
     def __init__(self, opts: C4Rules):
-        self.opts = opts
+        super().__init__(opts)
         self.phrases = list(dict.fromkeys(p.lower() for p in opts.reject_phrases if p))
         self.edits = bool(opts.drop_lines_with or opts.drop_lines_without_terminal_punctuation
                           or opts.min_words_per_line)
@@ -190,9 +193,7 @@ def ngram_stats(df: pl.DataFrame, top: list[int], dup: list[int]) -> pl.DataFram
 
 class GopherRepetitionRules(RuleSet):
     name = "gopher_repetition"
-
-    def __init__(self, opts: GopherRepetition):
-        self.opts = opts
+    opts: GopherRepetition
 
     def prepare(self, df: pl.DataFrame) -> pl.DataFrame:
         df = _ensure_words(df)
@@ -203,7 +204,7 @@ class GopherRepetitionRules(RuleSet):
         df = df.with_columns(
             paragraphs.list.len().alias("_f_paras"), dup_paras.alias("_f_dup_paras"),
             dup_para_chars.alias("_f_dup_para_chars"),
-            lines.list.len().alias("_f_rlines"), dup_lines.alias("_f_dup_lines"),
+            dup_lines.alias("_f_dup_lines"),
             dup_line_chars.alias("_f_dup_line_chars"),
         )
         top = [n for n, f in self.opts.max_top_ngram_char_fraction.items() if f is not None]
@@ -223,7 +224,7 @@ class GopherRepetitionRules(RuleSet):
                         _ratio("_f_dup_para_chars", "_f_chars") > o.max_dup_para_char_fraction))
         if o.max_dup_line_fraction is not None:
             out.append((f"more than {_pct(o.max_dup_line_fraction)} of lines repeated",
-                        _ratio("_f_dup_lines", "_f_rlines") > o.max_dup_line_fraction))
+                        _ratio("_f_dup_lines", "_f_nlines") > o.max_dup_line_fraction))
         if o.max_dup_line_char_fraction is not None:
             out.append((f"repeated lines hold more than {_pct(o.max_dup_line_char_fraction)} of characters",
                         _ratio("_f_dup_line_chars", "_f_chars") > o.max_dup_line_char_fraction))
@@ -240,9 +241,7 @@ class GopherRepetitionRules(RuleSet):
 
 class GopherQualityRules(RuleSet):
     name = "gopher_quality"
-
-    def __init__(self, opts: GopherQuality):
-        self.opts = opts
+    opts: GopherQuality
 
     def prepare(self, df: pl.DataFrame) -> pl.DataFrame:
         df = _ensure_words(df)
@@ -258,7 +257,6 @@ class GopherQualityRules(RuleSet):
             pl.col("_f_lines").list.eval(pl.element().str.contains(BULLET)).list.sum().alias("_f_bullets"),
             pl.col("_f_lines").list.eval(pl.element().str.strip_chars_end().str.contains(ELLIPSIS_END)).list.sum()
             .alias("_f_ellipsis_lines"),
-            pl.col("_f_lines").list.len().alias("_f_nlines"),
         )
         if self.opts.min_stop_words is not None:
             df = df.hstack(self._stop_word_counts(df))
@@ -311,16 +309,13 @@ class GopherQualityRules(RuleSet):
 
 class FineWeb(RuleSet):
     name = "fineweb"
-
-    def __init__(self, opts: FineWebRules):
-        self.opts = opts
+    opts: FineWebRules
 
     def prepare(self, df: pl.DataFrame) -> pl.DataFrame:
         df = _ensure_words(df)
         lines = pl.col("_f_lines")
         _, dup_chars = _repeats(lines)
         return df.with_columns(
-            lines.list.len().alias("_f_fw_lines"),
             lines.list.eval(pl.element().str.strip_chars_end().str.contains(FINEWEB_PUNCT)).list.sum()
             .alias("_f_fw_punct"),
             lines.list.eval(pl.element().str.len_chars() <= self.opts.short_line_chars).list.sum()
@@ -332,13 +327,13 @@ class FineWeb(RuleSet):
 
     def rules(self) -> list[tuple[str, pl.Expr]]:
         o = self.opts
-        out = [("no text", pl.col("_f_fw_lines") == 0)]
+        out = [("no text", pl.col("_f_nlines") == 0)]
         if o.min_line_punct_ratio is not None:
             out.append((f"fewer than {_pct(o.min_line_punct_ratio)} of lines end in punctuation",
-                        _ratio("_f_fw_punct", "_f_fw_lines") < o.min_line_punct_ratio))
+                        _ratio("_f_fw_punct", "_f_nlines") < o.min_line_punct_ratio))
         if o.max_short_line_ratio is not None:
             out.append((f"{_pct(o.max_short_line_ratio)} or more of lines have at most {o.short_line_chars} "
-                        "characters", _ratio("_f_fw_short", "_f_fw_lines") >= o.max_short_line_ratio))
+                        "characters", _ratio("_f_fw_short", "_f_nlines") >= o.max_short_line_ratio))
         if o.max_char_dup_ratio is not None:
             out.append((f"duplicated lines hold {_pct(o.max_char_dup_ratio)} or more of characters",
                         _ratio("_f_fw_dup_chars", "_f_fw_chars") >= o.max_char_dup_ratio))

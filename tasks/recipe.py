@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from tasks import storage
+
 DOCUMENT_FORMATS = ("text", "text-lines", "jsonl", "csv", "parquet", "html", "url-list", "wikipedia", "pdf")
 PAIR_FORMATS = ("alpaca", "dolly", "sharegpt", "openai", "prompt-completion", "self-instruct")
 SOURCE_FORMATS = DOCUMENT_FORMATS + PAIR_FORMATS
@@ -488,6 +490,15 @@ class Recipe(_Strict):
     @property
     def sha256(self) -> str:
         return self._sha256
+
+    @property
+    def dataset_uri(self) -> str:
+        """`<export.uri>/<name>`: the dataset's versions, LATEST, dedup index, model cache and erasure register."""
+        return storage.join(self.export.uri, self.name)
+
+    def work_uri(self, version: str) -> str:
+        """The run's work area (intermediate shards, resume markers) for `version`."""
+        return storage.join(self.export.work_uri or storage.join(self.dataset_uri, "_work"), version)
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> Recipe:

@@ -37,10 +37,15 @@ from tasks.schema import SPLITS
 from tasks.shards import RETRYING, Shard, fingerprint, resumable, write_stage
 
 
-def bucket(seed: int, key: str) -> float:
-    """A uniform number in [0, 1) from a keyed hash (blake2b: stable across versions, unlike pl.hash)."""
+def keyed_hash(seed: int, key: str) -> int:
+    """A 64-bit keyed hash (blake2b: stable across versions and machines, unlike pl.hash)."""
     digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8, key=str(seed).encode()).digest()
-    return int.from_bytes(digest, "big") / 2**64
+    return int.from_bytes(digest, "big")
+
+
+def bucket(seed: int, key: str) -> float:
+    """A uniform number in [0, 1) from the keyed hash."""
+    return keyed_hash(seed, key) / 2**64
 
 
 def _cut(position: pl.Expr, opts: SplitOptions) -> pl.Expr:

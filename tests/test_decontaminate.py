@@ -105,21 +105,27 @@ def decontaminate(shards: list[Shard], opts: DecontaminateOptions, work: str):
     return ({t: pl.concat(f) for t, f in kept.items()}, {t: pl.concat(f) for t, f in rejected.items()}, counts)
 
 
+def with_a_test_pair_copied_into_training(docs: pl.DataFrame, pairs: pl.DataFrame, name: str, work: str,
+                                          opts: SplitOptions, min_words: int = 0):
+    """Split, then split again with one test pair (of at least `min_words` prompt words) re-imported as
+    `copied-pair`, derived from a training document. Returns (shards, frames by table)."""
+    first = split([shard(docs, work, "documents", "lee-0-0"), shard(pairs, work, "pairs", name)], work, opts)
+    test_pair = first[1].read().filter(
+        pl.col("split") == "test", pl.col("prompt").str.split(" ").list.len() >= min_words).row(0, named=True)
+    train_doc = first[0].read().filter(pl.col("split") == "train")["id"][0]
+    copy = pairs.filter(pl.col("id") == test_pair["id"]).with_columns(pl.lit("copied-pair").alias("id"),
+                                                                        pl.lit(train_doc).alias("doc_id"))
+    shards = split([shard(docs, work, "documents", "lee-0-0"),
+                    shard(pl.concat([pairs, copy]), work, "pairs", name)], work, opts)
+    return shards, {s.table: s.read() for s in shards}
+
+
 def test_pair_copied_from_the_test_split_into_training_is_removed(tmp_path):
     work = str(tmp_path)
     docs, pairs = documents(LINES), self_instruct(USER_TASKS)
     opts = SplitOptions(train=0.6, validation=0.2, test=0.2, seed=1)
-    first = split([shard(docs, work, "documents", "lee-0-0"), shard(pairs, work, "pairs", "user-0-0")], work, opts)
-    split_pairs = first[1].read()
-    test_pair = split_pairs.filter(pl.col("split") == "test", pl.col("prompt").str.split(" ").list.len() >= 20).row(
-        0, named=True)
-    train_doc = first[0].read().filter(pl.col("split") == "train")["id"][0]
+    shards, tables = with_a_test_pair_copied_into_training(docs, pairs, "user-0-0", work, opts, min_words=20)
     # the same pair, re-imported as derived from a training document: it lands in training
-    copy = pairs.filter(pl.col("id") == test_pair["id"]).with_columns(pl.lit("copied-pair").alias("id"),
-                                                                        pl.lit(train_doc).alias("doc_id"))
-    shards = split([shard(docs, work, "documents", "lee-0-0"),
-                    shard(pl.concat([pairs, copy]), work, "pairs", "user-0-0")], work, opts)
-    tables = {s.table: s.read() for s in shards}
     assert tables["pairs"].filter(pl.col("id") == "copied-pair")["split"].item() == "train"
 
     kept, rejected, counts = decontaminate(shards, DecontaminateOptions(), work)
@@ -235,14 +241,7 @@ def test_shared_prompt_template_is_not_contamination_but_a_copied_test_pair_is(t
     docs = documents(LINES[:160])
     pairs = classification_pairs(docs)
     opts = SplitOptions(train=0.6, validation=0.2, test=0.2, seed=3)
-    first = split([shard(docs, work, "documents", "lee-0-0"), shard(pairs, work, "pairs", "cls-0-0")], work, opts)
-    test_pair = first[1].read().filter(pl.col("split") == "test").row(0, named=True)
-    train_doc = first[0].read().filter(pl.col("split") == "train")["id"][0]
-    copy = pairs.filter(pl.col("id") == test_pair["id"]).with_columns(pl.lit("copied-pair").alias("id"),
-                                                                        pl.lit(train_doc).alias("doc_id"))
-    shards = split([shard(docs, work, "documents", "lee-0-0"),
-                    shard(pl.concat([pairs, copy]), work, "pairs", "cls-0-0")], work, opts)
-    tables = {s.table: s.read() for s in shards}
+    shards, tables = with_a_test_pair_copied_into_training(docs, pairs, "cls-0-0", work, opts)
     train_pairs = tables["pairs"].filter(pl.col("split") == "train")
     held_out_pairs = tables["pairs"].filter(pl.col("split") != "train")
     # the template alone is a 13-gram ("classify the text into one of these labels world sports business science
