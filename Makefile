@@ -1,24 +1,57 @@
 # pairforge: `make demo` and `make test` each work as the only command on a fresh machine.
+# Both install exactly the locked versions (requirements.lock / requirements-dev.lock, with hashes);
+# `make lock` re-resolves them from pyproject.toml's ranges (see README, "Dependencies").
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint serve ui bench clean
+PIP_VERSION := 26.3
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+
+# llama.cpp is compiled for a portable x86-64 baseline (AVX2/FMA/F16C), never for the build machine's
+# own CPU (-march=native): a native build segfaulted on AVX-512/AMX machines (issue 11). The wheel is
+# built once per (locked sdist hash, flags) into a wheelhouse of its own, not pip's cache, so a wheel
+# built some other way is never picked up. Set WHEELHOUSE to an empty folder to force a fresh build.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+WHEELHOUSE ?= $(HOME)/.cache/pairforge/wheels
+
+.PHONY: demo test doctor lint lock serve ui bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "pip==$(PIP_VERSION)"
 
-# one stamp per dependency set; re-install when pyproject.toml changes
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# the locked llama-cpp-python entry (name==version and its hashes), extracted from the lock
+$(VENV)/llama.req: $(LOCK) | $(BIN)/python
+	awk '/^llama-cpp-python==/{p=1} p{print} p && !/\\$$/{p=0}' $(LOCK) > $@
+	grep -q '^llama-cpp-python==' $@
+
+# build (or reuse) the portable wheel, then install it without its dependencies (the lock installs those)
+$(VENV)/.llama: $(VENV)/llama.req
+	@key=$$( (cat $<; echo "$(LLAMA_CMAKE_ARGS)") | sha256sum | cut -c1-16); dir="$(WHEELHOUSE)/llama-$$key"; \
+	if ! ls "$$dir"/llama_cpp_python-*.whl >/dev/null 2>&1; then \
+	  echo "compiling llama.cpp (portable: $(LLAMA_CMAKE_ARGS)); about 4 minutes on 2 cores" >&2; \
+	  mkdir -p "$$dir.tmp" && \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip wheel -q --no-cache-dir --no-deps --require-hashes \
+	    -r $< -w "$$dir.tmp" && rm -rf "$$dir" && mv "$$dir.tmp" "$$dir"; \
+	fi && $(BIN)/pip install -q --no-deps --force-reinstall "$$dir"/llama_cpp_python-*.whl
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[dev]"
-	touch $@ $(VENV)/.installed
+# one stamp per dependency set; re-installed when the lock or pyproject.toml changes
+$(VENV)/.installed: $(LOCK) pyproject.toml $(VENV)/.llama
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
+	rm -f $(VENV)/.installed-dev
+	touch $@
+
+$(VENV)/.installed-dev: $(DEV_LOCK) pyproject.toml $(VENV)/.llama
+	$(BIN)/pip install -q --require-hashes -r $(DEV_LOCK)
+	$(BIN)/pip install -q --no-deps -e .
+	rm -f $(VENV)/.installed
+	touch $@
 
 # Debian's Chromium for the Prefect UI test (Playwright drives it; no browser is downloaded at run time).
 # Installed once, as root (as CI runs) or through sudo; a no-op when the file is there.
@@ -29,20 +62,35 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
 	test -x $@
 
-demo: $(VENV)/.installed  ## set up, build the demo dataset on local files, print where it went
+# the runtime set is a subset of the dev set, so a dev venv runs the demo too
+INSTALLED = $(if $(wildcard $(VENV)/.installed-dev),$(VENV)/.installed-dev,$(VENV)/.installed)
+
+demo: $(INSTALLED)  ## set up, check the set-up, build the demo dataset on local files, print where it went
+	$(BIN)/pairforge doctor examples/demo/recipe.yaml
 	$(BIN)/pairforge run examples/demo/recipe.yaml
 
 test: $(VENV)/.installed-dev $(CHROMIUM)  ## set up with dev extras and run the whole suite (tests start their own servers)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+doctor: $(INSTALLED)  ## check what a run needs, one line per check
+	$(BIN)/pairforge doctor examples/demo/recipe.yaml
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
-bench: $(VENV)/.installed
+# re-resolve both locks to the newest versions pyproject.toml allows; the runtime lock is constrained
+# to the dev lock, so the two agree on every shared package
+lock: $(VENV)/.installed-dev
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes \
+	  --upgrade -o $(DEV_LOCK)
+	$(BIN)/uv pip compile -q pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	  -c $(DEV_LOCK) -o $(LOCK)
+
+bench: $(INSTALLED)
 	$(BIN)/pairforge bench pii
 
-ui: $(VENV)/.installed  ## Prefect UI with the history of local runs, on http://127.0.0.1:4200
+ui: $(INSTALLED)  ## Prefect UI with the history of local runs, on http://127.0.0.1:4200
 	$(BIN)/prefect server start --host 127.0.0.1 --port 4200
 
 clean:
