@@ -372,6 +372,34 @@ def serve(
         fail(str(e), 2)
 
 
+@app.command()
+def doctor(
+    recipe: Annotated[Path | None, typer.Argument(help="recipe YAML file (default: the checks that need none)")]
+    = None,
+    no_model: Annotated[bool, typer.Option("--no-model", help="skip the model endpoint check")] = False,
+) -> None:
+    """Check what a run needs (python, packages, spaCy models, model, Prefect, S3, writable folders): one line
+    per check; exit 1 when one fails."""
+    from tasks.doctor import run_checks
+    from tasks.recipe import RecipeError, load_recipe
+
+    loaded = None
+    if recipe is not None:
+        try:
+            loaded = load_recipe(recipe, check_sources=False)
+            inputs = [s.uri for s in loaded.sources] + [b.uri for b in loaded.decontaminate.benchmarks]
+            if not any(uri.startswith("s3://") for uri in inputs):
+                load_recipe(recipe)  # missing input files are a bad recipe, as for `run`; S3 is the s3 check's
+        except RecipeError as e:
+            fail(str(e), 2)
+    failed = False
+    for check in run_checks(loaded, no_model=no_model):
+        print(check.line(), flush=True)
+        failed |= check.failed
+    if failed:
+        raise typer.Exit(1)
+
+
 @bench_app.command("pii")
 def bench_pii_cmd(
     n: Annotated[int, typer.Option(help="number of texts")] = 1500,
