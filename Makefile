@@ -7,7 +7,6 @@ BIN := $(VENV)/bin
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-PIP_VERSION := 26.3
 LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
 
@@ -20,13 +19,17 @@ WHEELHOUSE ?= $(HOME)/.cache/pairforge/wheels
 
 .PHONY: demo test doctor lint lock serve ui bench clean
 
+# one package's entry in the lock (name==version and its hashes): $(call locked,NAME)
+locked = awk '/^$(1)==/{p=1} p{print} p && !/\\$$/{p=0}' $(LOCK)
+
+# the venv starts with the locked pip
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q "pip==$(PIP_VERSION)"
+	$(call locked,pip) > $(VENV)/pip.req
+	$(BIN)/pip install -q --require-hashes -r $(VENV)/pip.req
 
-# the locked llama-cpp-python entry (name==version and its hashes), extracted from the lock
 $(VENV)/llama.req: $(LOCK) | $(BIN)/python
-	awk '/^llama-cpp-python==/{p=1} p{print} p && !/\\$$/{p=0}' $(LOCK) > $@
+	$(call locked,llama-cpp-python) > $@
 	grep -q '^llama-cpp-python==' $@
 
 # build (or reuse) the portable wheel, then install it without its dependencies (the lock installs those)
