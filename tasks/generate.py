@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import polars as pl
 from prefect import get_run_logger, task
@@ -26,6 +27,9 @@ from tasks.recipe import GenerateOptions, GeneratorSpec
 from tasks.schema import PAIRS, pipeline_version, stable_id
 from tasks.shards import Shard, resumable, stage_uri
 
+if TYPE_CHECKING:
+    from tasks.llm_server import LocalLLMServer
+
 DEAD_LETTER = pl.Schema({"key": pl.String, "kind": pl.String, "source": pl.String, "doc_id": pl.String,
                          "error": pl.String, "stage": pl.String})
 TEMPLATE_LICENSE = "CC0-1.0"  # computed by pairforge, no third-party text
@@ -36,6 +40,7 @@ class Endpoint:
     base_url: str
     model: str
     api_key: str = field(repr=False)  # never printed or logged
+    server: LocalLLMServer | None = field(default=None, repr=False, compare=False)  # the embedded one, if any
 
 
 @contextmanager
@@ -50,7 +55,7 @@ def model_endpoint(opts: GenerateOptions) -> Iterator[Endpoint]:
     from tasks.llm_server import LocalLLMServer
 
     with LocalLLMServer() as server:
-        yield Endpoint(server.base_url, opts.model or server.model, "local")
+        yield Endpoint(server.base_url, opts.model or server.model, "local", server)
 
 
 LLM_LIMIT = "pairforge-llm"  # a Prefect global concurrency limit shared by every run talking to a model
@@ -85,7 +90,7 @@ def client_for(endpoint: Endpoint, opts: GenerateOptions, cache_uri: str | None)
     return LLMClient(
         endpoint.base_url, endpoint.model, endpoint.api_key, max_concurrency=opts.max_concurrency,
         timeout_s=opts.timeout_s, max_retries=opts.max_retries, max_parse_retries=opts.max_parse_retries,
-        temperature=opts.temperature, max_tokens=opts.max_tokens, cache_uri=cache_uri,
+        temperature=opts.temperature, max_tokens=opts.max_tokens, cache_uri=cache_uri, server=endpoint.server,
     )
 
 

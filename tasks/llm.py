@@ -8,7 +8,9 @@
 - our own retries (the SDK's are off, so they can be counted): exponential backoff with jitter on
   408, 429, 5xx, timeouts and connection errors, honouring `Retry-After`; other 4xx fail at once;
 - with a JSON schema the output is constrained, parsed and validated; malformed output is re-asked;
-- a per-request cache (local folder or s3://) holds successful answers only.
+- a per-request cache (local folder or s3://) holds successful answers only;
+- with the embedded server's handle (`server`), its death fails the run at once with `LLMServerDied`
+  instead of turning into retried, failed requests; a server found dead before a batch is restarted once.
 Nothing here logs the API key or message contents.
 """
 
@@ -23,17 +25,21 @@ import logging
 import random
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import openai
 
 from tasks import storage
 
+if TYPE_CHECKING:
+    from tasks.llm_server import LocalLLMServer
+
 log = logging.getLogger(__name__)
 
 RETRY_STATUS = {408, 429}  # plus every 5xx
 MAX_RETRY_AFTER_S = 120.0  # a longer Retry-After is capped: better to try again than to stall a run
+DEATH_GRACE_S = 1.0  # a crashed server's sockets close a moment before its exit can be collected
 
 
 @dataclass
@@ -45,6 +51,7 @@ class LLMStats:
     tokens_in: int = 0  # usage over every response received; cache hits cost nothing
     tokens_out: int = 0
     malformed: int = 0  # outputs that failed the JSON/schema check
+    server_restarts: int = 0  # the embedded server was found dead before a batch and started again
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -134,6 +141,17 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
+async def _all_or_nothing(coros: list) -> list:
+    """`asyncio.gather`, but when one raises, the others are cancelled rather than left running."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        raise
+
+
 class LLMClient:
     def __init__(
         self,
@@ -150,6 +168,7 @@ class LLMClient:
         cache_uri: str | None = None,
         backoff_s: float = 1.0,
         max_backoff_s: float = 30.0,
+        server: LocalLLMServer | None = None,
     ):
         self.base_url = base_url
         self.model = model
@@ -163,6 +182,7 @@ class LLMClient:
         self.cache_uri = cache_uri.rstrip("/") if cache_uri else None
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
+        self.server = server  # the embedded server process behind base_url, if any
         self._openai_api = "api.openai.com" in base_url
         self._validators: dict[str, Any] = {}
 
@@ -193,12 +213,13 @@ class LLMClient:
 
     async def arun(self, requests: list[ChatRequest]) -> tuple[list[ChatResult], LLMStats]:
         started = time.perf_counter()
+        restarted = self.server is not None and await asyncio.to_thread(self.server.ensure_running)
         client = openai.AsyncOpenAI(
             base_url=self.base_url, api_key=self._api_key, max_retries=0, timeout=self.timeout_s
         )
         async with client:
-            state = _Run(client, asyncio.Semaphore(self.max_concurrency))
-            results = await asyncio.gather(*(self._answer(state, r) for r in requests))
+            state = _Run(client, asyncio.Semaphore(self.max_concurrency), LLMStats(server_restarts=int(restarted)))
+            results = await _all_or_nothing([self._answer(state, r) for r in requests])
         s = state.stats
         log.info(
             "llm %s: %d request(s) in %.1f s: %d HTTP, %d cached, %d retries, %d malformed, %d failed, "
@@ -255,6 +276,9 @@ class LLMClient:
                     return ChatResult(req.key, None, error=f"malformed output: {e}")
                 parse_retries += 1
             except Exception as e:
+                if self.server is not None and isinstance(e, openai.APIConnectionError):
+                    # a dead server resets its connections: fail now (LLMServerDied), not after every retry
+                    await asyncio.to_thread(self.server.check_alive, DEATH_GRACE_S)
                 if not _transient(e) or transport_retries >= self.max_retries:
                     return ChatResult(req.key, None, error=_describe(e))
                 wait = self._backoff(transport_retries, e)

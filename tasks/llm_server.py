@@ -5,6 +5,8 @@
 
 The server runs as a child process (`python -m llama_cpp.server`) on a free loopback port. It
 evaluates one request at a time: concurrent requests queue behind each other (see `bench_generate`).
+If the process dies (llama.cpp can crash natively, e.g. SIGSEGV), `LLMClient` fails the run at once with
+`LLMServerDied` when it died under a request, and restarts it once when it died between batches.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +32,10 @@ log = logging.getLogger(__name__)
 
 class LLMServerError(RuntimeError):
     """The local model server could not be found or started."""
+
+
+class LLMServerDied(LLMServerError):
+    """The server process exited while a run used it: a crash, which retrying the request does not cure."""
 
 
 def model_path() -> str:
@@ -52,6 +59,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _exit_status(code: int) -> str:
+    """How a process ended: "signal SIGSEGV, code -11" (a negative Popen code is a signal) or "code 1"."""
+    if code >= 0:
+        return f"code {code}"
+    try:
+        return f"signal {signal.Signals(-code).name}, code {code}"
+    except ValueError:  # a signal number Python has no name for
+        return f"signal {-code}, code {code}"
+
+
 def _tail(path: str, lines: int = 20) -> str:
     try:
         return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
@@ -64,7 +81,9 @@ class LocalLLMServer:
 
     `n_threads` (generation) defaults to llama-cpp-python's half of the cores: on 2 busy cores, 2 threads
     were no faster than 1. The child's output goes to a log file (a pipe nobody reads could fill up and block it);
-    it is deleted on exit unless `log_path` was given."""
+    it is deleted on exit unless `log_path` was given or the server died (then its path is in the error).
+
+    `restarts_left`: how often a server found dead before a batch (`ensure_running`) is started again."""
 
     def __init__(
         self,
@@ -86,6 +105,7 @@ class LocalLLMServer:
         self._keep_log = log_path is not None
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
+        self.restarts_left = 1
 
     @property
     def base_url(self) -> str:
@@ -124,10 +144,8 @@ class LocalLLMServer:
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         while True:
-            code = self.process.poll()
-            if code is not None:
-                tail = _tail(self.log_path)
-                raise LLMServerError(f"llama.cpp server exited with code {code} while starting:\n{tail}")
+            if (reason := self.exit_reason()) is not None:
+                raise LLMServerError(f"while starting, {reason}")
             try:
                 with urllib.request.urlopen(self.base_url + "/models", timeout=2) as resp:
                     if resp.status == 200:
@@ -140,15 +158,51 @@ class LocalLLMServer:
                 )
             time.sleep(0.25)
 
+    def exit_reason(self, wait_s: float = 0.0) -> str | None:
+        """None while the process runs (or was never started); once it has exited (waiting up to `wait_s` for a
+        dying one to be gone), why, where its log is (kept from now on) and the log's last lines."""
+        if self.process is None:
+            return None
+        try:
+            code = self.process.wait(wait_s) if wait_s else self.process.poll()
+        except subprocess.TimeoutExpired:
+            return None
+        if code is None:
+            return None
+        self._keep_log = True
+        return (f"local model server exited ({_exit_status(code)}); log: {self.log_path}; "
+                f"last lines of its log:\n{_tail(self.log_path, 10)}")
+
+    def check_alive(self, wait_s: float = 0.0) -> None:
+        """Raise `LLMServerDied` if the process has exited (see `exit_reason`). Called when a request lost its
+        connection: a server that died under a request is not restarted."""
+        if (reason := self.exit_reason(wait_s)) is not None:
+            self.restarts_left = 0
+            raise LLMServerDied(reason)
+
+    def ensure_running(self) -> bool:
+        """Before a batch: if the server died since the last one, start it again while `restarts_left` lasts
+        (returns True) or raise `LLMServerDied`; False if it is running."""
+        reason = self.exit_reason()
+        if reason is None:
+            return False
+        if not self.restarts_left:
+            raise LLMServerDied(reason)
+        self.restarts_left -= 1
+        log.warning("%s\nrestarting it on %s", reason, self.base_url)
+        self.start()  # same port and log file, so the endpoint's URL stays right and the log tells both lives
+        return True
+
     def stop(self, timeout_s: float = 10.0) -> None:
-        proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
+        proc = self.process
+        if proc is not None and self.exit_reason() is None:  # a dead one keeps its log
             proc.terminate()
             try:
                 proc.wait(timeout_s)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        self.process = None
         if self.log_path and not self._keep_log:
             Path(self.log_path).unlink(missing_ok=True)
             self.log_path = None
@@ -166,7 +220,7 @@ def serve_forever(port: int = 8008, log_path: str | None = None) -> None:
         print(f"serving model '{server.model}' at {server.base_url} (log: {server.log_path}); Ctrl-C stops it",
               file=sys.stderr, flush=True)
         try:
-            code = server.process.wait()
+            server.process.wait()
         except KeyboardInterrupt:
             return
-        raise LLMServerError(f"llama.cpp server exited with code {code}:\n{_tail(server.log_path)}")
+        server.check_alive()
