@@ -111,7 +111,8 @@ def _print_summary(version_uri: str) -> None:
         llm = stats["llm"]
         err.print(f"model requests: {llm.get('requests', 0)} (cache hits {llm.get('cache_hits', 0)}, retries "
                   f"{llm.get('retries', 0)}, failed {stats.get('dead_letter', 0)}), tokens in/out "
-                  f"{llm.get('tokens_in', 0)}/{llm.get('tokens_out', 0)}")
+                  f"{llm.get('tokens_in', 0)}/{llm.get('tokens_out', 0)}"
+                  + (f", local model server restarted {llm['server_restarts']}x" if llm.get("server_restarts") else ""))
 
 
 @app.command()
