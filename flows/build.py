@@ -48,6 +48,7 @@ from tasks.settings import get_settings
 from tasks.shards import Shard, contents_key, keys_only, rejected_uri
 from tasks.sources import batch_files, ingest_files, resolve_source_files
 from tasks.split import plan_splits, split_shard
+from tasks.stages import SKIPPABLE, skip_overrides
 from tasks.validate import summarise, validate_shard
 
 
@@ -311,20 +312,6 @@ def augment(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunRepor
     return rest + out
 
 
-STAGES_TO_SKIP = {
-    "langid": ["langid.enabled=false"],
-    "filters": ["filters.enabled=false"],
-    "pii": ["pii.enabled=false"],
-    "dedup": ["dedup.exact=false", "dedup.near=false"],
-    "generate": ["generate.generators=[]", "generate.judge.enabled=false"],
-    "quality": ["quality.enabled=false"],
-    "judge": ["generate.judge.enabled=false"],
-    "decontaminate": ["decontaminate.enabled=false"],
-    "augment": ["augment.enabled=false"],
-    "validation": ["validation.enabled=false"],
-}
-
-
 class RunOptions(BaseModel):
     """Overrides for one run: the form under "Custom run" in the Prefect UI."""
 
@@ -332,16 +319,13 @@ class RunOptions(BaseModel):
 
     sample_rows: int | None = Field(None, ge=1, description="read at most this many rows of each source (a trial)")
     export_uri: str | None = Field(None, description="write the dataset here instead of the recipe's export.uri")
-    skip: list[Literal["langid", "filters", "pii", "dedup", "generate", "quality", "judge", "decontaminate", "augment",
-                       "validation"]] = Field(
-        default_factory=list, description="stages to leave out of this run"
-    )
+    skip: list[Literal[SKIPPABLE]] = Field(default_factory=list, description="stages to leave out of this run")
     set: list[str] = Field(default_factory=list, description="any other recipe key, as dotted.key=value")
 
     def overrides(self) -> list[str]:
         out = [f"sample_rows={self.sample_rows}"] if self.sample_rows else []
         out += [f"export.uri={self.export_uri}"] if self.export_uri else []
-        return out + [o for stage in self.skip for o in STAGES_TO_SKIP[stage]] + self.set
+        return out + skip_overrides(self.skip) + self.set
 
 
 def published_recipe(recipe: Recipe) -> dict:

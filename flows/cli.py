@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tasks.stages import SKIPPABLE
+
 app = typer.Typer(
     help="Build clean, PII-scrubbed, validated datasets for training and fine-tuning LLMs.",
     no_args_is_help=True,
@@ -41,8 +43,7 @@ def run(
     version: Annotated[str | None, typer.Option(help="version folder; reuse one to resume a failed run")] = None,
     sample_rows: Annotated[int | None, typer.Option(help="read at most N rows of each source (a trial)")] = None,
     export_uri: Annotated[str | None, typer.Option(help="write here instead of the recipe's export.uri")] = None,
-    skip: Annotated[list[str] | None, typer.Option(help="stage to leave out: langid, filters, pii, dedup, generate, "
-                                                        "quality, judge, decontaminate, augment, validation "
+    skip: Annotated[list[str] | None, typer.Option(help=f"stage to leave out: {', '.join(SKIPPABLE)} "
                                                         "(repeatable)")] = None,
     runner: Annotated[str | None, typer.Option(help="threads | dask (default: PAIRFORGE_RUNNER)")] = None,
     dask_address: Annotated[str | None, typer.Option(help="existing Dask scheduler (default: a local cluster)")] = None,

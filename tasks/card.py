@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from tasks.schema import SPLITS
+from tasks.stages import CARD_STEPS
 
 # our task -> Hugging Face task categories (https://huggingface.co/tasks)
 TASK_CATEGORIES = {
@@ -34,22 +35,6 @@ SIZE_CATEGORIES = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"
 DATA_TABLES = ("pairs", "documents")  # pairs is the default config
 # recipe keys that hold values which may themselves be personal data: the card shows how many, not which
 SENSITIVE_OPTIONS = {("pii", "allow_list"), ("pii", "deny_list")}
-PROCESSING_STEPS = [
-    ("clean", "Normalisation and cleaning"),
-    ("langid", "Language identification"),
-    ("filters", "Quality filters"),
-    ("pii", "PII scrubbing"),
-    ("dedup", "Deduplication"),
-    ("generate", "Pair generation and judging"),
-    ("quality", "Pair quality rules"),
-    ("split", "Splits"),
-    ("decontaminate", "Decontamination"),
-    ("augment", "Augmentation"),
-    ("composition", "Composition report"),
-    ("validation", "Validation"),
-    ("license_policy", "Licence policy"),
-    ("export", "Export"),
-]
 # stage stats the flow records in the manifest (besides those with their own section)
 EXTRA_STATS = [("dedup", "Deduplication"), ("augment", "Augmentation")]
 
@@ -235,7 +220,7 @@ def _processing(m: dict) -> list[str]:
     out += ["Steps and their parameters (from the resolved recipe):", ""]
     if recipe.get("sample_rows"):
         out.append(f"- **Sampling:** at most {recipe['sample_rows']} rows per source (a trial build)")
-    for key, title in PROCESSING_STEPS:
+    for key, title in CARD_STEPS:
         options = recipe.get(key)
         if isinstance(options, dict) and options.get("enabled") is False:
             out.append(f"- **{title}** (`{key}`): off")

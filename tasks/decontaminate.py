@@ -34,7 +34,6 @@ import io
 import json
 import lzma
 import zlib
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
@@ -44,7 +43,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import storage
 from tasks.recipe import Benchmark, DecontaminateOptions
-from tasks.shards import RETRYING, Shard, fingerprint, log, resumable, write_rejected, write_stage
+from tasks.shards import RETRYING, Shard, fingerprint, finish_stage, log, resumable
 
 MIN_WHOLE_WORDS = 3
 TEXT_FIELDS = {"documents": ["text"], "pairs": ["prompt", "response"]}
@@ -293,8 +292,5 @@ def decontaminate_shard(shard: Shard, index_uri: str, opts: DecontaminateOptions
     hits = contaminated(df, shard.table, _load_index(index_uri), opts)
     tagged = df.with_row_index("_row").join(hits.rename({"row": "_row"}), on="_row", how="left",
                                             maintain_order="left").drop("_row")
-    rejected = tagged.filter(pl.col("reason").is_not_null())
-    if len(rejected):
-        write_rejected(rejected, work_uri, "decontaminate", shard)
     kept = tagged.filter(pl.col("reason").is_null()).drop("reason", "overlaps")
-    return write_stage(kept, work_uri, "decontaminate", shard), dict(Counter(rejected.get_column("reason").to_list()))
+    return finish_stage("decontaminate", shard, work_uri, kept, tagged.filter(pl.col("reason").is_not_null()))

@@ -36,7 +36,7 @@ from tasks import storage
 from tasks.export import MANIFEST
 from tasks.recipe import DedupOptions
 from tasks.schema import row_text
-from tasks.shards import KEY_COLUMNS, RETRYING, Shard, fingerprint, resumable, stage_uri, write_rejected, write_stage
+from tasks.shards import KEY_COLUMNS, RETRYING, Shard, fingerprint, finish_stage, resumable, stage_uri
 
 MAX32 = np.uint64(0xFFFFFFFF)
 SHINGLE_BATCH = 1 << 15  # shingles hashed per step: temporaries of SHINGLE_BATCH x num_perm uint64 (32 MB at 128)
@@ -517,9 +517,7 @@ def apply_dedup(shard: Shard, decisions_uri: str, opts: DedupOptions, work_uri: 
     df = shard.read()
     decisions = storage.read_parquet(decisions_uri).filter(pl.col("shard") == shard.name)
     kept, rejected = apply_decisions(df, decisions)
-    if len(rejected):
-        write_rejected(rejected, work_uri, "dedup", shard)
-    return write_stage(kept, work_uri, "dedup", shard), dict(Counter(rejected.get_column("reason").to_list()))
+    return finish_stage("dedup", shard, work_uri, kept, rejected)
 
 
 # ---- the persistent index --------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks import storage
 from tasks.export import LATEST, MANIFEST, read_manifest, resolve_version_uri, write_version
 from tasks.schema import conform
-from tasks.shards import RETRYING, Shard, resumable, write_rejected, write_stage
+from tasks.shards import RETRYING, Shard, finish_stage, resumable
 
 DATA_TABLES = ("documents", "pairs")
 LOG = "erasure/log.jsonl"
@@ -468,10 +468,7 @@ def drop_erased_shard(shard: Shard, register_uri: str, register_sha: str, work_u
                       ) -> tuple[Shard, dict[str, int]]:
     """Drop rows erased from earlier versions (`register_sha` keys the resume marker to the register's content)."""
     erased = storage.read_parquet(register_uri, columns=["id"]).get_column("id")
-    kept, gone = drop_erased_frame(shard.read(), erased)
-    if len(gone):
-        write_rejected(gone, work_uri, "erased", shard)
-    return write_stage(kept, work_uri, "erased", shard), ({"erased on request": len(gone)} if len(gone) else {})
+    return finish_stage("erased", shard, work_uri, *drop_erased_frame(shard.read(), erased))
 
 
 def _carry_index(dataset_uri: str, index: str, old: str, new: str, kept_ids: dict[str, pl.Series]) -> dict[str, int]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import json
-from collections import Counter
 from pathlib import Path
 
 import polars as pl
@@ -32,7 +31,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.recipe import C4Rules, FilterOptions, FineWebRules, GopherQuality, GopherRepetition, TokenBounds
 from tasks.schema import row_text
-from tasks.shards import RETRYING, Shard, resumable, write_rejected, write_stage
+from tasks.shards import RETRYING, Shard, finish_stage, resumable
 
 TEXT = "_f_text"  # the text being judged (documents: edited by C4's line removal)
 ROW = "_f_row"
@@ -422,6 +421,4 @@ def filter_shard(shard: Shard, opts: FilterOptions, work_uri: str) -> tuple[Shar
     if shard.table not in opts.tables:
         return shard, {}
     kept, rejected = filter_frame(shard.read(), shard.table, opts)
-    if len(rejected):
-        write_rejected(rejected, work_uri, "filters", shard)
-    return write_stage(kept, work_uri, "filters", shard), dict(Counter(rejected.get_column("reason").to_list()))
+    return finish_stage("filters", shard, work_uri, kept, rejected)

@@ -1,9 +1,11 @@
-"""Pair generators: documents (or seed tasks) -> chat requests -> pairs, plus the LLM judge.
+"""Pair generators: documents (or seed tasks) -> chat requests -> pairs (the judge is `tasks.judge`).
 
-Each generator kind is a small `Generator`: `requests(...)` builds `ChatRequest`s (with a JSON schema
-where the answer is structured) and `pairs(request, result)` turns one answer into pair rows.
-`template` needs no model at all. Everything model-facing goes through `tasks.llm.LLMClient`, so
-concurrency, retries, the request cache and the stats are the same for every kind.
+For the chunk kinds (qa, summarization, translation, classification), `chunk_requests` builds one
+`ChatRequest` per chunk (with a JSON schema where the answer is structured) and `chunk_pairs` turns one
+answer into pair rows; `self_instruct_requests` asks for new tasks in the style of seed pairs;
+`template` (`arithmetic_pairs`) needs no model at all. `run_generator` dispatches on `spec.kind`.
+Everything model-facing goes through `tasks.llm.LLMClient`, so concurrency, retries, the request cache and
+the stats are the same for every kind.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ import functools
 import logging
 import threading
 import time
-from collections import Counter
 
 import polars as pl
 from prefect import task
@@ -22,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.recipe import LangIDOptions
 from tasks.schema import row_text
-from tasks.shards import RETRYING, Shard, resumable, write_rejected, write_stage
+from tasks.shards import RETRYING, Shard, finish_stage, resumable
 
 log = logging.getLogger(__name__)
 URLS = r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+"
@@ -138,6 +137,4 @@ def langid_shard(shard: Shard, opts: LangIDOptions, languages: list[str],
     if shard.table not in opts.tables:
         return shard, {}
     kept, rejected = identify_frame(shard.read(), shard.table, opts, languages)
-    if len(rejected):
-        write_rejected(rejected, work_uri, "langid", shard)
-    return write_stage(kept, work_uri, "langid", shard), dict(Counter(rejected.get_column("reason").to_list()))
+    return finish_stage("langid", shard, work_uri, kept, rejected)

@@ -107,10 +107,6 @@ def lookup(license_id: str) -> License | None:
     return LICENSES.get(normalize_id(license_id))
 
 
-def is_missing(license_id: str) -> bool:
-    return normalize_id(license_id) in MISSING
-
-
 _KEYWORDS = {"and", "or", "with"}
 
 

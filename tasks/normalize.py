@@ -8,14 +8,13 @@ column over the non-ASCII values only (pure ASCII cannot hold mojibake). Rows le
 from __future__ import annotations
 
 import functools
-from collections import Counter
 
 import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.recipe import CleanOptions
-from tasks.shards import RETRYING, Shard, resumable, write_rejected, write_stage
+from tasks.shards import RETRYING, Shard, finish_stage, resumable
 
 # C0/C1 control characters except tab and newline, plus zero-width and BOM characters.
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200c\u200d\u2060\ufeff]"
@@ -111,6 +110,4 @@ def normalize_frame(df: pl.DataFrame, table: str, opts: CleanOptions) -> tuple[p
 @resumable("normalize", lambda a: a["shard"].name)
 def normalize_shard(shard: Shard, opts: CleanOptions, work_uri: str) -> tuple[Shard, dict[str, int]]:
     kept, rejected = normalize_frame(shard.read(), shard.table, opts)
-    if len(rejected):
-        write_rejected(rejected, work_uri, "normalize", shard)
-    return write_stage(kept, work_uri, "normalize", shard), dict(Counter(rejected.get_column("reason").to_list()))
+    return finish_stage("normalize", shard, work_uri, kept, rejected)

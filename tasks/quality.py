@@ -8,14 +8,12 @@ every column plus `reason`: nothing disappears silently.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.recipe import QualityOptions
-from tasks.shards import RETRYING, Shard, resumable, write_rejected, write_stage
+from tasks.shards import RETRYING, Shard, finish_stage, resumable
 
 GROUNDED_TASKS = ("qa", "summarization")
 # Short function words carry no evidence of grounding.
@@ -83,6 +81,4 @@ def check_pairs(df: pl.DataFrame, opts: QualityOptions) -> tuple[pl.DataFrame, p
 @resumable("quality", lambda a: a["shard"].name)
 def quality_shard(shard: Shard, opts: QualityOptions, work_uri: str) -> tuple[Shard, dict[str, int]]:
     kept, rejected = check_pairs(shard.read(), opts)
-    if len(rejected):
-        write_rejected(rejected, work_uri, "quality", shard)
-    return write_stage(kept, work_uri, "quality", shard), dict(Counter(rejected.get_column("reason").to_list()))
+    return finish_stage("quality", shard, work_uri, kept, rejected)

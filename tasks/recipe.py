@@ -220,10 +220,10 @@ class FilterOptions(_Strict):
 class PIIOptions(_Strict):
     enabled: bool = True
     entities: list[str] = Field(default_factory=lambda: list(DEFAULT_PII_ENTITIES))
-    quasi_identifiers: list[Literal["LOCATION", "ORGANIZATION", "DATE_TIME", "NRP", "AGE", "URL"]] = Field(
+    quasi_identifiers: list[Literal[PII_QUASI_IDENTIFIERS]] = Field(
         default_factory=list, description="quasi-identifiers to scrub as well (kept by default)"
     )
-    operator: Literal["replace", "mask", "hash", "redact", "pseudonym", "fake"] = Field(
+    operator: Literal[PII_OPERATORS] = Field(
         "replace",
         description="replace: <PERSON>; pseudonym: <PERSON_1>, <PERSON_2> numbered per document; fake: realistic "
         "invented values chosen by a keyed hash (salt from hash_salt_env); mask; hash; redact",
@@ -265,7 +265,7 @@ GENERATOR_KINDS = ("qa", "self-instruct", "summarization", "translation", "class
 class GeneratorSpec(_Strict):
     """One way of making pairs. All but `template` call the model; `template` computes its answers."""
 
-    kind: Literal["qa", "self-instruct", "summarization", "translation", "classification", "template"]
+    kind: Literal[GENERATOR_KINDS]
     sources: list[str] = Field(
         default_factory=list,
         description="document sources to generate from (default: all); for self-instruct: the seed pair sources",
@@ -465,7 +465,7 @@ class ExportOptions(_Strict):
 class Recipe(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]
     description: str = ""
-    task: Literal["qa", "instruction", "summarization", "translation", "classification", "chat"] = "qa"
+    task: Literal[TASKS] = "qa"
     languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
     sources: list[Source] = Field(min_length=1)
     clean: CleanOptions = Field(default_factory=CleanOptions)

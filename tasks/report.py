@@ -9,8 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-STAGE_ORDER = ("ingest", "erased", "normalize", "langid", "filters", "pii", "dedup", "generate", "quality", "judge",
-               "split", "decontaminate", "augment", "export")
+from tasks.stages import NAMES as STAGE_ORDER
 
 
 @dataclass

@@ -17,6 +17,7 @@ import inspect
 import json
 import logging
 import pickle
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ import polars as pl
 from prefect.tasks import exponential_backoff
 
 from tasks import storage
+from tasks.stages import BEFORE_PII, NAMES
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,6 @@ def write_stage(df: pl.DataFrame, work_uri: str, stage: str, shard: Shard) -> Sh
     return Shard(shard.table, shard.name, uri, len(df))
 
 
-# Stages that run before the PII scrub: the rows they reject still hold raw text, so only keys and reasons are kept.
-BEFORE_PII = ("erased", "normalize", "langid", "filters")
 KEY_COLUMNS = ("id", "doc_id", "source", "uri", "license", "lang", "reason", "stage")
 
 
@@ -65,10 +65,21 @@ def rejected_uri(work_uri: str, stage: str, shard: Shard) -> str:
 def write_rejected(df: pl.DataFrame, work_uri: str, stage: str, shard: Shard) -> str:
     """A stage's rejected rows of one shard (with `reason`), tagged with the stage, as the version's rejected table
     takes them: keys only for a stage before the PII scrub."""
+    if stage not in NAMES:  # an undeclared stage could not be known to run before the PII scrub
+        raise ValueError(f"stage {stage!r} is not declared in tasks.stages.STAGES")
     df = df.with_columns(pl.lit(stage).alias("stage"))
     uri = rejected_uri(work_uri, stage, shard)
     storage.write_parquet(keys_only(df) if stage in BEFORE_PII else df, uri)
     return uri
+
+
+def finish_stage(stage: str, shard: Shard, work_uri: str, kept: pl.DataFrame,
+                 rejected: pl.DataFrame) -> tuple[Shard, dict[str, int]]:
+    """The end of every row stage: its rejected rows (with `reason`) into the version's rejected table, its kept
+    rows as the stage's output shard; returns that shard and the rejected rows per reason."""
+    if len(rejected):
+        write_rejected(rejected, work_uri, stage, shard)
+    return write_stage(kept, work_uri, stage, shard), dict(Counter(rejected.get_column("reason").to_list()))
 
 
 def fingerprint(*values: Any) -> str:

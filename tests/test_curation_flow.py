@@ -14,6 +14,7 @@ from flows.build import build_dataset
 from tasks import storage
 from tests.conftest import CORPORA
 from tests.test_flow import check_version, read_table, write_recipe
+from tests.test_stages import assert_registry_order
 
 LEE = CORPORA / "text" / "lee_background.cor"
 PAGES = CORPORA / "html" / "pages"
@@ -110,6 +111,7 @@ def test_rejected_rows_are_accounted_for_and_text_free_before_the_scrub(built):
     # every ingested document is exported or rejected with a reason
     ingested = next(s for s in stats["stages"] if s["stage"] == "ingest" and s["table"] == "documents")["rows_out"]
     assert built["docs"].height + rejected.height == ingested
+    assert_registry_order(stats["stages"])
 
 
 def test_no_group_or_cluster_straddles_two_splits(built):

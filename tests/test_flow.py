@@ -18,6 +18,7 @@ from flows.build import RunOptions, build_dataset
 from tasks import storage
 from tasks.schema import DOCUMENTS, PAIRS, SPLITS
 from tests.conftest import DEMO
+from tests.test_stages import assert_registry_order
 
 DATA = DEMO / "data"
 
@@ -98,6 +99,7 @@ def test_build_to_local_folder(prefect_server, tmp_path):
     # the chat record without a user turn was quarantined, with its reason, and counted
     assert manifest["stats"]["quarantine"] == {"conversation has no user turn": 1}
     assert not (tmp_path / "out" / "test-set" / "_work" / "v1").exists()  # pre-scrub text is gone
+    assert_registry_order(manifest["stats"]["stages"])
 
 
 def test_build_to_s3(prefect_server, bucket, tmp_path):
