@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from tasks.pii import MODEL_NAME, get_scrubber, nlp_configuration
-from tasks.recipe import PIIOptions
+from pairforge.tasks.core.recipe import PIIOptions
+from pairforge.tasks.privacy.pii import MODEL_NAME, get_scrubber, nlp_configuration
 
 PII_CORPUS = Path(__file__).resolve().parents[2] / "shared/corpora/pii/generated_small.json"
 WARMUP_DOCS = 50
@@ -120,8 +120,8 @@ def print_pii_bench(rows: list[dict]) -> None:
 
 
 def bench_pii_quality(gold_paths: list[str | Path], options: PIIOptions | None = None) -> list:
-    """Score the scrubber on labelled files (presidio-research JSON): one `tasks.pii_quality.QualityReport` each."""
-    from tasks.pii_quality import score_file
+    """Score the scrubber on labelled files (presidio-research JSON): one `pii_quality.QualityReport` each."""
+    from pairforge.tasks.privacy.pii_quality import score_file
 
     return [score_file(path, options) for path in gold_paths]
 
@@ -129,10 +129,9 @@ def bench_pii_quality(gold_paths: list[str | Path], options: PIIOptions | None =
 def print_pii_quality(report) -> None:
     """Per gold entity type: direct identifiers, the share of values removed; quasi-identifiers (kept by default),
     the share kept; then all direct identifiers together and the share of words outside gold spans kept."""
+    from pairforge.tasks.privacy.pii_quality import TARGET_OVERALL, TARGET_PER_TYPE, TARGET_WORDS_KEPT
     from rich.console import Console
     from rich.table import Table
-
-    from tasks.pii_quality import TARGET_OVERALL, TARGET_PER_TYPE, TARGET_WORDS_KEPT
 
     table = Table(title=f"PII scrubbing quality on {Path(report.source).name} ({report.records} texts)")
     for col in ("gold type", "kind", "pairforge type", "values", "measured", "share", "target", "met"):
@@ -191,8 +190,8 @@ def bench_generate(n: int = 24, concurrency: int = 4, max_tokens: int = 64, roun
     and the order alternates each round; times are summed over rounds.
 
     Rows: {name, pairs, seconds, pairs_per_s, tokens_per_s} per side, then {name, ratio, target, met}."""
-    from tasks.llm import ChatRequest, LLMClient
-    from tasks.llm_server import LocalLLMServer
+    from pairforge.tasks.pairs.llm import ChatRequest, LLMClient
+    from pairforge.tasks.pairs.llm_server import LocalLLMServer
 
     prompts = generate_prompts(n)
     totals = {"plain": [0.0, 0, 0], "client": [0.0, 0, 0]}  # seconds, pairs, completion tokens
@@ -305,10 +304,11 @@ def write_memory_corpus(fmt: str, folder: Path, target_bytes: int) -> Path:
 # argv: format, file, shard rows, work folder. Prints one JSON line.
 _MEMORY_CHILD = """
 import json, resource, sys, time
-import tasks.extract, tasks.wikipedia  # the readers' lazy imports, so the baseline holds them
-from tasks.recipe import Source
-from tasks.shards import Shard, write_stage
-from tasks.sources import stream_source_files
+# the readers' lazy imports, so the baseline holds them
+import pairforge.tasks.ingest.extract, pairforge.tasks.ingest.wikipedia
+from pairforge.tasks.core.recipe import Source
+from pairforge.tasks.core.shards import Shard, write_stage
+from pairforge.tasks.ingest.sources import stream_source_files
 
 def peak_mb():
     # VmHWM starts afresh with the new program; ru_maxrss would carry the parent's peak across fork + exec

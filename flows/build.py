@@ -16,6 +16,29 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from pairforge.flows.hooks import on_crashed, on_failure, record_run
+from pairforge.tasks.core import storage
+from pairforge.tasks.core.recipe import Recipe, load_recipe
+from pairforge.tasks.core.report import RunReport
+from pairforge.tasks.core.settings import get_settings
+from pairforge.tasks.core.shards import Shard, contents_key, keys_only, rejected_uri
+from pairforge.tasks.core.stages import SKIPPABLE, skip_overrides
+from pairforge.tasks.curate.decontaminate import build_ngram_index, decontaminate_shard
+from pairforge.tasks.curate.dedup import apply_dedup, find_duplicates, signature_shard, update_index
+from pairforge.tasks.curate.filters import filter_shard
+from pairforge.tasks.curate.langid import langid_shard
+from pairforge.tasks.curate.normalize import normalize_shard
+from pairforge.tasks.ingest.sources import batch_files, ingest_files, resolve_source_files
+from pairforge.tasks.pairs.augment import augment_shard, plan_cutoffs
+from pairforge.tasks.pairs.generate import ensure_llm_limit, generate_pairs, model_endpoint
+from pairforge.tasks.pairs.judge import judge_shard
+from pairforge.tasks.pairs.quality import quality_shard
+from pairforge.tasks.privacy.erase import REGISTER, drop_erased_shard, erased_signatures_uri
+from pairforge.tasks.privacy.pii import scrub_shard
+from pairforge.tasks.publish.composition import composition_shard, merge
+from pairforge.tasks.publish.export import export_version
+from pairforge.tasks.publish.split import plan_splits, split_shard
+from pairforge.tasks.publish.validate import summarise, validate_shard
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import (
     create_markdown_artifact,
@@ -26,30 +49,6 @@ from prefect.artifacts import (
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, ConfigDict, Field
-
-from flows.hooks import on_crashed, on_failure, record_run
-from tasks import storage
-from tasks.augment import augment_shard, plan_cutoffs
-from tasks.composition import composition_shard, merge
-from tasks.decontaminate import build_ngram_index, decontaminate_shard
-from tasks.dedup import apply_dedup, find_duplicates, signature_shard, update_index
-from tasks.erase import REGISTER, drop_erased_shard, erased_signatures_uri
-from tasks.export import export_version
-from tasks.filters import filter_shard
-from tasks.generate import ensure_llm_limit, generate_pairs, model_endpoint
-from tasks.judge import judge_shard
-from tasks.langid import langid_shard
-from tasks.normalize import normalize_shard
-from tasks.pii import scrub_shard
-from tasks.quality import quality_shard
-from tasks.recipe import Recipe, load_recipe
-from tasks.report import RunReport
-from tasks.settings import get_settings
-from tasks.shards import Shard, contents_key, keys_only, rejected_uri
-from tasks.sources import batch_files, ingest_files, resolve_source_files
-from tasks.split import plan_splits, split_shard
-from tasks.stages import SKIPPABLE, skip_overrides
-from tasks.validate import summarise, validate_shard
 
 
 class ValidationFailed(RuntimeError):

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pairforge.tasks.core.stages import SKIPPABLE
 from rich.console import Console
 from rich.table import Table
-
-from tasks.stages import SKIPPABLE
 
 app = typer.Typer(
     help="Build clean, PII-scrubbed, validated datasets for training and fine-tuning LLMs.",
@@ -49,12 +48,11 @@ def run(
     dask_address: Annotated[str | None, typer.Option(help="existing Dask scheduler (default: a local cluster)")] = None,
 ) -> None:
     """Run the build flow and print the output version's URI."""
+    from pairforge.tasks.core.recipe import RecipeError, load_recipe
     from pydantic import ValidationError
 
-    from tasks.recipe import RecipeError, load_recipe
-
     try:
-        from flows.build import RunOptions
+        from pairforge.flows.build import RunOptions
 
         options = RunOptions(sample_rows=sample_rows, export_uri=export_uri, skip=skip or [], set=set_ or [])
         load_recipe(recipe, options.overrides())  # fail fast, before Prefect starts
@@ -65,8 +63,8 @@ def run(
     if runner not in (None, "threads", "dask"):
         fail(f"--runner: expected threads or dask, got {runner!r}", 2)
 
-    from flows.build import build_dataset, task_runner
-    from tasks.settings import get_settings
+    from pairforge.flows.build import build_dataset, task_runner
+    from pairforge.tasks.core.settings import get_settings
 
     settings = get_settings()
     flow = build_dataset
@@ -87,7 +85,7 @@ def run(
 
 
 def _print_summary(version_uri: str) -> None:
-    from tasks.export import read_manifest
+    from pairforge.tasks.publish.export import read_manifest
 
     manifest = read_manifest(version_uri)
     stats = manifest.get("stats", {})
@@ -125,11 +123,10 @@ def scrub(
     threshold: Annotated[float, typer.Option(help="minimum recognizer score")] = 0.5,
 ) -> None:
     """Scrub PII in the named text fields, keeping row order and all other fields."""
+    from pairforge.tasks.core import storage
+    from pairforge.tasks.core.recipe import PIIOptions
+    from pairforge.tasks.privacy.pii import scrub_jsonl, scrub_parquet
     from pydantic import ValidationError
-
-    from tasks import storage
-    from tasks.pii import scrub_jsonl, scrub_parquet
-    from tasks.recipe import PIIOptions
 
     try:
         opts = PIIOptions(operator=operator, threshold=threshold)
@@ -152,8 +149,8 @@ def scrub(
 
 def _open_version(uri: str) -> tuple[str, dict]:
     """(version URI, manifest) of a version folder or of a dataset folder's LATEST; exit 2 if there is none."""
-    from tasks import storage
-    from tasks.export import read_manifest, resolve_version_uri
+    from pairforge.tasks.core import storage
+    from pairforge.tasks.publish.export import read_manifest, resolve_version_uri
 
     try:
         version_uri = resolve_version_uri(uri)
@@ -167,9 +164,9 @@ def _open_version(uri: str) -> tuple[str, dict]:
 @app.command()
 def validate(uri: Annotated[str, typer.Argument(help="version folder, or dataset folder (uses LATEST)")]) -> None:
     """Re-run the expectation suites (and checksums) on an exported version."""
-    from tasks import storage
-    from tasks.export import verify_files
-    from tasks.validate import summarise, validate_frame
+    from pairforge.tasks.core import storage
+    from pairforge.tasks.publish.export import verify_files
+    from pairforge.tasks.publish.validate import summarise, validate_frame
 
     version_uri, manifest = _open_version(uri)
     problems = verify_files(version_uri, manifest)
@@ -241,7 +238,7 @@ def erase(
     dry_run: Annotated[bool, typer.Option(help="count what would be removed; write and delete nothing")] = False,
 ) -> None:
     """Write a new version without the matching rows and everything derived from them; print its URI."""
-    from tasks.erase import Criteria, ErasureError, erase_version
+    from pairforge.tasks.privacy.erase import Criteria, ErasureError, erase_version
 
     criteria = Criteria(tuple(source or ()), tuple(doc_id or ()), tuple(contains or ()))
     if not criteria:
@@ -289,8 +286,8 @@ def gc(
     dry_run: Annotated[bool, typer.Option(help="list what would be deleted; delete nothing")] = False,
 ) -> None:
     """Retention: delete all but the N newest complete versions."""
-    from tasks.erase import ErasureError
-    from tasks.erase import gc as collect
+    from pairforge.tasks.privacy.erase import ErasureError
+    from pairforge.tasks.privacy.erase import gc as collect
 
     try:
         result = collect(uri, keep, dry_run)  # a folder that is not a dataset, or a broken LATEST: ErasureError
@@ -306,8 +303,8 @@ def gc(
 @app.command()
 def card(uri: Annotated[str, typer.Argument(help="version folder, or dataset folder (uses LATEST)")]) -> None:
     """Regenerate a version's dataset card (README.md) and its manifest entry; print the card's URI."""
-    from tasks import storage
-    from tasks.card import rewrite_card
+    from pairforge.tasks.core import storage
+    from pairforge.tasks.publish.card import rewrite_card
 
     try:
         _open_version(uri)  # exits 2 when there is no complete version
@@ -333,7 +330,7 @@ def deploy(
     notify_block: Annotated[list[str] | None, typer.Option("--notify-block", help=_NOTIFY_HELP)] = None,
 ) -> None:
     """Register deployments/prefect.yaml, its process work pool and the failure automation with PREFECT_API_URL."""
-    from flows import ops
+    from pairforge.flows import ops
 
     try:
         result = ops.deploy(recipe, file or ops.DEPLOYMENTS_FILE, work_pool, notify_block)
@@ -366,7 +363,7 @@ def serve(
     notify_block: Annotated[list[str] | None, typer.Option("--notify-block", help=_NOTIFY_HELP)] = None,
 ) -> None:
     """Serve the same deployments from this process (schedules and UI runs, no worker needed) until Ctrl-C."""
-    from flows import ops
+    from pairforge.flows import ops
 
     try:
         ops.serve(recipe, file or ops.DEPLOYMENTS_FILE, limit, notify_block)
@@ -382,8 +379,8 @@ def doctor(
 ) -> None:
     """Check what a run needs (python, packages, spaCy models, model, Prefect, S3, writable folders): one line
     per check; exit 1 when one fails."""
-    from tasks.doctor import run_checks
-    from tasks.recipe import RecipeError, load_recipe
+    from pairforge.tasks.core.doctor import run_checks
+    from pairforge.tasks.core.recipe import RecipeError, load_recipe
 
     loaded = None
     if recipe is not None:
@@ -408,7 +405,7 @@ def bench_pii_cmd(
     texts: Annotated[str | None, typer.Option(help="presidio-research JSON; default: shared corpus")] = None,
 ) -> None:
     """PII stage docs/s vs bare spaCy nlp.pipe vs a naive Presidio loop, on the same texts."""
-    from flows.bench import bench_pii, print_pii_bench
+    from pairforge.flows.bench import bench_pii, print_pii_bench
 
     print_pii_bench(bench_pii(n=n, texts_path=texts))
 
@@ -420,8 +417,8 @@ def bench_pii_quality_cmd(
     recipe: Annotated[Path | None, typer.Option(help="use this recipe's pii options (default: the defaults)")] = None,
 ) -> None:
     """Per entity type: share of gold values removed, share of words outside gold spans kept."""
-    from flows.bench import bench_pii_quality, print_pii_quality
-    from tasks.recipe import RecipeError, load_recipe
+    from pairforge.flows.bench import bench_pii_quality, print_pii_quality
+    from pairforge.tasks.core.recipe import RecipeError, load_recipe
 
     for path in gold:
         if not path.is_file():
@@ -453,7 +450,7 @@ def bench_generate_cmd(
     max_tokens: Annotated[int, typer.Option(help="completion tokens per request")] = 64,
 ) -> None:
     """pairforge's LLM client vs a plain asyncio loop with the openai client, same local server and requests."""
-    from flows.bench import bench_generate, print_generate_bench
+    from pairforge.flows.bench import bench_generate, print_generate_bench
 
     print_generate_bench(bench_generate(n=n, concurrency=concurrency, max_tokens=max_tokens))
 
@@ -468,7 +465,7 @@ def bench_memory_cmd(
     check: Annotated[bool, typer.Option(help="exit 1 when a peak RSS ratio misses its target")] = False,
 ) -> None:
     """Peak RSS of streaming ingest at two input sizes, each in a fresh process: memory must stay flat."""
-    from flows.bench import MEMORY_FORMATS, bench_memory, print_memory_bench
+    from pairforge.flows.bench import MEMORY_FORMATS, bench_memory, print_memory_bench
 
     formats = tuple(format_ or MEMORY_FORMATS)
     unknown = [f for f in formats if f not in MEMORY_FORMATS]
@@ -484,7 +481,7 @@ def bench_memory_cmd(
 @llm_app.command("serve")
 def llm_serve(port: Annotated[int, typer.Option(help="loopback port")] = 8008) -> None:
     """Serve the local model on http://127.0.0.1:PORT/v1 until Ctrl-C (point generate.base_url at it)."""
-    from tasks.llm_server import LLMServerError, serve_forever
+    from pairforge.tasks.pairs.llm_server import LLMServerError, serve_forever
 
     try:
         serve_forever(port)

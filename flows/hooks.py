@@ -58,7 +58,7 @@ def sanitize(text: str | None, limit: int = MESSAGE_LIMIT) -> str:
 
 def _recipe_facts(parameters: dict[str, Any]) -> dict[str, str]:
     """Dataset, version and work area worked out from the run's parameters (as the flow does)."""
-    from tasks.recipe import load_recipe
+    from pairforge.tasks.core.recipe import load_recipe
 
     recipe_path = parameters.get("recipe_path")
     facts: dict[str, str] = {}
@@ -68,7 +68,7 @@ def _recipe_facts(parameters: dict[str, Any]) -> dict[str, str]:
     options = parameters.get("options")
     if options:
         try:
-            from flows.build import RunOptions  # lazily: flows.build imports this module
+            from pairforge.flows.build import RunOptions  # lazily: flows.build imports this module
 
             overrides = RunOptions.model_validate(options if isinstance(options, dict) else dict(options)).overrides()
         except Exception:
@@ -145,7 +145,7 @@ def notify(event: str, flow: Any, flow_run: Any, state: Any, url: str | None = N
         pass
     try:
         if url is None:
-            from tasks.settings import get_settings
+            from pairforge.tasks.core.settings import get_settings
 
             url = get_settings().webhook_url
         if not url:

@@ -105,7 +105,7 @@ def _working_directory(pull: list | None) -> str | None:
 
 def _resolve_recipe(recipe: str | Path) -> str:
     """An absolute path to a recipe that exists and validates (sources are checked on the worker)."""
-    from tasks.recipe import RecipeError, load_recipe
+    from pairforge.tasks.core.recipe import RecipeError, load_recipe
 
     path = Path(recipe).expanduser().resolve()
     try:
@@ -120,7 +120,7 @@ def load_specs(
 ) -> list[DeploymentSpec]:
     """Read the deployments file. `recipe` replaces every deployment's `recipe_path` parameter;
     `work_pool` (default: settings `PAIRFORGE_WORK_POOL`) replaces every deployment's work pool."""
-    from tasks.settings import get_settings
+    from pairforge.tasks.core.settings import get_settings
 
     path = Path(path)
     try:
@@ -300,7 +300,7 @@ def ensure_automation(flow_name: str, webhook_url: str | None, notify_blocks: li
 def deploy(recipe: str | Path | None = None, path: str | Path = DEPLOYMENTS_FILE, work_pool: str | None = None,
            notify_blocks: list[str] | None = None) -> dict:
     """Register the deployments, the work pool and the failure automation; returns what was registered."""
-    from tasks.settings import get_settings
+    from pairforge.tasks.core.settings import get_settings
 
     specs = load_specs(path, recipe, work_pool)
     api_url = require_api()
@@ -320,9 +320,8 @@ def deploy(recipe: str | Path | None = None, path: str | Path = DEPLOYMENTS_FILE
 def serve(recipe: str | Path | None = None, path: str | Path = DEPLOYMENTS_FILE, limit: int | None = None,
           notify_blocks: list[str] | None = None) -> None:
     """Serve the deployments from this process until interrupted (no work pool, no worker)."""
+    from pairforge.tasks.core.settings import get_settings
     from prefect import serve as prefect_serve
-
-    from tasks.settings import get_settings
 
     specs = load_specs(path, recipe)
     require_api()

@@ -22,8 +22,8 @@ DEMO = REPO / "examples" / "demo"
 
 def read_corpus(name: str, path: str, fmt: str, license: str) -> pl.DataFrame:
     """Rows of a shared corpus file (a path under ../shared/corpora) read through the real source reader."""
-    from tasks.recipe import Source
-    from tasks.sources import read_source_file
+    from pairforge.tasks.core.recipe import Source
+    from pairforge.tasks.ingest.sources import read_source_file
 
     src = Source(name=name, uri=str(CORPORA / path), format=fmt, license=license)
     return read_source_file(src, src.uri, "en").rows
@@ -80,7 +80,7 @@ def bucket(s3_endpoint, request):
 @pytest.fixture(scope="session")
 def llm_server():
     """The real llama.cpp OpenAI-compatible server over the SmolLM2 GGUF, started once for the session."""
-    from tasks.llm_server import LocalLLMServer
+    from pairforge.tasks.pairs.llm_server import LocalLLMServer
 
     with LocalLLMServer() as server:
         yield server

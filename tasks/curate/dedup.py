@@ -1,0 +1,545 @@
+"""Exact and near-duplicate removal (MinHash LSH) across all shards of a table, with a persistent index.
+
+Three steps, so the work scales across workers:
+1. `signature_shard` (mapped): per row an exact key and a MinHash signature with its LSH band hashes,
+   written as a small Parquet file (no text).
+2. `find_duplicates` (global): reads the keys and band hashes of every shard (and of the index of
+   earlier versions), takes rows sharing an LSH bucket as candidates, verifies each candidate pair on
+   its signatures, joins duplicates into clusters (union-find) and picks one representative per
+   cluster: a published row first, else the earliest row by shard order -> a decisions Parquet.
+3. `apply_dedup` (mapped): drops duplicates (or with keep: all, only marks them) per the decisions.
+After export, `update_index` records the signatures of the rows a version published (and the dataset's
+URI), so a later incremental run drops rows that were already published. Only versions that are still
+complete count (their `manifest.json` exists: a deleted, garbage-collected or half-written version
+published nothing), and a row published by several versions counts once, for the oldest.
+
+Rows are addressed by (shard name, row number), not by id: copies of a line in one source share an id.
+Hashes are stable across processes, machines and library versions (blake2b, numpy integer arithmetic
+and numpy's frozen RandomState), so signatures in the index stay comparable from run to run.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+from collections import Counter
+from pathlib import PurePosixPath
+
+import numpy as np
+import polars as pl
+from pairforge.tasks.core import storage
+from pairforge.tasks.core.recipe import DedupOptions
+from pairforge.tasks.core.schema import row_text
+from pairforge.tasks.core.shards import KEY_COLUMNS, RETRYING, Shard, fingerprint, finish_stage, resumable, stage_uri
+from pairforge.tasks.publish.export import MANIFEST
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+MAX32 = np.uint64(0xFFFFFFFF)
+SHINGLE_BATCH = 1 << 15  # shingles hashed per step: temporaries of SHINGLE_BATCH x num_perm uint64 (32 MB at 128)
+MAX_WORDS_PER_BATCH = 2_000_000  # words of a shard turned into shingles at once
+BUCKET_ALL_PAIRS = 32  # larger LSH buckets (boilerplate) are paired with their first member only, not all pairs
+VERIFY_BATCH = 200_000  # candidate pairs compared at once
+
+# `published_in` of the erasure register's rows: signatures of rows erased on request (`<dataset>/_erasure/
+# signatures/`), so an edited copy that comes back from a source is dropped like a duplicate of them
+ERASED_IN = "erasure register"
+ERASED_COPY = "copy of a row erased on request"
+DECISIONS = pl.Schema({
+    "shard": pl.String, "row": pl.UInt32, "id": pl.String,
+    "action": pl.String,  # drop | keep
+    "reason": pl.String,  # exact duplicate | near duplicate (jaccard >= t) | already published in <v> | ERASED_COPY
+    "duplicate_of": pl.String,  # id of the cluster's representative (null for the representative)
+    "dup_cluster": pl.String,  # id of the cluster's representative
+    "published_in": pl.String,  # version that published the representative, for rows already published
+})
+
+
+def near_reason(threshold: float) -> str:
+    return f"near duplicate (jaccard >= {threshold:g})"
+
+
+def _digest(text: str, size: int = 16) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=size).digest()
+
+
+def exact_keys(text: pl.Series) -> pl.Series:
+    """Hex blake2b of the text lowercased without punctuation and whitespace; null when nothing is left."""
+    normalized = text.str.to_lowercase().str.replace_all(r"[\p{P}\s]+", "")
+    return pl.Series("exact", [_digest(t).hex() if t else None for t in normalized.to_list()], dtype=pl.String)
+
+
+# ---- MinHash ---------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _mix(n: int) -> np.ndarray:
+    """n odd 64-bit multipliers that make a combined hash depend on each part's position."""
+    return np.random.RandomState(7919 + n).randint(1, 1 << 62, size=n, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+
+@functools.cache
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a, b) column vectors of the hash functions ((a*x + b) mod 2^64) >> 32 of 32-bit x (multiply-add-shift,
+    a odd): universal like datasketch's (a*x + b) mod (2^61 - 1), without the costly modulo."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 62, size=num_perm, dtype=np.uint64) * np.uint64(4) + np.uint64(1)
+    b = gen.randint(0, 1 << 62, size=num_perm, dtype=np.uint64) * np.uint64(4)
+    return a[:, None], b[:, None]
+
+
+def _word_hashes(words: pl.Series) -> np.ndarray:
+    """A stable 64-bit hash per word (each distinct word hashed once)."""
+    uniq = words.unique()
+    hashes = pl.Series([int.from_bytes(_digest(w, 8), "little") for w in uniq.to_list()], dtype=pl.UInt64)
+    return words.replace_strict(uniq, hashes, return_dtype=pl.UInt64).to_numpy()
+
+
+def shingle_hashes(word_hashes: np.ndarray, lengths: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """32-bit hashes of each row's word k-grams (a row with fewer than k words: one for all of them).
+
+    `word_hashes` holds the rows' words back to back, `lengths` the words per row; returns (hashes, per-row counts)."""
+    lengths = lengths.astype(np.int64)
+    counts = np.where(lengths >= k, lengths - k + 1, np.minimum(lengths, 1))
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, np.uint64), counts
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    row_of = np.repeat(np.arange(len(lengths)), counts)
+    starts = offsets[row_of] + (np.arange(total) - firsts[row_of])
+    ends = offsets[row_of] + lengths[row_of]
+    h = np.zeros(total, np.uint64)
+    last = len(word_hashes) - 1
+    for j, c in enumerate(_mix(k)):
+        pos = starts + j
+        h += np.where(pos < ends, word_hashes[np.minimum(pos, last)] * c, np.uint64(0))  # wraps mod 2^64
+    return h >> np.uint64(32), counts
+
+
+def minhash(shingles: np.ndarray, counts: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """(rows, num_perm) MinHash signatures (values < 2^32); rows without shingles stay all 2^32 - 1."""
+    a, b = _permutations(num_perm, seed)
+    sig = np.full((len(counts), num_perm), MAX32, np.uint64)
+    row_of = np.repeat(np.arange(len(counts)), counts)
+    for s0 in range(0, len(shingles), SHINGLE_BATCH):
+        rows = row_of[s0:s0 + SHINGLE_BATCH]
+        # (num_perm, shingles): each row's shingles are contiguous along the last axis, where reduceat is fast
+        permuted = (a * shingles[None, s0:s0 + SHINGLE_BATCH] + b) >> np.uint64(32)
+        bounds = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        part = np.minimum.reduceat(permuted, bounds, axis=1).T
+        r = rows[bounds]
+        sig[r] = np.minimum(sig[r], part)
+    return sig
+
+
+# Every candidate pair is verified on its signatures, so a false positive costs one comparison while a false
+# negative is a duplicate kept: weigh misses 9:1 (at threshold 0.8, 128 permutations: 14 bands of 9 rows, which
+# catch 97% of pairs at Jaccard 0.85; equal weights give 9 x 13, which misses 31% of them).
+FALSE_POSITIVE_WEIGHT, FALSE_NEGATIVE_WEIGHT = 0.1, 0.9
+
+
+@functools.cache
+def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows per band) minimising weighted false positives + false negatives around the threshold
+    (datasketch's `_optimal_param`, integrated numerically)."""
+    below, above = np.linspace(0.0, threshold, 257), np.linspace(threshold, 1.0, 257)
+    best, out = np.inf, (1, num_perm)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            false_pos = np.trapezoid(1 - (1 - below**r) ** b, below)
+            false_neg = np.trapezoid((1 - above**r) ** b, above)
+            error = FALSE_POSITIVE_WEIGHT * false_pos + FALSE_NEGATIVE_WEIGHT * false_neg
+            if error < best:
+                best, out = error, (b, r)
+    return out
+
+
+def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n, bands) 64-bit hashes of each band's `rows` signature values."""
+    out = np.zeros((len(sig), bands), np.uint64)
+    for j, c in enumerate(_mix(rows)):
+        out += sig[:, j:bands * rows:rows].astype(np.uint64) * c
+    return out
+
+
+def _params(opts: DedupOptions) -> tuple[str, str]:
+    """Labels of the MinHash parameters (signatures comparable) and of the banding (band hashes comparable)."""
+    b, r = lsh_params(opts.threshold, opts.num_perm)
+    return f"{opts.num_perm}/{opts.seed}/{opts.shingle_size}", f"{b}x{r}"
+
+
+def signatures(df: pl.DataFrame, table: str, opts: DedupOptions) -> pl.DataFrame:
+    """Per row: row number, id, table, exact key, LSH band hashes and MinHash signature (null when the row has
+    no words or near-duplicate detection is off)."""
+    b, r = lsh_params(opts.threshold, opts.num_perm)
+    text = df.select(row_text(table)).to_series()
+    sig = np.full((len(df), opts.num_perm), MAX32, np.uint64)
+    if opts.near and len(df):
+        words = text.str.to_lowercase().str.extract_all(r"\w+")
+        lengths = words.list.len().fill_null(0).to_numpy().astype(np.int64)
+        start = 0
+        cum = np.cumsum(lengths)
+        while start < len(df):  # batches of rows with a bounded number of words
+            base = cum[start - 1] if start else 0
+            end = max(start + 1, int(np.searchsorted(cum, base + MAX_WORDS_PER_BATCH, side="right")))
+            flat = words.slice(start, end - start).explode().drop_nulls()
+            if len(flat):
+                shingles, counts = shingle_hashes(_word_hashes(flat), lengths[start:end], opts.shingle_size)
+                sig[start:end] = minhash(shingles, counts, opts.num_perm, opts.seed)
+            start = end
+    has_sig = ~(sig == MAX32).all(axis=1)
+    minhash_params, lsh = _params(opts)
+    return pl.DataFrame({
+        "row": pl.Series(np.arange(len(df), dtype=np.uint32)),
+        "id": df.get_column("id").cast(pl.String),
+        "table": pl.Series([table] * len(df), dtype=pl.String),
+        "exact": exact_keys(text),
+        "bands": pl.Series(band_hashes(sig, b, r)).cast(pl.Array(pl.UInt64, b)),
+        "sig": pl.Series(sig.astype(np.uint32)).cast(pl.Array(pl.UInt32, opts.num_perm)),
+        "has_sig": pl.Series(has_sig),
+    }).with_columns(
+        pl.when("has_sig").then(pl.col("bands")).alias("bands"),
+        pl.when("has_sig").then(pl.col("sig")).alias("sig"),
+        pl.lit(minhash_params).alias("minhash"),
+        pl.lit(lsh).alias("lsh"),
+    ).drop("has_sig")
+
+
+@task(name="dedup-signature", cache_policy=NO_CACHE, task_run_name="dedup-signature-{shard.name}", **RETRYING)
+@resumable("dedup-signature", lambda a: a["shard"].name)
+def signature_shard(shard: Shard, opts: DedupOptions, work_uri: str) -> str | None:
+    """Write the shard's signatures (no text) to the work area; None for an empty shard."""
+    if not shard.rows:
+        return None
+    df = shard.read()
+    if not len(df):
+        return None
+    # named after the inputs: a changed shard or option gives a new URI, so later steps never reuse stale results
+    uri = stage_uri(work_uri, "dedup-signature", shard.table, f"{shard.name}-{fingerprint(shard, opts)}")
+    storage.write_parquet(signatures(df, shard.table, opts).with_columns(pl.lit(shard.name).alias("shard")), uri)
+    return uri
+
+
+# ---- clustering ------------------------------------------------------------------------------------
+
+
+def connected_components(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """Union-find over n nodes and edges a[i] - b[i]; returns each node's root (the smallest node of its component)."""
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        rx, ry = find(x), find(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)  # the smaller root wins, so a root is its component's smallest node
+    root = np.arange(n, dtype=np.int64)
+    linked = np.unique(np.concatenate([a, b])).tolist() if len(a) else []
+    root[linked] = [find(x) for x in linked]
+    return root
+
+
+def parquet_files(prefix: str) -> list[str]:
+    """The Parquet files directly under a folder/prefix (not in its subfolders), sorted."""
+    return [u for u, _ in storage.list_files(prefix) if u.endswith(".parquet") and "/" not in u[len(prefix) + 1:]]
+
+
+def _columns(parquet: bytes, columns: list[str]) -> pl.DataFrame:
+    return pl.read_parquet(io.BytesIO(parquet), columns=columns)
+
+
+def _version_created_at(version_uri: str) -> str | None:
+    """When a complete version was made (its manifest's `created_at`; "" if not recorded); None if the version is
+    not complete (no manifest: deleted, garbage-collected or still being written)."""
+    data = storage.read_if_exists(storage.join(version_uri, MANIFEST))
+    if data is None:
+        return None
+    try:
+        return str(json.loads(data).get("created_at") or "")
+    except (ValueError, AttributeError):
+        return ""
+
+
+def _published_keys(index_uri: str, table: str, opts: DedupOptions,
+                    version: str | None) -> list[tuple[str, pl.DataFrame]]:
+    """(uri, keys) of each index file of a complete version other than `version`, oldest first (by creation, then
+    name)."""
+    out = []
+    for uri in parquet_files(storage.join(index_uri, table)):
+        published_in = PurePosixPath(uri).stem
+        if published_in == version:  # a rerun of a version replaces it: its own earlier output is no duplicate
+            continue
+        data = storage.read_bytes(uri)
+        # the dataset, not the version, is recorded: a file copied for another version (erasure) stays right
+        if "dataset_uri" in pl.read_parquet_schema(io.BytesIO(data)):
+            dataset_uri = _columns(data, ["dataset_uri"]).get_column("dataset_uri")[0]
+        else:  # written before the dataset was recorded: the default layout, <dataset>/_index beside versions
+            dataset_uri = index_uri.rstrip("/").rsplit("/", 1)[0]
+        created_at = _version_created_at(storage.join(dataset_uri, published_in)) if dataset_uri else None
+        if created_at is None:
+            continue
+        out.append(((created_at, published_in), uri, _index_entries(data, opts, published_in)))
+    return [(uri, keys) for _, uri, keys in sorted(out, key=lambda f: f[0])]
+
+
+def _index_entries(data: bytes, opts: DedupOptions, published_in: str) -> pl.DataFrame:
+    """Keys of an index file's rows under this run's MinHash and LSH settings (no bands when its MinHash settings
+    differ: exact keys still compare)."""
+    minhash_params, lsh = _params(opts)
+    b, r = lsh_params(opts.threshold, opts.num_perm)
+    bands_type = pl.Array(pl.UInt64, b)
+    head = _columns(data, ["id", "exact", "minhash", "lsh"])
+    same_minhash = bool(len(head)) and bool((head.get_column("minhash") == minhash_params).all())
+    if same_minhash and (head.get_column("lsh") == lsh).all():
+        bands = _columns(data, ["bands"]).get_column("bands")
+    elif same_minhash:  # other banding: recompute band hashes from the signatures
+        sig = _columns(data, ["sig"]).get_column("sig")
+        has = sig.is_not_null()
+        full = np.full((len(sig), opts.num_perm), MAX32, np.uint64)
+        if has.any():
+            full[has.to_numpy()] = sig.filter(has).to_numpy()
+        bands = pl.DataFrame({"bands": pl.Series(band_hashes(full, b, r)).cast(bands_type), "has": has}).select(
+            pl.when("has").then("bands")).to_series()
+    else:  # other MinHash parameters: signatures are not comparable, exact keys still are
+        bands = pl.Series([None] * len(head), dtype=bands_type)
+    return head.select("id", "exact").with_columns(
+        bands.cast(bands_type).alias("bands"), pl.lit(None, pl.String).alias("shard"),
+        pl.lit(None, pl.UInt32).alias("row"), pl.lit(published_in).alias("published_in"),
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("pos"),
+    )
+
+
+def _load_keys(signature_uris: list[str], index_uri: str | None, table: str, opts: DedupOptions,
+               version: str | None = None, erased_uri: str | None = None):
+    """Keys of every row: rows erased on request first (the signature files under `erased_uri`), then rows published
+    by complete versions (each id once, for the oldest version; never `version` itself), then this run's rows by
+    shard order. Returns (keys frame with `node`, files to read signatures from, number of earlier rows)."""
+    b, _ = lsh_params(opts.threshold, opts.num_perm)
+    bands_type = pl.Array(pl.UInt64, b)
+    cols = ["id", "exact", "bands", "shard", "row", "published_in", "file", "pos"]
+    frames, files = [], []
+    erased = [(u, _index_entries(storage.read_bytes(u), opts, ERASED_IN)) for u in parquet_files(erased_uri)
+              ] if erased_uri else []
+    for uri, keys in erased + (_published_keys(index_uri, table, opts, version) if index_uri else []):
+        frames.append(keys.with_columns(pl.lit(len(files), pl.Int32).alias("file")).select(cols))
+        files.append(uri)
+    if frames:  # a row republished by later versions (incremental switched on late) is one candidate, not many
+        frames = [pl.concat(frames).unique("id", keep="first", maintain_order=True)]
+    published = sum(len(f) for f in frames)
+    for uri in signature_uris:
+        df = storage.read_parquet(uri, columns=["shard", "row", "id", "exact", "bands"])
+        frames.append(df.with_columns(
+            pl.col("bands").cast(bands_type), pl.lit(None, pl.String).alias("published_in"),
+            pl.lit(len(files), pl.Int32).alias("file"),
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("pos"),
+        ))
+        files.append(uri)
+    keys = pl.concat([f.select(cols) for f in frames]) if frames else pl.DataFrame(
+        schema={"id": pl.String, "exact": pl.String, "bands": bands_type, "shard": pl.String, "row": pl.UInt32,
+                "published_in": pl.String, "file": pl.Int32, "pos": pl.UInt32})
+    return keys.with_row_index("node"), files, published
+
+
+def _candidate_pairs(keys: pl.DataFrame, published: int) -> pl.DataFrame:
+    """(a, b) node pairs with a < b that share an LSH bucket, b from this run (published rows were compared with
+    each other when they were new)."""
+    nodes = keys.filter(pl.col("bands").is_not_null())
+    if len(nodes) < 2:
+        return pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})
+    bands = nodes.get_column("bands").to_numpy()
+    n, b = bands.shape
+    members = pl.DataFrame({"node": np.repeat(nodes.get_column("node").to_numpy(), b),
+                            "band": np.tile(np.arange(b, dtype=np.uint16), n), "h": bands.ravel()})
+    new = pl.col("node") >= published
+    buckets = (
+        members.join(members.filter(new).select("band", "h").unique(), on=["band", "h"], how="semi")
+        .group_by("band", "h").agg(pl.col("node").sort())
+        .filter(pl.col("node").list.len() > 1)
+        .with_row_index("bucket")
+        .select("bucket", pl.col("node").list.len().alias("size"), "node")
+        .explode("node")
+        .with_columns(pl.int_range(pl.len()).over("bucket").alias("rank"))
+    )
+    small = buckets.filter(pl.col("size") <= BUCKET_ALL_PAIRS)
+    all_pairs = small.join(small.filter(new), on="bucket", suffix="_b").filter(pl.col("rank") < pl.col("rank_b"))
+    big = buckets.filter(pl.col("size") > BUCKET_ALL_PAIRS)
+    star = big.filter(pl.col("rank") == 0).join(big.filter(pl.col("rank") > 0, new), on="bucket", suffix="_b")
+    return pl.concat([all_pairs.select(a="node", b="node_b"), star.select(a="node", b="node_b")]).unique().sort(
+        "a", "b")
+
+
+def _verify(pairs: pl.DataFrame, keys: pl.DataFrame, files: list[str], opts: DedupOptions) -> np.ndarray:
+    """Per candidate pair: do the signatures agree on at least `threshold` of their values?"""
+    if not len(pairs):
+        return np.zeros(0, bool)
+    need = np.unique(np.concatenate([pairs.get_column("a").to_numpy(), pairs.get_column("b").to_numpy()]))
+    where = keys.select("file", "pos").to_numpy()[need]
+    sig = np.empty((len(need), opts.num_perm), np.uint32)
+    for f in np.unique(where[:, 0]):
+        mine = np.flatnonzero(where[:, 0] == f)
+        column = storage.read_parquet(files[f], columns=["sig"]).get_column("sig")
+        sig[mine] = column.gather(where[mine, 1]).to_numpy()
+    ia = np.searchsorted(need, pairs.get_column("a").to_numpy())
+    ib = np.searchsorted(need, pairs.get_column("b").to_numpy())
+    agree = np.empty(len(pairs))
+    for s0 in range(0, len(pairs), VERIFY_BATCH):
+        sl = slice(s0, s0 + VERIFY_BATCH)
+        agree[sl] = (sig[ia[sl]] == sig[ib[sl]]).mean(axis=1)
+    return agree >= opts.threshold
+
+
+def cluster(keys: pl.DataFrame, files: list[str], published: int, opts: DedupOptions) -> tuple[pl.DataFrame, dict]:
+    """Decisions for this run's rows that have duplicates, and counts."""
+    edges = [pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})]
+    exact_followers = pl.Series([], dtype=pl.UInt32)
+    if opts.exact:
+        groups = (
+            keys.filter(pl.col("exact").is_not_null())
+            .group_by("exact").agg(pl.col("node").min().alias("a"), pl.col("node").alias("b"))
+            .filter(pl.col("b").list.len() > 1, pl.col("b").list.max() >= published)
+            .explode("b").filter(pl.col("a") != pl.col("b"), pl.col("b") >= published)
+        )
+        edges.append(groups.select("a", "b"))
+        exact_followers = groups.get_column("b")
+    candidates = verified = 0
+    if opts.near:
+        # exact copies join their group's first row anyway: leave them out of the buckets
+        lsh_keys = keys.with_columns(
+            pl.when(~pl.col("node").is_in(exact_followers.implode())).then(pl.col("bands")).alias("bands"))
+        pairs = _candidate_pairs(lsh_keys, published)
+        ok = _verify(pairs, keys, files, opts)
+        candidates, verified = len(pairs), int(ok.sum())
+        edges.append(pairs.filter(pl.Series(ok)))
+    edges_df = pl.concat(edges)
+    root = connected_components(edges_df.get_column("a").to_numpy(), edges_df.get_column("b").to_numpy(), len(keys))
+    rep = keys.select("node", "id", "exact", "published_in").rename(
+        {"node": "root", "id": "rep_id", "exact": "rep_exact", "published_in": "rep_published_in"})
+    members = (
+        keys.with_columns(pl.Series("root", root, dtype=pl.UInt32))
+        .filter(pl.len().over("root") > 1, pl.col("node") >= published)
+        .join(rep, on="root", how="left")
+    )
+    exact = (pl.col("exact") == pl.col("rep_exact")).fill_null(False)
+    is_rep = pl.col("node") == pl.col("root")
+    already = pl.col("rep_published_in").is_not_null()
+    reason = (
+        pl.when(pl.col("rep_published_in") == ERASED_IN).then(pl.lit(ERASED_COPY))
+        .when(already).then(pl.lit("already published in ") + pl.col("rep_published_in"))
+        .when(is_rep).then(pl.lit(None, pl.String))
+        .when(exact).then(pl.lit("exact duplicate"))
+        .otherwise(pl.lit(near_reason(opts.threshold)))
+    )
+    drop = already | (~is_rep & pl.lit(opts.keep == "one"))
+    decisions = members.sort("node").select(
+        "shard", "row", "id",
+        pl.when(drop).then(pl.lit("drop")).otherwise(pl.lit("keep")).alias("action"),
+        reason.alias("reason"),
+        pl.when(~is_rep).then(pl.col("rep_id")).alias("duplicate_of"),
+        pl.col("rep_id").alias("dup_cluster"),
+        pl.col("rep_published_in").alias("published_in"),
+    ).cast(dict(DECISIONS))
+    reasons = Counter(decisions.get_column("reason").drop_nulls().to_list())
+    dropped = Counter(decisions.filter(pl.col("action") == "drop").get_column("reason").to_list())
+    in_run = decisions.filter(pl.col("published_in").is_null())
+    erased = int((keys.get_column("published_in") == ERASED_IN).sum())
+    stats = {
+        "rows": len(keys) - published,
+        "published_rows_checked": published - erased,
+        "erased_rows_checked": erased,
+        "exact_duplicates": reasons["exact duplicate"],
+        "near_duplicates": reasons[near_reason(opts.threshold)],
+        "exact_dropped": dropped["exact duplicate"],
+        "near_dropped": dropped[near_reason(opts.threshold)],
+        "published_dropped": sum(n for k, n in dropped.items() if k.startswith("already published")),
+        "erased_copies_dropped": dropped[ERASED_COPY],
+        "clusters": in_run.get_column("dup_cluster").n_unique(),
+        "clustered_rows": len(in_run),
+        "candidate_pairs": candidates,
+        "verified_pairs": verified,
+    }
+    return decisions, stats
+
+
+@task(name="dedup-find", cache_policy=NO_CACHE, task_run_name="dedup-find-{table}", **RETRYING)
+@resumable("dedup-find", lambda a: a["table"])
+def find_duplicates(signature_uris: list[str], opts: DedupOptions, table: str, index_uri: str | None,
+                    work_uri: str, version: str | None = None, erased_uri: str | None = None, inputs: str = "") -> dict:
+    """Cluster the table's duplicates over all shards, and against rows erased on request (the signature files under
+    `erased_uri`) and, with `opts.incremental`, rows published by other versions (pass this run's `version` so a
+    rerun does not match its own earlier output); returns {"decisions_uri", "stats"}. `inputs`: `contents_key` of
+    the index and erased-signature files, so a resumed run does not reuse decisions made against other ones."""
+    keys, files, published = _load_keys(signature_uris, index_uri if opts.incremental else None, table, opts,
+                                         version, erased_uri)
+    decisions, stats = cluster(keys, files, published, opts)
+    name = f"decisions-{table}-{fingerprint(signature_uris, opts, index_uri, version, files, inputs)}.parquet"
+    uri = storage.join(work_uri, "dedup", name)
+    storage.write_parquet(decisions, uri)
+    return {"decisions_uri": uri, "stats": stats}
+
+
+def apply_decisions(df: pl.DataFrame, decisions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept rows with `dup_cluster` set, dropped rows with `reason`, `duplicate_of`, `published_in`).
+
+    `decisions` are this shard's, addressed by row number; their ids must match the shard's rows."""
+    if "dup_cluster" not in df.columns:
+        df = df.with_columns(pl.lit(None, pl.String).alias("dup_cluster"))
+    dec = decisions.select(
+        pl.col("row").cast(pl.UInt32).alias("_row"), pl.col("id").alias("_id"), "action",
+        pl.col("reason").alias("_reason"), "duplicate_of", pl.col("dup_cluster").alias("_cluster"), "published_in")
+    joined = df.with_row_index("_row").join(dec, on="_row", how="left", maintain_order="left")
+    if joined.filter(pl.col("_id").is_not_null() & (pl.col("_id") != pl.col("id"))).height:
+        raise ValueError("dedup decisions do not match the shard's rows (the shard changed after its signatures)")
+    drop = (pl.col("action") == "drop").fill_null(False)
+    kept = joined.filter(~drop).with_columns(pl.coalesce("_cluster", "dup_cluster").alias("dup_cluster"))
+    erased = (pl.col("published_in") == ERASED_IN).fill_null(False)
+    rejected = joined.filter(drop).with_columns(
+        pl.when(erased).then(pl.lit(ERASED_COPY))
+        .when(pl.col("published_in").is_not_null()).then(pl.lit("already published"))
+        .otherwise(pl.col("_reason")).alias("reason"))
+    # a copy of erased data is not kept anywhere, the rejected table included: keys and reason only
+    rejected = rejected.with_columns(pl.when(~erased).then(pl.col(c)).alias(c) for c in df.columns
+                                     if c not in KEY_COLUMNS)
+    return kept.select(df.columns), rejected.select(*df.columns, "reason", "duplicate_of", "published_in")
+
+
+@task(name="dedup", cache_policy=NO_CACHE, task_run_name="dedup-{shard.name}", **RETRYING)
+@resumable("dedup", lambda a: a["shard"].name)
+def apply_dedup(shard: Shard, decisions_uri: str, opts: DedupOptions, work_uri: str) -> tuple[Shard, dict[str, int]]:
+    """Drop the shard's duplicates per the decisions (rejected rows go to the rejected table) and mark clusters."""
+    df = shard.read()
+    decisions = storage.read_parquet(decisions_uri).filter(pl.col("shard") == shard.name)
+    kept, rejected = apply_decisions(df, decisions)
+    return finish_stage("dedup", shard, work_uri, kept, rejected)
+
+
+# ---- the persistent index --------------------------------------------------------------------------
+
+
+@task(name="dedup-index", cache_policy=NO_CACHE, task_run_name="dedup-index-{table}-{version}", **RETRYING)
+def update_index(index_uri: str, table: str, version: str, version_uri: str, signature_uris: list[str]) -> str | None:
+    """Record the signatures of the rows `version` published (ids read from `<version_uri>/<table>/*.parquet`) and
+    the dataset's URI (`version_uri`'s folder) as `<index_uri>/<table>/<version>.parquet`; returns its URI (None
+    when nothing of the table was published). Later runs use the file only while `<dataset>/<version>/manifest.json`
+    exists."""
+    ids = [storage.read_parquet(u, columns=["id"]) for u in parquet_files(storage.join(version_uri, table))]
+    published = pl.concat(ids).get_column("id").unique() if ids else pl.Series("id", [], pl.String)
+    if not len(published):
+        return None
+    cols = ["id", "exact", "bands", "sig", "minhash", "lsh"]
+    rows = [storage.read_parquet(u, columns=cols).filter(pl.col("id").is_in(published.implode()))
+            for u in signature_uris]
+    rows = [r for r in rows if len(r)]
+    if not rows:
+        return None
+    index = pl.concat(rows, how="vertical_relaxed").unique("id", keep="first", maintain_order=True).with_columns(
+        pl.lit(version_uri.rstrip("/").rsplit("/", 1)[0]).alias("dataset_uri"))
+    uri = storage.join(index_uri, table, f"{version}.parquet")
+    storage.write_parquet(index, uri)
+    return uri

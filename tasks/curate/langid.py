@@ -1,0 +1,139 @@
+"""Language identification with lingua: every row gets `lang_score`; confident rows get their detected `lang`.
+
+The detector tells apart `opts.candidates` plus the recipe's languages (ISO 639-1 codes), built once
+per process and candidate set (loading the models is the slow part: ~2 s and ~0.5 GB for the 25
+default candidates). Texts are cut to `opts.max_chars` and detected in parallel batches. A row
+detected with confidence >= `min_confidence` in a language outside the recipe's `languages` is
+rejected; a less certain row keeps its source's language. Lingua's confidences are relative (they
+sum to 1 over the candidates), so a short text that several languages share scores low.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+
+import polars as pl
+from pairforge.tasks.core.recipe import LangIDOptions
+from pairforge.tasks.core.schema import row_text
+from pairforge.tasks.core.shards import RETRYING, Shard, finish_stage, resumable
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+log = logging.getLogger(__name__)
+URLS = r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+"
+BATCH_ROWS = 10_000  # texts per detector call (bounds the Python objects lingua returns at once)
+
+
+def base_code(code: str) -> str:
+    """`en-US` / `EN` -> `en`."""
+    return code.replace("_", "-").split("-")[0].strip().lower()
+
+
+@functools.cache
+def supported_codes() -> frozenset[str]:
+    from lingua import Language
+
+    return frozenset(lang.iso_code_639_1.name.lower() for lang in Language.all())
+
+
+def detector_codes(opts: LangIDOptions, languages: list[str]) -> tuple[str, ...]:
+    """The candidate set (candidates + the recipe's languages) that lingua knows, sorted: the detector's key."""
+    wanted = {base_code(c) for c in [*opts.candidates, *languages]}
+    unknown = sorted(wanted - supported_codes())
+    if unknown:
+        log.warning("language identification cannot recognise %s (not lingua languages); ignored", ", ".join(unknown))
+    return tuple(sorted(wanted & supported_codes()))
+
+
+_detectors: dict[tuple[str, ...], object] = {}
+_lock = threading.Lock()
+
+
+def get_detector(codes: tuple[str, ...]):
+    """A lingua detector over these ISO 639-1 codes, models preloaded; one per process and code set (the
+    lock keeps shards mapped onto threads from loading the models twice)."""
+    with _lock:
+        detector = _detectors.get(codes)
+        if detector is None:
+            from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+            started = time.perf_counter()
+            detector = _detectors[codes] = (
+                LanguageDetectorBuilder.from_iso_codes_639_1(*[IsoCode639_1.from_str(c) for c in codes])
+                .with_preloaded_language_models().build())
+            log.info("language detector for %d languages loaded in %.1f s", len(codes),
+                     time.perf_counter() - started)
+    return detector
+
+
+def detect(texts: list[str], codes: tuple[str, ...]) -> tuple[list[str | None], list[float]]:
+    """(top language code, its confidence) of each text; (None, 0.0) when no candidate fits at all."""
+    detector = get_detector(codes)
+    langs: list[str | None] = []
+    scores: list[float] = []
+    for start in range(0, len(texts), BATCH_ROWS):
+        for values in detector.compute_language_confidence_values_in_parallel(texts[start:start + BATCH_ROWS]):
+            top = values[0] if values else None
+            if top is None or top.value <= 0:
+                langs.append(None)
+                scores.append(0.0)
+            else:
+                langs.append(top.language.iso_code_639_1.name.lower())
+                scores.append(float(top.value))
+    return langs, scores
+
+
+def identify_frame(df: pl.DataFrame, table: str, opts: LangIDOptions,
+                   languages: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Set `lang`/`lang_score`; returns (kept rows, rejected rows with `reason`)."""
+    if "lang_score" not in df.columns:
+        df = df.with_columns(pl.lit(None, pl.Float64).alias("lang_score"))
+    no_rows = df.clear().with_columns(pl.lit(None, pl.String).alias("reason"))
+    if table not in opts.tables or df.is_empty():
+        return df, no_rows
+    allowed = sorted({base_code(c) for c in languages})
+    codes = detector_codes(opts, languages)
+    todo = pl.lit(True)
+    if table == "pairs" and opts.skip_tasks and "task" in df.columns:
+        todo = ~pl.col("task").is_in(opts.skip_tasks).fill_null(False)
+    # URLs and e-mail addresses are no language, and their letter soup sways the detector
+    text = row_text(table).str.replace_all(URLS, " ").str.slice(0, opts.max_chars)
+    sample = df.select(text.alias("t"), todo.alias("todo"))
+    # a text without a letter has no language: score 0 without asking the detector
+    ask = sample.select(pl.col("todo") & pl.col("t").str.contains(r"\p{L}")).to_series()
+    rows = ask.arg_true()
+    found, scores = detect(sample.get_column("t").filter(ask).to_list(), codes) if len(rows) else ([], [])
+    detected = pl.Series("detected", [None] * len(df), pl.String).scatter(rows, pl.Series(found, dtype=pl.String))
+    score = pl.Series("score", [0.0] * len(df), pl.Float64).scatter(rows, pl.Series(scores, dtype=pl.Float64))
+
+    confident = pl.col("_todo") & pl.col("_detected").is_not_null() & (pl.col("_score") >= opts.min_confidence)
+    # a recipe language the detector cannot recognise would be misread as another one: annotate, never route
+    routing = set(allowed) <= set(codes)
+    if not routing:
+        log.warning("recipe languages %s include one the detector cannot recognise: no row is rejected by language",
+                    ", ".join(allowed))
+    foreign = confident & ~pl.col("_detected").is_in(allowed) if routing else pl.lit(False)
+    out = df.with_columns(
+        sample.get_column("todo").alias("_todo"), detected.alias("_detected"), score.alias("_score")
+    ).with_columns(
+        pl.when(confident).then(pl.col("_detected")).otherwise(pl.col("lang")).alias("lang"),
+        pl.when(pl.col("_todo")).then(pl.col("_score")).otherwise(pl.col("lang_score")).alias("lang_score"),
+        foreign.alias("_foreign"),
+    )
+    reason = pl.format("language {} not in recipe languages ({})", pl.col("lang"), pl.lit(", ".join(allowed)))
+    rejected = out.filter("_foreign").with_columns(reason.alias("reason"))
+    helpers = ["_todo", "_detected", "_score", "_foreign"]
+    return out.filter(~pl.col("_foreign")).drop(helpers), rejected.drop(helpers)
+
+
+@task(name="langid", cache_policy=NO_CACHE, task_run_name="langid-{shard.name}", **RETRYING)
+@resumable("langid", lambda a: a["shard"].name)
+def langid_shard(shard: Shard, opts: LangIDOptions, languages: list[str],
+                 work_uri: str) -> tuple[Shard, dict[str, int]]:
+    if shard.table not in opts.tables:
+        return shard, {}
+    kept, rejected = identify_frame(shard.read(), shard.table, opts, languages)
+    return finish_stage("langid", shard, work_uri, kept, rejected)

@@ -1,0 +1,83 @@
+"""Rule checks on every pair, as Polars expressions; the first rule a pair breaks is its reason.
+
+Rules: prompt/response length bounds, refusal phrases, a response that echoes the prompt, and for
+grounded pairs (those with a `context`, e.g. generated QA) questions about "the text" they do not
+include and the share of the answer's words and numbers found in the context. Rejected pairs keep
+every column plus `reason`: nothing disappears silently.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from pairforge.tasks.core.recipe import QualityOptions
+from pairforge.tasks.core.shards import RETRYING, Shard, finish_stage, resumable
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+GROUNDED_TASKS = ("qa", "summarization")
+# Short function words carry no evidence of grounding.
+_STOP = ["the", "and", "for", "are", "was", "were", "that", "this", "with", "from", "has", "have", "had", "its",
+         "not", "but", "his", "her", "they", "their", "you", "your", "which", "who", "what", "when", "where"]
+
+
+def _words(col: str) -> pl.Expr:
+    return (
+        pl.col(col).str.to_lowercase().str.extract_all(r"\p{N}+(?:[.,]\p{N}+)*|\p{L}{3,}")
+        .list.eval(pl.element().filter(~pl.element().is_in(_STOP))).list.unique()
+    )
+
+
+def grounding(answer: str = "response", context: str = "context") -> pl.Expr:
+    """Share of the answer's content words that appear in the context (null without a context)."""
+    answer_words = _words(answer)
+    shared = answer_words.list.set_intersection(_words(context)).list.len()
+    return pl.when(pl.col(context).is_not_null() & (answer_words.list.len() > 0)).then(
+        shared / answer_words.list.len()
+    )
+
+
+def rules(opts: QualityOptions) -> list[tuple[str, pl.Expr]]:
+    """(reason, expression that is true when a pair breaks the rule), in the order they are checked."""
+    prompt_len = pl.col("prompt").str.strip_chars().str.len_chars().fill_null(0)
+    response_len = pl.col("response").str.strip_chars().str.len_chars().fill_null(0)
+    response = pl.col("response").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    prompt = pl.col("prompt").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    out = [
+        (f"response shorter than {opts.min_response_chars} characters", response_len < opts.min_response_chars),
+        (f"prompt shorter than {opts.min_prompt_chars} characters", prompt_len < opts.min_prompt_chars),
+        (f"response longer than {opts.max_response_chars} characters", response_len > opts.max_response_chars),
+        (f"prompt longer than {opts.max_prompt_chars} characters", prompt_len > opts.max_prompt_chars),
+    ]
+    if opts.refusal_phrases:
+        phrases = [p.lower() for p in opts.refusal_phrases]
+        out.append(("refusal", response.str.contains_any(phrases).fill_null(False)))
+    if opts.reject_copies:
+        # an echo: the whole prompt again (a response found inside the prompt is fine: extraction tasks)
+        copies = (response == prompt) | ((prompt.str.len_chars() >= 10) & response.str.contains(prompt, literal=True))
+        out.append(("response echoes the prompt", copies.fill_null(False)))
+    # a generated question about "the text" makes no sense without the text, which the prompt does not carry
+    unseen = pl.col("prompt").str.contains(r"(?i)\b(?:the|this|that) (?:text|passage|article|paragraph|document)\b")
+    out.append(("question refers to a text it does not include",
+                ((pl.col("task") == "qa") & pl.col("context").is_not_null() & unseen).fill_null(False)))
+    if opts.min_grounding > 0:
+        ungrounded = pl.col("task").is_in(GROUNDED_TASKS) & (grounding() < opts.min_grounding)
+        out.append((f"answer not supported by its context (< {opts.min_grounding:.0%} of words)",
+                    ungrounded.fill_null(False)))
+    return out
+
+
+def check_pairs(df: pl.DataFrame, opts: QualityOptions) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept pairs, rejected pairs with `reason`)."""
+    checks = rules(opts)
+    reason = pl.lit(None, pl.String)
+    for name, broken in reversed(checks):  # the first rule that breaks wins
+        reason = pl.when(broken).then(pl.lit(name)).otherwise(reason)
+    tagged = df.with_columns(reason.alias("reason"))
+    return tagged.filter(pl.col("reason").is_null()).drop("reason"), tagged.filter(pl.col("reason").is_not_null())
+
+
+@task(name="quality", cache_policy=NO_CACHE, task_run_name="quality-{shard.name}", **RETRYING)
+@resumable("quality", lambda a: a["shard"].name)
+def quality_shard(shard: Shard, opts: QualityOptions, work_uri: str) -> tuple[Shard, dict[str, int]]:
+    kept, rejected = check_pairs(shard.read(), opts)
+    return finish_stage("quality", shard, work_uri, kept, rejected)

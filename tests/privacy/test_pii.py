@@ -1,0 +1,273 @@
+"""Unit tests of the PII step's plain functions (no Prefect)."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import threading
+from collections import Counter
+
+import polars as pl
+import pytest
+from pairforge.tasks.core.recipe import PIIOptions
+from pairforge.tasks.core.schema import MESSAGE
+from pairforge.tasks.privacy import pii
+from pairforge.tasks.privacy.pii import Scrubber, get_scrubber, scrub_frame
+
+NAME, EMAIL, PHONE, CARD = "John Smith", "john.smith@example.com", "415-555-2671", "4111 1111 1111 1111"
+TEXT = f"Please ring {NAME}, phone {PHONE}, or email {EMAIL}. My card is {CARD}."
+PLANTED = {"PERSON": NAME, "PHONE_NUMBER": PHONE, "EMAIL_ADDRESS": EMAIL, "CREDIT_CARD": CARD}
+
+
+def scrub_one(text: str, **opts) -> tuple[str, Counter]:
+    out, counts = get_scrubber(PIIOptions(**opts)).scrub([text])
+    return out[0], counts
+
+
+def test_replace_puts_entity_type_tags():
+    out, counts = scrub_one(TEXT)
+    assert out == "Please ring <PERSON>, phone <PHONE_NUMBER>, or email <EMAIL_ADDRESS>. My card is <CREDIT_CARD>."
+    assert counts == Counter({"PERSON": 1, "PHONE_NUMBER": 1, "EMAIL_ADDRESS": 1, "CREDIT_CARD": 1})
+
+
+@pytest.mark.parametrize("operator", ["replace", "mask", "hash", "redact"])
+def test_planted_values_disappear_under_every_operator(operator):
+    out, counts = scrub_one(TEXT, operator=operator)
+    for value in PLANTED.values():
+        assert value not in out
+    assert "Smith" not in out and "example.com" not in out and "1111" not in out
+    assert set(counts) == set(PLANTED)
+    assert out.startswith("Please ring ") and out.endswith(".")  # text around the values is kept
+
+
+def test_mask_keeps_lengths():
+    out, _ = scrub_one(TEXT, operator="mask")
+    expected = TEXT
+    for value in PLANTED.values():
+        expected = expected.replace(value, "*" * len(value))
+    assert out == expected
+
+
+def test_redact_removes_values():
+    out, _ = scrub_one(TEXT, operator="redact")
+    assert out == "Please ring , phone , or email . My card is ."
+
+
+def test_hash_uses_salt_from_env(monkeypatch):
+    monkeypatch.setenv("PII_TEST_SALT", "pepper")
+    out, _ = scrub_one(TEXT, operator="hash", hash_salt_env="PII_TEST_SALT")
+    digest = hashlib.sha256(("pepper" + EMAIL).encode()).hexdigest()[:12]
+    assert f"<EMAIL_ADDRESS:{digest}>" in out
+    monkeypatch.setenv("PII_TEST_SALT", "other")
+    again, _ = scrub_one(TEXT, operator="hash", hash_salt_env="PII_TEST_SALT")
+    assert f"<EMAIL_ADDRESS:{digest}>" not in again  # another salt, another digest
+    assert again.count("<PERSON:") == 1
+
+
+def test_hash_without_salt_env_is_unsalted_and_stable(monkeypatch):
+    monkeypatch.delenv("PII_UNSET_SALT", raising=False)
+    opts = {"operator": "hash", "hash_salt_env": "PII_UNSET_SALT"}
+    out, _ = scrub_one(TEXT, **opts)
+    assert f"<PERSON:{hashlib.sha256(NAME.encode()).hexdigest()[:12]}>" in out
+    assert scrub_one(TEXT, **opts)[0] == out
+
+
+def test_allow_list_keeps_value():
+    out, counts = scrub_one(TEXT, allow_list=[NAME])
+    assert NAME in out
+    assert EMAIL not in out and "PERSON" not in counts
+
+
+def test_deny_list_removes_value_case_insensitively():
+    text = "The codename is Project Falcon, see project falcon notes."
+    out, counts = scrub_one(text, deny_list=["Project Falcon"])
+    assert out == "The codename is <CUSTOM_DENY>, see <CUSTOM_DENY> notes."
+    assert counts["CUSTOM_DENY"] == 2
+
+
+def test_deny_list_beats_allow_list():
+    out, _ = scrub_one("Ask Acme Labs.", deny_list=["Acme Labs"], allow_list=["Acme Labs"])
+    assert "Acme Labs" not in out
+
+
+def test_none_and_empty_are_kept_in_order():
+    texts = [None, "", "nothing personal here", None, f"mail {EMAIL}", "  "]
+    out, counts = get_scrubber(PIIOptions()).scrub(texts)
+    assert out == [None, "", "nothing personal here", None, "mail <EMAIL_ADDRESS>", "  "]
+    assert counts == Counter({"EMAIL_ADDRESS": 1})
+    assert get_scrubber(PIIOptions()).scrub([]) == ([], Counter())
+
+
+def test_counts_for_known_batch():
+    texts = [
+        "Contact jane.doe@example.com or bob@example.org.",
+        f"Card {CARD}, SSN 536-22-8726, IP 10.0.0.12",
+        "I met Sarah Connor and Kyle Reese.",
+    ]
+    out, counts = get_scrubber(PIIOptions()).scrub(texts)
+    assert counts == Counter({"EMAIL_ADDRESS": 2, "CREDIT_CARD": 1, "US_SSN": 1, "IP_ADDRESS": 1, "PERSON": 2})
+    assert out[1] == "Card <CREDIT_CARD>, SSN <US_SSN>, IP <IP_ADDRESS>"
+
+
+def test_only_chosen_entities_are_scrubbed():
+    out, counts = scrub_one(TEXT, entities=["EMAIL_ADDRESS"])
+    assert NAME in out and CARD in out and EMAIL not in out
+    assert counts == Counter({"EMAIL_ADDRESS": 1})
+    assert (
+        get_scrubber(PIIOptions(entities=["EMAIL_ADDRESS"])).disabled["en"]
+        == get_scrubber(PIIOptions(entities=["EMAIL_ADDRESS"])).nlp.pipe_names
+    )  # no NER entity wanted: tokenizer only
+
+
+def test_unknown_entity_is_an_error():
+    with pytest.raises(ValueError, match="NOT_AN_ENTITY"):
+        Scrubber(PIIOptions(entities=["PERSON", "NOT_AN_ENTITY"]))
+
+
+def test_get_scrubber_is_cached_per_options():
+    a = get_scrubber(PIIOptions())
+    assert get_scrubber(PIIOptions()) is a
+    assert get_scrubber(PIIOptions(operator="mask")) is not a
+
+
+def test_scrub_from_threads_matches_serial():
+    texts = [f"{TEXT} Case {c}." for c in "abcdefgh"]
+    expected, _ = get_scrubber(PIIOptions()).scrub(texts)
+    results: list = [None] * 4
+
+    def work(k):
+        results[k] = get_scrubber(PIIOptions()).scrub(texts)[0]
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [expected] * 4
+
+
+def test_email_check_makes_no_network_attempt(monkeypatch):
+    attempts = []
+    monkeypatch.setattr(socket.socket, "connect", lambda self, addr: attempts.append(addr))
+    out, _ = scrub_one(f"write to {EMAIL}", entities=["EMAIL_ADDRESS"], threshold=0.4)
+    assert out == "write to <EMAIL_ADDRESS>"
+    assert attempts == []
+
+
+def test_long_text_is_chunked_with_right_offsets(monkeypatch):
+    monkeypatch.setattr(pii, "MAX_CHUNK_CHARS", 40)
+    text = "filler words here " * 5 + f"then {EMAIL} and more text " + "tail " * 10
+    assert all(len(p) <= 40 for _, p in pii._chunks(text))
+    assert "".join(p for _, p in pii._chunks(text)) == text
+    out, counts = Scrubber(PIIOptions(entities=["EMAIL_ADDRESS"])).scrub([text])
+    assert out == [text.replace(EMAIL, "<EMAIL_ADDRESS>")]
+    assert counts == Counter({"EMAIL_ADDRESS": 1})
+
+
+def test_overlaps_merge_and_the_longer_entity_names_the_span():
+    found = [(0, 10, "PERSON", 0.85), (5, 20, "EMAIL_ADDRESS", 1.0), (20, 25, "A", 0.5), (20, 28, "B", 0.5)]
+    # nothing that was found is left uncovered; the longest finding of each overlapping group gives the type
+    assert pii._resolve_overlaps(found) == [(0, 20, "EMAIL_ADDRESS", 1.0), (20, 28, "B", 0.5)]
+    assert pii._resolve_overlaps([(0, 4, "PERSON", 0.9), (0, 14, "STREET_ADDRESS", 0.6)]) == [
+        (0, 14, "STREET_ADDRESS", 0.9)
+    ]
+
+
+def test_scrub_frame_documents_keeps_order_and_other_columns():
+    df = pl.DataFrame(
+        {
+            "id": ["a", "b", "c", "d"],
+            "text": [f"mail {EMAIL} now", None, "", f"card {CARD}"],
+            "n": [1, 2, 3, 4],
+        }
+    )
+    out, counts = scrub_frame(df, ["text"], PIIOptions())
+    assert out.columns == df.columns and out.schema == df.schema
+    assert out["id"].to_list() == ["a", "b", "c", "d"] and out["n"].to_list() == [1, 2, 3, 4]
+    assert out["text"].to_list() == ["mail <EMAIL_ADDRESS> now", None, "", "card <CREDIT_CARD>"]
+    assert counts == Counter({"EMAIL_ADDRESS": 1, "CREDIT_CARD": 1})
+
+
+def test_scrub_frame_pairs_scrubs_message_contents():
+    messages = [
+        [{"role": "user", "content": f"my email is {EMAIL}"}, {"role": "assistant", "content": "noted"}],
+        [],
+        None,
+        [{"role": "system", "content": None}, None, {"role": "user", "content": f"card {CARD}"}],
+    ]
+    df = pl.DataFrame(
+        {
+            "id": ["p1", "p2", "p3", "p4"],
+            "prompt": [f"my email is {EMAIL}", "hi", None, f"card {CARD}"],
+            "messages": pl.Series(messages, dtype=pl.List(MESSAGE)),
+            "lang": ["en"] * 4,
+        }
+    )
+    out, counts = scrub_frame(df, ["prompt", "messages"], PIIOptions())
+    assert out.schema == df.schema and out["id"].to_list() == ["p1", "p2", "p3", "p4"]
+    assert out["prompt"].to_list() == ["my email is <EMAIL_ADDRESS>", "hi", None, "card <CREDIT_CARD>"]
+    assert out["messages"].to_list() == [
+        [{"role": "user", "content": "my email is <EMAIL_ADDRESS>"}, {"role": "assistant", "content": "noted"}],
+        [],
+        None,
+        [{"role": "system", "content": None}, None, {"role": "user", "content": "card <CREDIT_CARD>"}],
+    ]
+    assert counts == Counter({"EMAIL_ADDRESS": 2, "CREDIT_CARD": 2})
+
+
+def test_scrub_frame_sends_all_columns_in_one_batch(monkeypatch):
+    calls = []
+    scrubber = get_scrubber(PIIOptions())
+    real = scrubber.scrub
+    monkeypatch.setattr(scrubber, "scrub", lambda texts, **kw: calls.append(len(texts)) or real(texts, **kw))
+    df = pl.DataFrame(
+        {
+            "prompt": ["a", "b"],
+            "response": ["c", "d"],
+            "messages": pl.Series([[{"role": "user", "content": "a"}], []], dtype=pl.List(MESSAGE)),
+        }
+    )
+    scrub_frame(df, ["prompt", "response", "messages"], PIIOptions())
+    assert calls == [5]
+
+
+def test_scrub_frame_rejects_non_text_column():
+    with pytest.raises(TypeError, match="n"):
+        scrub_frame(pl.DataFrame({"n": [1]}), ["n"], PIIOptions())
+
+
+def test_scrub_frame_many_rows_round_trip():
+    # ragged lists, empties, nulls and null contents over many rows: every message stays in its row and slot
+    rows = []
+    for i in range(2000):
+        k = i % 6
+        rows.append(
+            None
+            if k == 5
+            else [{"role": "user", "content": None if j == 2 else f"r{i} m{j} u{i}.{j}@example.com"} for j in range(k)]
+        )
+    df = pl.DataFrame({"i": range(2000), "messages": pl.Series(rows, dtype=pl.List(MESSAGE))})
+    out, counts = scrub_frame(df, ["messages"], PIIOptions(entities=["EMAIL_ADDRESS"]))
+    expected = [
+        None
+        if r is None
+        else [{**m, "content": m["content"] and m["content"].split(" u")[0] + " <EMAIL_ADDRESS>"} for m in r]
+        for r in rows
+    ]
+    assert out["i"].to_list() == list(range(2000))
+    assert out["messages"].to_list() == expected
+    assert counts["EMAIL_ADDRESS"] == sum(1 for r in rows if r for m in r if m["content"])
+
+
+def test_the_stage_scrubs_page_titles_too(tmp_path):
+    from pairforge.tasks.core.schema import conform
+    from pairforge.tasks.core.shards import Shard, write_stage
+
+    df = conform(pl.DataFrame({"id": ["d1"], "doc_id": ["d1"], "source": ["web"], "license": ["MIT"], "lang": ["en"],
+                               "text": ["Margaret Okonkwo opened the bakery in 2019."],
+                               "title": ["An interview with Margaret Okonkwo"]}), "documents")
+    shard = write_stage(df, str(tmp_path), "normalize", Shard("documents", "web-00000-00000", "", 0))
+    out, found = pii.scrub_shard.fn(shard, PIIOptions(), str(tmp_path))
+    row = out.read().row(0, named=True)
+    assert "Okonkwo" not in row["text"] and "Okonkwo" not in row["title"]
+    assert row["title"].startswith("An interview with <PERSON>") and found["PERSON"] >= 2
