@@ -129,9 +129,10 @@ def bench_pii_quality(gold_paths: list[str | Path], options: PIIOptions | None =
 def print_pii_quality(report) -> None:
     """Per gold entity type: direct identifiers, the share of values removed; quasi-identifiers (kept by default),
     the share kept; then all direct identifiers together and the share of words outside gold spans kept."""
-    from pairforge.tasks.privacy.pii_quality import TARGET_OVERALL, TARGET_PER_TYPE, TARGET_WORDS_KEPT
     from rich.console import Console
     from rich.table import Table
+
+    from pairforge.tasks.privacy.pii_quality import TARGET_OVERALL, TARGET_PER_TYPE, TARGET_WORDS_KEPT
 
     table = Table(title=f"PII scrubbing quality on {Path(report.source).name} ({report.records} texts)")
     for col in ("gold type", "kind", "pairforge type", "values", "measured", "share", "target", "met"):

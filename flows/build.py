@@ -14,15 +14,23 @@ import re
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+
+from prefect import flow, get_run_logger, unmapped
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from pairforge.flows.hooks import on_crashed, on_failure, record_run
 from pairforge.tasks.core import storage
-from pairforge.tasks.core.recipe import Recipe, load_recipe
+from pairforge.tasks.core.recipe import Recipe, RunOptions, load_recipe
 from pairforge.tasks.core.report import RunReport
 from pairforge.tasks.core.settings import get_settings
 from pairforge.tasks.core.shards import Shard, contents_key, keys_only, rejected_uri
-from pairforge.tasks.core.stages import SKIPPABLE, skip_overrides
 from pairforge.tasks.curate.decontaminate import build_ngram_index, decontaminate_shard
 from pairforge.tasks.curate.dedup import apply_dedup, find_duplicates, signature_shard, update_index
 from pairforge.tasks.curate.filters import filter_shard
@@ -39,16 +47,6 @@ from pairforge.tasks.publish.composition import composition_shard, merge
 from pairforge.tasks.publish.export import export_version
 from pairforge.tasks.publish.split import plan_splits, split_shard
 from pairforge.tasks.publish.validate import summarise, validate_shard
-from prefect import flow, get_run_logger, unmapped
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
-from prefect.runtime import flow_run
-from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import BaseModel, ConfigDict, Field
 
 
 class ValidationFailed(RuntimeError):
@@ -309,22 +307,6 @@ def augment(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunRepor
     out = [res["shard"] for res in results]
     _count(report, "augment", pairs, out)
     return rest + out
-
-
-class RunOptions(BaseModel):
-    """Overrides for one run: the form under "Custom run" in the Prefect UI."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    sample_rows: int | None = Field(None, ge=1, description="read at most this many rows of each source (a trial)")
-    export_uri: str | None = Field(None, description="write the dataset here instead of the recipe's export.uri")
-    skip: list[Literal[SKIPPABLE]] = Field(default_factory=list, description="stages to leave out of this run")
-    set: list[str] = Field(default_factory=list, description="any other recipe key, as dotted.key=value")
-
-    def overrides(self) -> list[str]:
-        out = [f"sample_rows={self.sample_rows}"] if self.sample_rows else []
-        out += [f"export.uri={self.export_uri}"] if self.export_uri else []
-        return out + skip_overrides(self.skip) + self.set
 
 
 def published_recipe(recipe: Recipe) -> dict:

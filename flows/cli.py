@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pairforge.tasks.core.stages import SKIPPABLE
 from rich.console import Console
 from rich.table import Table
+
+from pairforge.tasks.core.stages import SKIPPABLE
 
 app = typer.Typer(
     help="Build clean, PII-scrubbed, validated datasets for training and fine-tuning LLMs.",
@@ -48,11 +49,12 @@ def run(
     dask_address: Annotated[str | None, typer.Option(help="existing Dask scheduler (default: a local cluster)")] = None,
 ) -> None:
     """Run the build flow and print the output version's URI."""
-    from pairforge.tasks.core.recipe import RecipeError, load_recipe
     from pydantic import ValidationError
 
+    from pairforge.tasks.core.recipe import RecipeError, load_recipe
+
     try:
-        from pairforge.flows.build import RunOptions
+        from pairforge.tasks.core.recipe import RunOptions
 
         options = RunOptions(sample_rows=sample_rows, export_uri=export_uri, skip=skip or [], set=set_ or [])
         load_recipe(recipe, options.overrides())  # fail fast, before Prefect starts
@@ -123,10 +125,11 @@ def scrub(
     threshold: Annotated[float, typer.Option(help="minimum recognizer score")] = 0.5,
 ) -> None:
     """Scrub PII in the named text fields, keeping row order and all other fields."""
+    from pydantic import ValidationError
+
     from pairforge.tasks.core import storage
     from pairforge.tasks.core.recipe import PIIOptions
     from pairforge.tasks.privacy.pii import scrub_jsonl, scrub_parquet
-    from pydantic import ValidationError
 
     try:
         opts = PIIOptions(operator=operator, threshold=threshold)
@@ -304,7 +307,7 @@ def gc(
 def card(uri: Annotated[str, typer.Argument(help="version folder, or dataset folder (uses LATEST)")]) -> None:
     """Regenerate a version's dataset card (README.md) and its manifest entry; print the card's URI."""
     from pairforge.tasks.core import storage
-    from pairforge.tasks.publish.card import rewrite_card
+    from pairforge.tasks.publish.export import rewrite_card
 
     try:
         _open_version(uri)  # exits 2 when there is no complete version

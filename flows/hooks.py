@@ -68,7 +68,7 @@ def _recipe_facts(parameters: dict[str, Any]) -> dict[str, str]:
     options = parameters.get("options")
     if options:
         try:
-            from pairforge.flows.build import RunOptions  # lazily: flows.build imports this module
+            from pairforge.tasks.core.recipe import RunOptions
 
             overrides = RunOptions.model_validate(options if isinstance(options, dict) else dict(options)).overrides()
         except Exception:

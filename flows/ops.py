@@ -320,8 +320,9 @@ def deploy(recipe: str | Path | None = None, path: str | Path = DEPLOYMENTS_FILE
 def serve(recipe: str | Path | None = None, path: str | Path = DEPLOYMENTS_FILE, limit: int | None = None,
           notify_blocks: list[str] | None = None) -> None:
     """Serve the deployments from this process until interrupted (no work pool, no worker)."""
-    from pairforge.tasks.core.settings import get_settings
     from prefect import serve as prefect_serve
+
+    from pairforge.tasks.core.settings import get_settings
 
     specs = load_specs(path, recipe)
     require_api()

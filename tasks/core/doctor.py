@@ -228,6 +228,7 @@ def check_spacy(options: PIIOptions | None) -> Iterator[Check]:
         yield Check("spacy", "skip", "pii.enabled is false: no spaCy model needed")
         return
     import spacy
+
     from pairforge.tasks.privacy.pii import nlp_configuration
 
     for m in nlp_configuration(options)["models"]:
@@ -296,6 +297,7 @@ def check_local_model(model: str | None = None, max_tokens: int = 8, timeout_s: 
     """Start the embedded llama.cpp server (over `model`, default the SmolLM2 GGUF), ask for one short chat
     completion, stop it."""
     import httpx
+
     from pairforge.tasks.pairs.llm_server import LLMServerError, LocalLLMServer
 
     start = time.monotonic()

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pairforge.tasks.core import storage
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from pairforge.tasks.core import storage
+from pairforge.tasks.core.stages import SKIPPABLE, skip_overrides
 
 DOCUMENT_FORMATS = ("text", "text-lines", "jsonl", "csv", "parquet", "html", "url-list", "wikipedia", "pdf")
 PAIR_FORMATS = ("alpaca", "dolly", "sharegpt", "openai", "prompt-completion", "self-instruct")
@@ -599,6 +601,22 @@ def _resolve(uri: str, base: Path) -> str:
     return str(resolved.resolve()) + ("/" if uri.endswith("/") else "")
 
 
+class RunOptions(BaseModel):
+    """Overrides for one run: the form under "Custom run" in the Prefect UI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sample_rows: int | None = Field(None, ge=1, description="read at most this many rows of each source (a trial)")
+    export_uri: str | None = Field(None, description="write the dataset here instead of the recipe's export.uri")
+    skip: list[Literal[SKIPPABLE]] = Field(default_factory=list, description="stages to leave out of this run")
+    set: list[str] = Field(default_factory=list, description="any other recipe key, as dotted.key=value")
+
+    def overrides(self) -> list[str]:
+        out = [f"sample_rows={self.sample_rows}"] if self.sample_rows else []
+        out += [f"export.uri={self.export_uri}"] if self.export_uri else []
+        return out + skip_overrides(self.skip) + self.set
+
+
 def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sources: bool = True) -> Recipe:
     """Read, validate and resolve a recipe. Raises RecipeError with one clear line."""
     path = Path(path)
@@ -657,7 +675,11 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sour
                                   f"{e}") from None
             if not found:
                 raise RecipeError(f"{path}: decontaminate.benchmarks.{i} ({bench.name}): no file matches {bench.uri}")
-    from pairforge.tasks.ingest.licenses import check_license_policy
+    from pairforge.tasks.ingest.licenses import policy_problems
 
-    check_license_policy(recipe, str(path))  # a refused source licence stops here, before any work
+    # a refused source licence stops here, before any work
+    if problems := policy_problems(recipe.license_policy, recipe.sources):
+        more = f" (and {len(problems) - 1} more refused source{'s' if len(problems) > 2 else ''})" \
+            if len(problems) > 1 else ""
+        raise RecipeError(f"{path}: {problems[0]}{more}")
     return recipe

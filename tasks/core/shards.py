@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+from prefect.tasks import exponential_backoff
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.stages import BEFORE_PII, NAMES
-from prefect.tasks import exponential_backoff
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,12 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import Benchmark, DecontaminateOptions
 from pairforge.tasks.core.shards import RETRYING, Shard, fingerprint, finish_stage, log, resumable
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 MIN_WHOLE_WORDS = 3
 TEXT_FIELDS = {"documents": ["text"], "pairs": ["prompt", "response"]}

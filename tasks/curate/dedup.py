@@ -29,13 +29,14 @@ from pathlib import PurePosixPath
 
 import numpy as np
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import DedupOptions
 from pairforge.tasks.core.schema import row_text
 from pairforge.tasks.core.shards import KEY_COLUMNS, RETRYING, Shard, fingerprint, finish_stage, resumable, stage_uri
 from pairforge.tasks.publish.export import MANIFEST
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 MAX32 = np.uint64(0xFFFFFFFF)
 SHINGLE_BATCH = 1 << 15  # shingles hashed per step: temporaries of SHINGLE_BATCH x num_perm uint64 (32 MB at 128)

@@ -25,6 +25,9 @@ import functools
 import json
 
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
 from pairforge.tasks.core.recipe import (
     C4Rules,
     FilterOptions,
@@ -36,8 +39,6 @@ from pairforge.tasks.core.recipe import (
 from pairforge.tasks.core.schema import row_text
 from pairforge.tasks.core.shards import RETRYING, Shard, finish_stage, resumable
 from pairforge.tasks.data import DATA
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 TEXT = "_f_text"  # the text being judged (documents: edited by C4's line removal)
 ROW = "_f_row"

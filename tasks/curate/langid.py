@@ -16,11 +16,12 @@ import threading
 import time
 
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
 from pairforge.tasks.core.recipe import LangIDOptions
 from pairforge.tasks.core.schema import row_text
 from pairforge.tasks.core.shards import RETRYING, Shard, finish_stage, resumable
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 log = logging.getLogger(__name__)
 URLS = r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+"

@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 
 import polars as pl
-from pairforge.tasks.core.recipe import CleanOptions
-from pairforge.tasks.core.shards import RETRYING, Shard, finish_stage, resumable
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+
+from pairforge.tasks.core.recipe import CleanOptions
+from pairforge.tasks.core.shards import RETRYING, Shard, finish_stage, resumable
 
 # C0/C1 control characters except tab and newline, plus zero-width and BOM characters.
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200c\u200d\u2060\ufeff]"

@@ -235,17 +235,6 @@ def policy_problems(policy: Any, sources: list[Any]) -> list[str]:
     return out
 
 
-def check_license_policy(recipe: Any, origin: str) -> None:
-    """Raise RecipeError naming the first refused source and its rule (called by load_recipe)."""
-    from pairforge.tasks.core.recipe import RecipeError
-
-    problems = policy_problems(recipe.license_policy, recipe.sources)
-    if problems:
-        more = f" (and {len(problems) - 1} more refused source{'s' if len(problems) > 2 else ''})" \
-            if len(problems) > 1 else ""
-        raise RecipeError(f"{origin}: {problems[0]}{more}")
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-") or "unknown"
 

@@ -20,16 +20,19 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 import polars as pl
-from pairforge.tasks.core import storage
-from pairforge.tasks.core.recipe import Source
-from pairforge.tasks.core.schema import DOCUMENTS, PAIRS, QUARANTINE, pipeline_version, stable_id
-from pairforge.tasks.core.shards import RETRYING, Shard, resumable, write_stage
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+
+from pairforge.tasks.core import storage
+from pairforge.tasks.core.schema import DOCUMENTS, PAIRS, QUARANTINE, pipeline_version, stable_id
+from pairforge.tasks.core.shards import RETRYING, Shard, resumable, write_stage
+
+if TYPE_CHECKING:
+    from pairforge.tasks.core.recipe import Source
 
 EXTENSIONS = {
     "jsonl": (".jsonl", ".json", ".ndjson"),

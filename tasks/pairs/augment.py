@@ -22,6 +22,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import AugmentOptions, GenerateOptions, NoiseOptions
 from pairforge.tasks.core.schema import stable_id
@@ -29,8 +32,6 @@ from pairforge.tasks.core.shards import RETRYING, Shard, log, resumable, stage_u
 from pairforge.tasks.pairs.generate import DEAD_LETTER, Endpoint, client_for, run_requests
 from pairforge.tasks.pairs.llm import ChatRequest, LLMClient, LLMStats
 from pairforge.tasks.publish.split import bucket, keyed_hash
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 NOISE, PARAPHRASE, BACK_TRANSLATION = "noise", "paraphrase", "back-translation"
 # Pair tasks whose prompt carries the input a response was made from word for word: a model rewrite would

@@ -20,13 +20,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import polars as pl
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import GenerateOptions, GeneratorSpec
 from pairforge.tasks.core.schema import PAIRS, pipeline_version, stable_id
 from pairforge.tasks.core.shards import Shard, resumable, stage_uri
 from pairforge.tasks.pairs.llm import ChatRequest, ChatResult, LLMClient, LLMStats
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
 if TYPE_CHECKING:
     from pairforge.tasks.pairs.llm_server import LocalLLMServer
@@ -77,8 +78,9 @@ def ensure_llm_limit(limit: int) -> None:
 
 def run_requests(client: LLMClient, requests: list[ChatRequest]) -> tuple[list[ChatResult], LLMStats]:
     """Send requests while holding slots of the global limit, so concurrent runs share the endpoint."""
-    from pairforge.tasks.core.settings import get_settings
     from prefect.concurrency.sync import concurrency
+
+    from pairforge.tasks.core.settings import get_settings
 
     if not requests:
         return [], LLMStats()

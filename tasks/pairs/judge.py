@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import Counter
 
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import GenerateOptions
 from pairforge.tasks.core.shards import Shard, resumable, stage_uri, write_rejected, write_stage
 from pairforge.tasks.pairs.generate import DEAD_LETTER, Endpoint, client_for, run_requests
 from pairforge.tasks.pairs.llm import ChatRequest, LLMClient
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 RUBRIC = """Rate how good the response is as training data for the prompt, from 1 to 5:
 5 = correct, complete, helpful and well written; 4 = good with minor issues; 3 = acceptable;

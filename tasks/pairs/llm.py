@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import openai
+
 from pairforge.tasks.core import storage
 
 if TYPE_CHECKING:

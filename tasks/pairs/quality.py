@@ -9,10 +9,11 @@ every column plus `reason`: nothing disappears silently.
 from __future__ import annotations
 
 import polars as pl
-from pairforge.tasks.core.recipe import QualityOptions
-from pairforge.tasks.core.shards import RETRYING, Shard, finish_stage, resumable
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+
+from pairforge.tasks.core.recipe import QualityOptions
+from pairforge.tasks.core.shards import RETRYING, Shard, finish_stage, resumable
 
 GROUNDED_TASKS = ("qa", "summarization")
 # Short function words carry no evidence of grounding.

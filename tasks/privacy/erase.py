@@ -40,12 +40,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.schema import conform
 from pairforge.tasks.core.shards import RETRYING, Shard, finish_stage, resumable
 from pairforge.tasks.publish.export import LATEST, MANIFEST, read_manifest, resolve_version_uri, write_version
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 DATA_TABLES = ("documents", "pairs")
 LOG = "erasure/log.jsonl"

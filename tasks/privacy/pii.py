@@ -26,13 +26,14 @@ import types
 from collections import Counter
 
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
 from pairforge.tasks.core.recipe import DEFAULT_NER_MODELS, PIIOptions
 from pairforge.tasks.core.schema import TEXT_COLUMNS
 from pairforge.tasks.core.shards import RETRYING, Shard, resumable, write_stage
 from pairforge.tasks.core.shards import log as run_log
 from pairforge.tasks.privacy import pii_recognizers as rec
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,9 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pairforge.tasks.data import DATA
 from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+from pairforge.tasks.data import DATA
 
 ENHANCED = RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY
 
@@ -122,6 +123,7 @@ def get_lexicon(nlp=None) -> Lexicon:
             nonnoun: set[str] = set()
             if nlp is None:
                 import spacy
+
                 from pairforge.tasks.core.recipe import DEFAULT_NER_MODELS
 
                 nlp = spacy.load(DEFAULT_NER_MODELS["en"], disable=["tok2vec", "tagger", "parser", "ner"])

@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 import yaml
+
 from pairforge.tasks.core.schema import SPLITS
 from pairforge.tasks.core.stages import CARD_STEPS
 
@@ -425,27 +426,3 @@ def render_card(manifest: dict, previous: dict | None = None) -> str:
             + _composition(manifest) + _limitations(manifest, lic) + _provenance(manifest) + _erasure(manifest)
             + _changelog(manifest, previous))
     return f"---\n{front}---\n\n" + "\n".join(body).rstrip() + "\n"
-
-
-def rewrite_card(uri: str) -> tuple[str, dict]:
-    """Render a version's card again (e.g. after a pairforge upgrade) and update its manifest entry.
-
-    `uri` is a version folder or a dataset folder (LATEST); returns (version URI, updated manifest)."""
-    from pairforge.tasks.core import storage
-    from pairforge.tasks.publish.export import (
-        CARD,
-        MANIFEST,
-        read_manifest,
-        read_previous,
-        resolve_version_uri,
-        write_card,
-    )
-
-    version_uri = resolve_version_uri(uri)
-    manifest = read_manifest(version_uri)
-    previous = read_previous(version_uri.rsplit("/", 1)[0], manifest)
-    files = [f for f in manifest["files"] if f["path"] != CARD]
-    manifest["files"] = files
-    files.append(write_card(version_uri, manifest, previous))
-    storage.write_bytes(storage.join(version_uri, MANIFEST), json.dumps(manifest, indent=2).encode())
-    return version_uri, manifest

@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
 from pairforge.tasks.core.recipe import CompositionOptions
 from pairforge.tasks.core.schema import SPLITS
 from pairforge.tasks.core.shards import RETRYING, Shard
 from pairforge.tasks.data import DATA
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 TERMS_DIR = DATA / "terms"
 DIMENSIONS = ("lang", "source", "license", "task", "origin")

@@ -34,13 +34,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
 from pairforge.tasks import SOURCE_ROOT
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.schema import SCHEMAS, SPLITS, pipeline_version
 from pairforge.tasks.core.shards import RETRYING, Shard
-from pairforge.tasks.publish import training_formats as training_formats
-from prefect import task
-from prefect.cache_policies import NO_CACHE
+from pairforge.tasks.publish import training_formats
+from pairforge.tasks.publish.card import render_card
 
 MANIFEST = "manifest.json"
 LATEST = "LATEST"
@@ -209,8 +211,6 @@ CARD = "README.md"
 
 def write_card(version_uri: str, manifest: dict, previous: dict | None) -> dict:
     """Render and write the dataset card; returns its manifest file entry."""
-    from pairforge.tasks.publish.card import render_card
-
     data = render_card(manifest, previous).encode()
     storage.write_bytes(storage.join(version_uri, CARD), data)
     return {"path": CARD, "table": "card", "split": None, "rows": None, "bytes": len(data),
@@ -299,3 +299,17 @@ def verify_files(version_uri: str, manifest: dict) -> list[str]:
         if len(data) != f["bytes"] or hashlib.sha256(data).hexdigest() != f["sha256"]:
             problems.append(f"{f['path']}: size or sha256 differs from the manifest")
     return problems
+
+
+def rewrite_card(uri: str) -> tuple[str, dict]:
+    """Render a version's card again (e.g. after a pairforge upgrade) and update its manifest entry.
+
+    `uri` is a version folder or a dataset folder (LATEST); returns (version URI, updated manifest)."""
+    version_uri = resolve_version_uri(uri)
+    manifest = read_manifest(version_uri)
+    previous = read_previous(version_uri.rsplit("/", 1)[0], manifest)
+    files = [f for f in manifest["files"] if f["path"] != CARD]
+    manifest["files"] = files
+    files.append(write_card(version_uri, manifest, previous))
+    storage.write_bytes(storage.join(version_uri, MANIFEST), json.dumps(manifest, indent=2).encode())
+    return version_uri, manifest

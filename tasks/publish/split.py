@@ -27,13 +27,14 @@ import io
 
 import numpy as np
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import SplitOptions
 from pairforge.tasks.core.schema import SPLITS
 from pairforge.tasks.core.shards import RETRYING, Shard, fingerprint, resumable, write_stage
 from pairforge.tasks.curate.dedup import connected_components
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 
 def keyed_hash(seed: int, key: str) -> int:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import orjson
 import polars as pl
+
 from pairforge.tasks.core import storage
 
 TOKENIZED = pl.Schema(

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from pairforge.tasks import SOURCE_ROOT
-from pairforge.tasks.core.shards import RETRYING, Shard
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+
+from pairforge.tasks import SOURCE_ROOT
+from pairforge.tasks.core.shards import RETRYING, Shard
 
 SUITES_DIR = SOURCE_ROOT / "expectations"
 SEVERITIES = ("critical", "warning", "info")

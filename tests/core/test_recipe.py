@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from pairforge.tasks.core.recipe import Recipe, RecipeError, apply_overrides, load_recipe, parse_override
 
 SMALLEST = """\

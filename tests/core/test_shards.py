@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from prefect import flow, task
+
 from pairforge.tasks.core.shards import RETRYING, is_transient
 from pairforge.tasks.core.storage import StorageError
-from prefect import flow, task
 
 
 @pytest.mark.parametrize(

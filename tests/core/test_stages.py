@@ -7,11 +7,10 @@ import re
 
 import polars as pl
 import pytest
-from pairforge.flows.build import RunOptions
-from pairforge.tasks.core import stages
-from pairforge.tasks.core.recipe import Recipe, load_recipe
-from pairforge.tasks.core.shards import KEY_COLUMNS, Shard, finish_stage
 
+from pairforge.tasks.core import stages
+from pairforge.tasks.core.recipe import Recipe, RunOptions, load_recipe
+from pairforge.tasks.core.shards import KEY_COLUMNS, Shard, finish_stage
 from tests.conftest import DEMO, REPO
 
 RAW = "Call Jane Doe on +44 20 7946 0958 or jane.doe@example.org"

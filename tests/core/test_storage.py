@@ -7,6 +7,7 @@ import os
 import boto3
 import polars as pl
 import pytest
+
 from pairforge.tasks.core import storage
 
 

@@ -12,6 +12,7 @@ from collections import Counter
 
 import polars as pl
 import pytest
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import Benchmark, DecontaminateOptions, GeneratorSpec, Source, SplitOptions
 from pairforge.tasks.core.schema import conform, stable_id
@@ -20,7 +21,6 @@ from pairforge.tasks.curate.decontaminate import benchmark_hashes, build_ngram_i
 from pairforge.tasks.ingest.sources import stream_source_files
 from pairforge.tasks.pairs.generate import classification_prompt
 from pairforge.tasks.publish.split import plan_splits, split_shard
-
 from tests.conftest import CORPORA
 
 LINES = list(dict.fromkeys((CORPORA / "text" / "lee_background.cor").read_text(encoding="utf-8").splitlines()))

@@ -11,6 +11,7 @@ import sys
 
 import polars as pl
 import pytest
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import DedupOptions
 from pairforge.tasks.core.schema import conform, stable_id
@@ -25,7 +26,6 @@ from pairforge.tasks.curate.dedup import (
     signatures,
     update_index,
 )
-
 from tests.conftest import CORPORA, REPO, USER_ORIENTED, read_corpus
 
 LEE = CORPORA / "text" / "lee_background.cor"

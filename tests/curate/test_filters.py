@@ -11,6 +11,7 @@ from collections import Counter
 
 import polars as pl
 import pytest
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import (
     C4Rules,
@@ -25,7 +26,6 @@ from pairforge.tasks.core.shards import Shard
 from pairforge.tasks.curate.filters import TEXT, WORD, evaluate, filter_frame, filter_shard, ngram_stats, stop_words
 from pairforge.tasks.data import DATA
 from pairforge.tasks.publish.tokenizer import get_tokenizer
-
 from tests.conftest import CORPORA
 
 ON = FilterOptions(enabled=True)

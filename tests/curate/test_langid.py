@@ -11,13 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 import polars as pl
 import pytest
 import trafilatura
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import LangIDOptions
 from pairforge.tasks.core.schema import DOCUMENTS, PAIRS
 from pairforge.tasks.core.shards import Shard
 from pairforge.tasks.curate.filters import stop_words
 from pairforge.tasks.curate.langid import detector_codes, get_detector, identify_frame, langid_shard
-
 from tests.conftest import CORPORA
 
 # The manifest's `lang` is the page's <html lang> attribute, which is wrong on these pages: their main text

@@ -9,10 +9,10 @@ import ftfy
 import polars as pl
 import pytest
 import trafilatura
+
 from pairforge.tasks.core.recipe import CleanOptions
 from pairforge.tasks.core.schema import DOCUMENTS, PAIRS
 from pairforge.tasks.curate.normalize import fix_text_series, normalize_frame
-
 from tests.conftest import CORPORA
 
 

@@ -9,9 +9,9 @@ import random
 
 import polars as pl
 import pytest
+
 from pairforge.flows.build import build_dataset
 from pairforge.tasks.core import storage
-
 from tests.conftest import CORPORA
 from tests.core.test_stages import assert_registry_order
 from tests.flows.test_flow import check_version, read_table, write_recipe

@@ -13,10 +13,11 @@ import boto3
 import polars as pl
 import pytest
 import yaml
-from pairforge.flows.build import RunOptions, build_dataset
-from pairforge.tasks.core import storage
-from pairforge.tasks.core.schema import DOCUMENTS, PAIRS, SPLITS
 
+from pairforge.flows.build import build_dataset
+from pairforge.tasks.core import storage
+from pairforge.tasks.core.recipe import RunOptions
+from pairforge.tasks.core.schema import DOCUMENTS, PAIRS, SPLITS
 from tests.conftest import DEMO
 from tests.core.test_stages import assert_registry_order
 

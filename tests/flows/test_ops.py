@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pairforge.flows import hooks, ops
 
+from pairforge.flows import hooks, ops
 from tests.conftest import DEMO, REPO, stop_process
 
 DATA = DEMO / "data"
@@ -377,8 +377,9 @@ def test_hook_never_raises_and_keeps_secrets_out(monkeypatch):
 
 def test_recorded_run_facts_reach_the_hook(deployed, monkeypatch, tmp_path):
     """A flow that calls record_run() gets its own dataset, version and work area into the hook's report."""
-    from pairforge.tasks.core.settings import get_settings
     from prefect import flow
+
+    from pairforge.tasks.core.settings import get_settings
 
     recipe = tiny_recipe(tmp_path, "probe-set")
 

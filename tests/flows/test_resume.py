@@ -13,9 +13,9 @@ from pathlib import Path
 
 import polars as pl
 import yaml
+
 from pairforge.flows.build import build_dataset, task_runner
 from pairforge.tasks.pairs.generate import LLM_LIMIT
-
 from tests.conftest import CORPORA, REPO, completion
 from tests.flows.test_flow import DEMO_SOURCES, check_version, read_table
 

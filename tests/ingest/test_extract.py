@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler
 
 import polars as pl
 import pytest
+
 from pairforge.tasks.core.recipe import Source
 from pairforge.tasks.core.schema import DOCUMENTS
 from pairforge.tasks.ingest.extract import (
@@ -25,7 +26,6 @@ from pairforge.tasks.ingest.extract import (
     pdf_text,
 )
 from pairforge.tasks.ingest.sources import read_source_file, resolve_source_files, stream_source_files
-
 from tests.conftest import CORPORA, LoopbackHTTP
 
 HTML = CORPORA / "html"

@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+
 from pairforge.tasks.core.recipe import LicensePolicy, RecipeError, load_recipe
 from pairforge.tasks.ingest.licenses import alternatives, choose_terms, license_summary, lookup, policy_problems
-
 from tests.conftest import CORPORA
 from tests.flows.test_cli import pairforge
 
@@ -126,8 +126,8 @@ def test_refused_before_any_work(tmp_path):
 
 
 def test_non_commercial_build_runs_and_says_so(prefect_server, tmp_path):
-    from pairforge.flows.build import RunOptions, build_dataset
-
+    from pairforge.flows.build import build_dataset
+    from pairforge.tasks.core.recipe import RunOptions
     from tests.flows.test_flow import check_version, read_table
 
     recipe = alpaca_recipe(tmp_path, commercial_use=False, split={"train": 0.8, "validation": 0.1, "test": 0.1})

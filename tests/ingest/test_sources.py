@@ -9,6 +9,7 @@ from pathlib import Path
 import boto3
 import polars as pl
 import pytest
+
 from pairforge.tasks.core.recipe import Source
 from pairforge.tasks.core.schema import DOCUMENTS, PAIRS, QUARANTINE
 from pairforge.tasks.ingest.sources import SourceError, read_source_file, resolve_source_files

@@ -17,12 +17,12 @@ from urllib.parse import quote
 
 import polars as pl
 import pytest
+
 from pairforge.tasks.core.recipe import Source
 from pairforge.tasks.core.schema import DOCUMENTS
 from pairforge.tasks.ingest import sources
 from pairforge.tasks.ingest.sources import read_source_file, stream_source_files
 from pairforge.tasks.ingest.wikipedia import DumpStats, iter_pages, wikitext_to_text
-
 from tests.conftest import CORPORA, REPO
 
 DUMP = CORPORA / "text" / "enwiki-shortened.xml.bz2"

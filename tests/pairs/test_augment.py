@@ -10,6 +10,7 @@ from collections import Counter
 
 import polars as pl
 import pytest
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import AugmentOptions, GenerateOptions, NoiseOptions, SplitOptions
 from pairforge.tasks.core.schema import PAIRS, conform
@@ -28,7 +29,6 @@ from pairforge.tasks.pairs.augment import (
 from pairforge.tasks.pairs.generate import Endpoint
 from pairforge.tasks.pairs.llm_server import free_port
 from pairforge.tasks.publish.split import assign_splits
-
 from tests.conftest import read_corpus
 
 

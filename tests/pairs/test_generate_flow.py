@@ -10,10 +10,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+
 from pairforge.flows.build import build_dataset
 from pairforge.tasks.pairs.llm_server import free_port
 from pairforge.tasks.publish.training_formats import check_openai_chat
-
 from tests.conftest import CORPORA, completion
 from tests.flows.test_flow import check_version, read_table
 

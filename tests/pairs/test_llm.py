@@ -12,9 +12,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from pairforge.tasks.pairs.llm import ChatRequest, ChatResult, LLMClient, LLMStats, retry_after_s
 from pairforge.tasks.pairs.llm_server import LLMServerError, LocalLLMServer, free_port, model_path
-
 from tests.conftest import completion, error_body
 
 CITY_SCHEMA = {

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from prefect import flow
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import GenerateOptions, GeneratorSpec
 from pairforge.tasks.core.settings import get_settings
@@ -20,8 +22,6 @@ from pairforge.tasks.core.shards import Shard, is_transient
 from pairforge.tasks.pairs.generate import client_for, ensure_llm_limit, generate_pairs, model_endpoint
 from pairforge.tasks.pairs.llm import ChatRequest
 from pairforge.tasks.pairs.llm_server import LLMServerDied, LocalLLMServer
-from prefect import flow
-
 from tests.conftest import CORPORA
 
 ASKED = '"POST /v1/chat/completions'  # uvicorn's access log line, written when a response has been sent

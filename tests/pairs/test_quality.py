@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+
 from pairforge.tasks.core.recipe import GeneratorSpec, QualityOptions
 from pairforge.tasks.core.schema import PAIRS
 from pairforge.tasks.pairs.generate import arithmetic_pairs

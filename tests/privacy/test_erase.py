@@ -12,9 +12,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from pairforge.flows.build import RunOptions, build_dataset
-from pairforge.tasks.privacy.erase import Criteria, ErasureError, close_over_pairs, erase_version, gc, plan_erasure
 
+from pairforge.flows.build import build_dataset
+from pairforge.tasks.core.recipe import RunOptions
+from pairforge.tasks.privacy.erase import Criteria, ErasureError, close_over_pairs, erase_version, gc, plan_erasure
 from tests.conftest import CORPORA, completion
 from tests.flows.test_cli import pairforge
 from tests.flows.test_flow import check_version, read_table
@@ -276,7 +277,6 @@ def test_cli_exit_codes_for_broken_datasets(tmp_path):
     inspect/validate do): exit 2; anything unexpected (gc reading a broken manifest): exit 1; one line each."""
     from pairforge.tasks.core.shards import Shard
     from pairforge.tasks.publish.export import write_version
-
     from tests.publish.test_export import SPLIT_DOCS
 
     not_a_dataset = tmp_path / "empty"
@@ -331,7 +331,6 @@ def near_copy_version(tmp_path: Path, dataset: Path, version: str, index: Path) 
     (`duplicate_of` = the kept row's id); its recipe keeps the dedup index outside the dataset folder."""
     from pairforge.tasks.core.shards import Shard
     from pairforge.tasks.publish.export import write_version
-
     from tests.publish.test_export import SPLIT_DOCS, SPLIT_PAIRS, pair_rows
 
     base = {"source": "news", "uri": "news.txt", "license": "CC-BY-4.0", "lang": "en", "split": "train"}
@@ -417,7 +416,6 @@ def test_erase_and_gc_on_s3(bucket, tmp_path):
     from pairforge.tasks.core import storage
     from pairforge.tasks.core.shards import Shard
     from pairforge.tasks.publish.export import read_manifest, write_version
-
     from tests.publish.test_export import SPLIT_DOCS, SPLIT_PAIRS, pair_rows
 
     docs = [{"id": f"doc-{i}", "doc_id": f"doc-{i}", "text": f"article {i}", "source": "news", "uri": "news.txt",

@@ -9,6 +9,7 @@ from collections import Counter
 
 import polars as pl
 import pytest
+
 from pairforge.tasks.core.recipe import PIIOptions
 from pairforge.tasks.core.schema import MESSAGE
 from pairforge.tasks.privacy import pii

@@ -11,8 +11,8 @@ import subprocess
 import sys
 
 import pytest
-from pairforge.tasks.privacy import pii_quality as q
 
+from pairforge.tasks.privacy import pii_quality as q
 from tests.conftest import CORPORA, REPO
 
 SHARED_GOLD = CORPORA / "pii" / "generated_small.json"

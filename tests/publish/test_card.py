@@ -17,10 +17,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no network here; both libraries 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 from huggingface_hub import DatasetCard, metadata_load  # noqa: E402
+
 from pairforge.tasks.core.schema import DOCUMENTS, PAIRS, SPLITS
 from pairforge.tasks.publish.card import card_metadata, render_card, size_category  # noqa: E402
 from pairforge.tasks.publish.export import code_version, read_manifest, read_previous, verify_files, write_version
-
 from tests.conftest import REPO
 from tests.flows.test_cli import pairforge
 from tests.publish.test_export import SPLIT_DOCS, SPLIT_PAIRS, pair_rows

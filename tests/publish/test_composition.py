@@ -9,6 +9,7 @@ import statistics
 
 import polars as pl
 import pytest
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import CompositionOptions, SplitOptions
 from pairforge.tasks.core.schema import DOCUMENTS, conform
@@ -24,7 +25,6 @@ from pairforge.tasks.publish.composition import (
     quantile,
 )
 from pairforge.tasks.publish.split import assign_splits
-
 from tests.conftest import read_corpus
 
 

@@ -13,6 +13,7 @@ import boto3
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.schema import DOCUMENTS, PAIRS
 from pairforge.tasks.core.shards import Shard

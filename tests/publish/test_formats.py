@@ -10,6 +10,7 @@ import threading
 import orjson
 import polars as pl
 import pytest
+
 from pairforge.tasks.core.recipe import ExportOptions, Source
 from pairforge.tasks.core.schema import PAIRS
 from pairforge.tasks.ingest.sources import read_source_file
@@ -28,7 +29,6 @@ from pairforge.tasks.publish.training_formats import (
     to_tokenized,
     tokenize_frame,
 )
-
 from tests.conftest import CORPORA
 
 CHAT_FILE = CORPORA / "chat" / "toy_chat_fine_tuning.jsonl"

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import DedupOptions, SplitOptions
 from pairforge.tasks.core.schema import conform, stable_id
 from pairforge.tasks.core.shards import Shard, write_stage
 from pairforge.tasks.curate.dedup import apply_dedup, find_duplicates, signature_shard
 from pairforge.tasks.publish.split import assign_splits, plan_splits, split_shard
-
 from tests.conftest import ALPACA_SEED, CORPORA, USER_ORIENTED, read_corpus
 
 LINES = list(dict.fromkeys((CORPORA / "text" / "lee_background.cor").read_text(encoding="utf-8").splitlines()))

@@ -6,6 +6,7 @@ import json
 
 import polars as pl
 import pytest
+
 from pairforge.tasks.core.schema import conform, stable_id
 from pairforge.tasks.publish.validate import load_suite, summarise, validate_frame
 
