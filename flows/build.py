@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -309,18 +308,6 @@ def augment(recipe: Recipe, shards: list[Shard], work_uri: str, report: RunRepor
     return rest + out
 
 
-def published_recipe(recipe: Recipe) -> dict:
-    """The recipe as recorded in the manifest: PII allow/deny lists hold names, so only their sizes are kept;
-    credentials in the endpoint URL are dropped."""
-    data = recipe.model_dump(mode="json")
-    if data["generate"]["base_url"]:  # https://user:password@host/v1 -> https://host/v1
-        data["generate"]["base_url"] = re.sub(r"(?<=://)[^/@]*@", "", data["generate"]["base_url"])
-    for key in ("allow_list", "deny_list"):
-        if data["pii"][key]:
-            data["pii"][key] = f"{len(data['pii'][key])} values, not published"
-    return data
-
-
 def task_runner(runner: str, address: str | None = None, workers: int = 2):
     """Threads in this process (default), or a Dask cluster: an existing scheduler, else a local one."""
     if runner == "dask":
@@ -410,11 +397,7 @@ def build_dataset(recipe_path: str, version: str | None = None, options: RunOpti
             report.composition = merge(composition_shard.map(exported, unmapped(recipe.composition)).result())
         manifest = export_version(
             tables, dataset_uri, version, recipe.export.shard_rows, validation_files,
-            {"dataset": recipe.name, "recipe_sha256": recipe.sha256, "description": recipe.description,
-             "task": recipe.task, "languages": recipe.languages,
-             "sources": [{"name": s.name, "uri": s.uri, "format": s.format, "license": s.license}
-                         for s in recipe.sources],
-             "recipe": published_recipe(recipe),
+            {**recipe.manifest_fields(),
              "stats": {k: v for k, v in report.to_dict().items() if k in STATS_IN_MANIFEST}},
             collected, recipe.export.formats,
         )

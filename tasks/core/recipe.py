@@ -501,6 +501,25 @@ class Recipe(_Strict):
         """The run's work area (intermediate shards, resume markers) for `version`."""
         return storage.join(self.export.work_uri or storage.join(self.dataset_uri, "_work"), version)
 
+    def published(self) -> dict:
+        """The recipe as recorded in the manifest: PII allow/deny lists hold names, so only their sizes are kept;
+        credentials in the endpoint URL are dropped."""
+        data = self.model_dump(mode="json")
+        if data["generate"]["base_url"]:  # https://user:password@host/v1 -> https://host/v1
+            data["generate"]["base_url"] = re.sub(r"(?<=://)[^/@]*@", "", data["generate"]["base_url"])
+        for key in ("allow_list", "deny_list"):
+            if data["pii"][key]:
+                data["pii"][key] = f"{len(data['pii'][key])} values, not published"
+        return data
+
+    def manifest_fields(self) -> dict:
+        """What a version's manifest records of the recipe that built it."""
+        return {"dataset": self.name, "recipe_sha256": self.sha256, "description": self.description,
+                "task": self.task, "languages": self.languages,
+                "sources": [{"name": s.name, "uri": s.uri, "format": s.format, "license": s.license}
+                            for s in self.sources],
+                "recipe": self.published()}
+
     @model_validator(mode="after")
     def _unique_source_names(self) -> Recipe:
         names = [s.name for s in self.sources]
