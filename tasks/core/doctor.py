@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pairforge.tasks import SOURCE_ROOT
+from pairforge.tasks.core import storage
 
 if TYPE_CHECKING:
     from pairforge.tasks.core.recipe import GenerateOptions, PIIOptions, Recipe
@@ -412,7 +413,7 @@ def recipe_s3_uris(recipe: Recipe) -> list[str]:
 
 
 def bucket_of(uri: str) -> str:
-    return urlsplit(uri).netloc
+    return storage.split_s3(uri)[0]
 
 
 def _s3_failure(e: Exception, endpoint: str, bucket: str | None) -> str:
@@ -495,18 +496,18 @@ def _write_local(folder: Path) -> str | None:
 def check_writable(name: str, uri: str) -> Check:
     """A probe file (local) or object (s3) can be written under `uri` and deleted again."""
     start = time.monotonic()
-    if uri.startswith("s3://"):
-        parts = urlsplit(uri)
-        key = "/".join(p for p in (parts.path.strip("/"), _probe_name()) if p)
+    if storage.is_s3(uri):
+        bucket, prefix = storage.split_s3(uri)
+        key = "/".join(p for p in (prefix.strip("/"), _probe_name()) if p)
         client = s3_client()
         try:
-            client.put_object(Bucket=parts.netloc, Key=key, Body=b"pairforge doctor\n")
-            client.delete_object(Bucket=parts.netloc, Key=key)
+            client.put_object(Bucket=bucket, Key=key, Body=b"pairforge doctor\n")
+            client.delete_object(Bucket=bucket, Key=key)
         except Exception as e:
-            problem = _s3_failure(e, safe_url(client.meta.endpoint_url), parts.netloc)
+            problem = _s3_failure(e, safe_url(client.meta.endpoint_url), bucket)
             return Check(name, "FAIL", f"cannot write under {uri}: {problem}", time.monotonic() - start)
         return Check(name, "ok", f"{uri} is writable", time.monotonic() - start)
-    folder = Path(urlsplit(uri).path if uri.startswith("file://") else uri).expanduser()
+    folder = storage.local_path(uri).expanduser()
     problem = _write_local(folder)
     if problem:
         return Check(name, "FAIL", f"cannot write under {folder}: {problem}", time.monotonic() - start)

@@ -34,11 +34,11 @@ def is_s3(uri: str) -> bool:
     return uri.startswith("s3://")
 
 
-def _local_path(uri: str) -> Path:
+def local_path(uri: str) -> Path:
     return Path(urlparse(uri).path) if uri.startswith("file://") else Path(uri)
 
 
-def _split_s3(uri: str) -> tuple[str, str]:
+def split_s3(uri: str) -> tuple[str, str]:
     parsed = urlparse(uri)
     return parsed.netloc, parsed.path.lstrip("/")
 
@@ -77,13 +77,13 @@ def join(base: str, *parts: str) -> str:
 
 def read_bytes(uri: str) -> bytes:
     if is_s3(uri):
-        bucket, key = _split_s3(uri)
+        bucket, key = split_s3(uri)
         try:
             return _s3().get_object(Bucket=bucket, Key=key)["Body"].read()
         except Exception as e:
             raise _s3_error(e, uri) from e
     try:
-        return _local_path(uri).read_bytes()
+        return local_path(uri).read_bytes()
     except OSError as e:
         raise StorageError(f"{uri}: {e.strerror or e}") from e
 
@@ -110,14 +110,14 @@ class _S3Raw(io.RawIOBase):
 def open_read(uri: str) -> io.BufferedIOBase:
     """A binary stream over a file or object, read on demand (memory stays flat whatever its size)."""
     if is_s3(uri):
-        bucket, key = _split_s3(uri)
+        bucket, key = split_s3(uri)
         try:
             body = _s3().get_object(Bucket=bucket, Key=key)["Body"]
         except Exception as e:
             raise _s3_error(e, uri) from e
         return io.BufferedReader(_S3Raw(body), buffer_size=1 << 20)
     try:
-        return _local_path(uri).open("rb")
+        return local_path(uri).open("rb")
     except OSError as e:
         raise StorageError(f"{uri}: {e.strerror or e}") from e
 
@@ -125,7 +125,7 @@ def open_read(uri: str) -> io.BufferedIOBase:
 def read_if_exists(uri: str) -> bytes | None:
     """The bytes of a file or object, or None when there is none (one request, not exists + read)."""
     if is_s3(uri):
-        bucket, key = _split_s3(uri)
+        bucket, key = split_s3(uri)
         try:
             return _s3().get_object(Bucket=bucket, Key=key)["Body"].read()
         except Exception as e:
@@ -133,7 +133,7 @@ def read_if_exists(uri: str) -> bytes | None:
                 return None
             raise _s3_error(e, uri) from e
     try:
-        return _local_path(uri).read_bytes()
+        return local_path(uri).read_bytes()
     except FileNotFoundError:
         return None
     except OSError as e:
@@ -142,7 +142,7 @@ def read_if_exists(uri: str) -> bytes | None:
 
 def _s3_size(uri: str) -> int | None:
     """Size of one S3 object, or None when the key does not exist."""
-    bucket, key = _split_s3(uri)
+    bucket, key = split_s3(uri)
     try:
         return _s3().head_object(Bucket=bucket, Key=key)["ContentLength"]
     except Exception as e:
@@ -154,14 +154,14 @@ def _s3_size(uri: str) -> int | None:
 def file_tag(uri: str) -> str:
     """What changes when a file's content does, without reading it: size and mtime locally, the ETag on S3."""
     if is_s3(uri):
-        bucket, key = _split_s3(uri)
+        bucket, key = split_s3(uri)
         try:
             head = _s3().head_object(Bucket=bucket, Key=key)
         except Exception as e:
             raise _s3_error(e, uri) from e
         return f"{head['ContentLength']}-{head.get('ETag', '')}"
     try:
-        st = _local_path(uri).stat()
+        st = local_path(uri).stat()
     except OSError as e:
         raise StorageError(f"{uri}: {e.strerror or e}") from e
     return f"{st.st_size}-{st.st_mtime_ns}"
@@ -176,13 +176,13 @@ def _not_found(e: Exception) -> bool:
 
 def write_bytes(uri: str, data: bytes) -> None:
     if is_s3(uri):
-        bucket, key = _split_s3(uri)
+        bucket, key = split_s3(uri)
         try:
             _s3().put_object(Bucket=bucket, Key=key, Body=data)
         except Exception as e:
             raise _s3_error(e, uri) from e
         return
-    path = _local_path(uri)
+    path = local_path(uri)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -199,19 +199,19 @@ def write_bytes(uri: str, data: bytes) -> None:
 def exists(uri: str) -> bool:
     if is_s3(uri):
         return _s3_size(uri) is not None
-    return _local_path(uri).exists()
+    return local_path(uri).exists()
 
 
 def delete(uri: str) -> None:
     """Delete one object or file; missing is fine."""
     if is_s3(uri):
-        bucket, key = _split_s3(uri)
+        bucket, key = split_s3(uri)
         try:
             _s3().delete_object(Bucket=bucket, Key=key)
         except Exception as e:
             raise _s3_error(e, uri) from e
         return
-    _local_path(uri).unlink(missing_ok=True)
+    local_path(uri).unlink(missing_ok=True)
 
 
 def delete_tree(prefix: str) -> None:
@@ -221,13 +221,13 @@ def delete_tree(prefix: str) -> None:
     if not is_s3(prefix):
         import shutil
 
-        shutil.rmtree(_local_path(prefix), ignore_errors=True)
+        shutil.rmtree(local_path(prefix), ignore_errors=True)
 
 
 def list_files(prefix: str) -> list[tuple[str, int]]:
     """All files under a folder/prefix (recursive), as sorted (uri, size). Hidden temp files are skipped."""
     if is_s3(prefix):
-        bucket, key = _split_s3(prefix)
+        bucket, key = split_s3(prefix)
         if key and not key.endswith("/"):
             key += "/"
         out = []
@@ -237,7 +237,7 @@ def list_files(prefix: str) -> list[tuple[str, int]]:
         except Exception as e:
             raise _s3_error(e, prefix) from e
         return sorted(out)
-    root = _local_path(prefix)
+    root = local_path(prefix)
     if not root.is_dir():
         return []
     # URIs in the prefix's own form (`file://` kept), as `join(prefix, ...)` builds them, so callers can
@@ -254,7 +254,7 @@ def list_folders(uri: str) -> list[str]:
     """Names of the folders directly under `uri` (on S3: its common prefixes), sorted, without listing what is in
     them. Hidden folders are left out."""
     if is_s3(uri):
-        bucket, key = _split_s3(uri)
+        bucket, key = split_s3(uri)
         key = key.rstrip("/") + "/" if key.strip("/") else ""
         names = []
         try:
@@ -263,7 +263,7 @@ def list_folders(uri: str) -> list[str]:
         except Exception as e:
             raise _s3_error(e, uri) from e
     else:
-        root = _local_path(uri)
+        root = local_path(uri)
         names = [p.name for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
     return sorted(n for n in names if n and not n.startswith("."))
 
@@ -274,7 +274,7 @@ def glob(pattern: str) -> list[tuple[str, int]]:
         if is_s3(pattern):
             size = None if pattern.endswith("/") else _s3_size(pattern)
             return [(pattern, size)] if size is not None else list_files(pattern)
-        path = _local_path(pattern)
+        path = local_path(pattern)
         if path.is_file():
             return [(pattern, path.stat().st_size)]
         return list_files(pattern)
