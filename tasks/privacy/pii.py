@@ -3,7 +3,7 @@
 `Scrubber` is built once per process and option set (`get_scrubber`); `scrub_frame` sends every text of a Polars
 frame (plain string columns and `messages[].content`) through one `scrub()` call, each row one document.
 
-What it finds (see pii_recognizers.py): Presidio's predefined recognizers for the chosen entities, spaCy NER
+What it finds (see tasks/privacy/recognizers/): Presidio's predefined recognizers for the chosen entities, spaCy NER
 for names (on a truecased copy when a text is ALL CAPS or lower case), pairforge's person rules (honorifics, cue
 phrases, census name lists), a street-address grammar, multi-region phone formats, secrets and US driver's
 licences. Then, per document: overlapping findings are merged (the longer entity names the merged span), and every
@@ -33,7 +33,10 @@ from pairforge.tasks.core.recipe import DEFAULT_NER_MODELS, PIIOptions
 from pairforge.tasks.core.schema import TEXT_COLUMNS
 from pairforge.tasks.core.shards import RETRYING, Shard, resumable, write_stage
 from pairforge.tasks.core.shards import log as run_log
-from pairforge.tasks.privacy import pii_recognizers as rec
+from pairforge.tasks.privacy import recognizers
+from pairforge.tasks.privacy.fake_pools import fake_values
+from pairforge.tasks.privacy.recognizers.casing import case_mode, truecase
+from pairforge.tasks.privacy.recognizers.lexicon import HONORIFICS, NON_NAME_WORDS, get_lexicon
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +154,7 @@ class Scrubber:
     def __init__(self, options: PIIOptions):
         from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NlpEngineProvider
-        from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer, UsLicenseRecognizer
+        from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 
         _patch_tldextract()
         _quiet_presidio_debug()
@@ -164,7 +167,7 @@ class Scrubber:
         self.nlp_engine = engine
         self.ner = {lang: engine.get_nlp(lang) for lang in options.ner_models}  # languages with names by NER
         self.nlp = engine.get_nlp("en")
-        self.lexicon = rec.get_lexicon(self.nlp)
+        self.lexicon = get_lexicon(self.nlp)
         import spacy
 
         self.tokenizer = spacy.blank("xx").tokenizer  # for texts without an NER model: tokens only
@@ -180,23 +183,18 @@ class Scrubber:
         finally:
             presidio_log.setLevel(level)
         keep = []
+        replaced = recognizers.replaced()
         for r in registry.recognizers:
-            if isinstance(r, UsLicenseRecognizer):
-                continue  # replaced by DriverLicenseRecognizer (the predefined one scores below any threshold)
+            if type(r).__name__ in replaced:
+                continue  # e.g. UsLicenseRecognizer: pairforge's DriverLicenseRecognizer stands in for it
             hits = [e for e in r.supported_entities if e in wanted]
             if hits:
                 r.supported_entities = hits  # e.g. the spaCy recognizer: PERSON only, not DATE_TIME/NRP too
                 keep.append(r)
-        own = {
-            "PHONE_NUMBER": lambda: rec.MultiRegionPhoneRecognizer(ANALYSIS_LANGUAGE),
-            "SECRET": lambda: rec.SecretRecognizer(ANALYSIS_LANGUAGE),
-            "STREET_ADDRESS": lambda: rec.StreetAddressRecognizer(self.lexicon, ANALYSIS_LANGUAGE),
-            "US_DRIVER_LICENSE": lambda: rec.DriverLicenseRecognizer(ANALYSIS_LANGUAGE),
-            "AGE": lambda: rec.AgeRecognizer(ANALYSIS_LANGUAGE),
-            "PERSON": lambda: rec.PersonRulesRecognizer(self.lexicon, ANALYSIS_LANGUAGE),
-        }
-        keep += [make() for entity, make in own.items() if entity in wanted]
-        supported = {e for r in keep for e in r.supported_entities}
+        own = recognizers.build(wanted, self.lexicon, ANALYSIS_LANGUAGE)  # the registry, in its order
+        keep += [r for r in own if not r.AFTER_ANALYZER]
+        self.after = [r for r in own if r.AFTER_ANALYZER]  # run on each text after the analyzer (see base.py)
+        supported = {e for r in [*keep, *self.after] for e in r.supported_entities}
         missing = sorted(wanted - supported)
         if missing:
             raise ValueError(f"pii.entities: no recognizer for {', '.join(missing)}")
@@ -268,8 +266,8 @@ class Scrubber:
             texts = []
             for k in idx:
                 piece = pieces[k][2]
-                if lang == "en" and rec.case_mode(piece) != "normal":
-                    piece = rec.truecase(piece, self.lexicon)
+                if lang == "en" and case_mode(piece) != "normal":
+                    piece = truecase(piece, self.lexicon)
                 texts.append(piece)
             nlp = self.ner[lang]
             for k, doc in zip(idx, nlp.pipe(texts, batch_size=self.options.batch_size, disable=self.disabled[lang]),
@@ -301,8 +299,8 @@ class Scrubber:
                 text=piece, language=ANALYSIS_LANGUAGE, entities=sorted(set(entities)),
                 score_threshold=self.options.threshold, nlp_artifacts=artifacts,
             )  # fmt: skip
-            if "PERSON" in self.entities:
-                results += [r for r in rec.username_results(piece) if r.score >= self.options.threshold]
+            for after in self.after:
+                results += [r for r in after.analyze(piece, entities, artifacts) if r.score >= self.options.threshold]
             for r in results:
                 start, end = r.start, r.end
                 while start < end and piece[start].isspace():
@@ -348,14 +346,14 @@ class Scrubber:
         while (m := re.search(r"[ \t]+([^\W\d_]+)$", value)) and self._plain_word(m.group(1)):
             value = value[: m.start()]
         if not any(len(w) > 1 and (w.lower() not in lex.nonnoun or w.lower() in lex.first)
-                   and w.lower() not in rec.NON_NAME_WORDS for w in NAME_TOKEN.findall(value)):  # fmt: skip
+                   and w.lower() not in NON_NAME_WORDS for w in NAME_TOKEN.findall(value)):  # fmt: skip
             return start, start
         return start, start + len(value)
 
     def _plain_word(self, word: str) -> bool:
         low = word.lower()
-        return (low in self.lexicon.nonnoun or low in rec.NON_NAME_WORDS) and low not in self.lexicon.first and (
-            low not in rec.HONORIFICS)
+        return (low in self.lexicon.nonnoun or low in NON_NAME_WORDS) and low not in self.lexicon.first and (
+            low not in HONORIFICS)
 
     def _second_pass(self, texts: list[str | None], found: list[list[Finding]], idx: list[int]) -> None:
         """Every value found once in a document is a finding wherever else it appears in that document; for names,
@@ -373,7 +371,7 @@ class Scrubber:
                     for w in NAME_TOKEN.findall(value):
                         low = w.casefold()
                         lowercase_word = not w[0].isupper() and self.lexicon.common(low)  # "banana", not "sarah"
-                        if (len(w) < 3 or lowercase_word or low in rec.HONORIFICS or low in rec.NON_NAME_WORDS
+                        if (len(w) < 3 or lowercase_word or low in HONORIFICS or low in NON_NAME_WORDS
                                 or low in self.allow):
                             continue
                         # an ordinary word ("Will", "Rose") only where it is written as a name
@@ -464,7 +462,7 @@ class Pseudonyms:
             if k == key:
                 return n
         if entity == "PERSON":
-            words = frozenset(w.casefold() for w in NAME_TOKEN.findall(value)) - rec.HONORIFICS
+            words = frozenset(w.casefold() for w in NAME_TOKEN.findall(value)) - HONORIFICS
             if words:
                 hits = [n for n, (_, ws, _) in enumerate(entries) if words <= ws]
                 if len(hits) == 1:
@@ -510,7 +508,7 @@ def _luhn(digits: str) -> str:
 def fake_value(entity: str, value: str, canonical: str, salt: str, attempt: int = 0) -> str:
     """A realistic invented value for `value` (never the value itself), the same for the same value and salt.
     Names are faked word by word from the document's canonical form, so "Smith" and "John Smith" agree."""
-    pools = rec.fake_values()
+    pools = fake_values()
     out = _fake(entity, value, canonical, salt, pools, attempt)
     if out.casefold() == value.casefold() and attempt < 5:
         return fake_value(entity, value, canonical, salt, attempt + 1)

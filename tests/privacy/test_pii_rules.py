@@ -12,7 +12,6 @@ import pytest
 
 from pairforge.tasks.core.recipe import PIIOptions, RecipeError, load_recipe
 from pairforge.tasks.core.schema import MESSAGE
-from pairforge.tasks.privacy import pii_recognizers as rec
 from pairforge.tasks.privacy.pii import Scrubber, fake_value, get_scrubber, scrub_frame, scrub_records
 
 
@@ -64,15 +63,6 @@ def test_ordinary_capitalised_words_are_not_names():
     text = "Capitalized words like Wisdom and Discipline are often mistaken with names."
     assert scrub_one(text)[0] == text
     assert scrub_one("CAN I SPEAK TO A REAL PERSON?!?!")[0] == "CAN I SPEAK TO A REAL PERSON?!?!"
-
-
-def test_truecase_keeps_length_and_capitalises_names():
-    lex = rec.get_lexicon()
-    for text in ("my name is sarah connor", "CALL MARGARET OKONKWO NOW", "straße und ÉCOLE İstanbul"):
-        assert len(rec.truecase(text, lex)) == len(text)
-    assert rec.truecase("my name is sarah connor", lex) == "My name is Sarah Connor"
-    assert rec.case_mode("ALL OF THIS IS LOUD") == "upper" and rec.case_mode("all quiet here") == "lower"
-    assert rec.case_mode("A Normal Sentence, mostly.") == "normal"
 
 
 def test_second_pass_replaces_a_found_value_everywhere_in_the_document():
