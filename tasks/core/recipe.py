@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.stages import SKIPPABLE, skip_overrides
+from pairforge.tasks.pairs.generators import GENERATORS
+from pairforge.tasks.pairs.generators.base import Generator
 
 DOCUMENT_FORMATS = ("text", "text-lines", "jsonl", "csv", "parquet", "html", "url-list", "wikipedia", "pdf")
 PAIR_FORMATS = ("alpaca", "dolly", "sharegpt", "openai", "prompt-completion", "self-instruct")
@@ -260,7 +262,7 @@ class DedupOptions(_Strict):
     index_uri: str | None = Field(None, description="persistent index; default: <export.uri>/<name>/_index")
 
 
-GENERATOR_KINDS = ("qa", "self-instruct", "summarization", "translation", "classification", "template")
+GENERATOR_KINDS = tuple(GENERATORS)  # qa, self-instruct, ... (tasks/pairs/generators/)
 
 
 class GeneratorSpec(_Strict):
@@ -282,11 +284,22 @@ class GeneratorSpec(_Strict):
 
     @model_validator(mode="after")
     def _kind_options(self) -> GeneratorSpec:
-        if self.kind == "translation" and not self.target_language:
-            raise ValueError("translation needs target_language")
-        if self.kind == "classification" and len(set(self.labels)) < 2:
-            raise ValueError("classification needs at least two distinct labels")
+        self.generator.check(self)  # e.g. translation needs target_language
         return self
+
+    @property
+    def generator(self) -> Generator:
+        """The generator of this kind (tasks/pairs/generators/)."""
+        return GENERATORS[self.kind]
+
+    @property
+    def input_table(self) -> Literal["documents", "pairs"] | None:
+        """The table this generator reads: documents, pairs (self-instruct's seeds) or None (template)."""
+        return self.generator.input_table
+
+    @property
+    def needs_model(self) -> bool:
+        return self.generator.needs_model
 
 
 class JudgeOptions(_Strict):
@@ -318,7 +331,7 @@ class GenerateOptions(_Strict):
 
     @property
     def needs_model(self) -> bool:
-        return self.judge.enabled or any(g.kind != "template" for g in self.generators)
+        return self.judge.enabled or any(g.needs_model for g in self.generators)
 
 
 class QualityOptions(_Strict):
@@ -532,14 +545,14 @@ class Recipe(_Strict):
     def _generator_sources(self) -> Recipe:
         tables = {s.name: s.table for s in self.sources}
         for i, g in enumerate(self.generate.generators):
-            want = "pairs" if g.kind == "self-instruct" else "documents"
+            want = g.input_table  # None: the generator reads no table (template)
             for name in g.sources:
                 if name not in tables:
                     raise ValueError(f"generate.generators.{i}.sources: no source named '{name}'")
-                if tables[name] != want:
+                if want and tables[name] != want:
                     raise ValueError(f"generate.generators.{i}.sources: '{name}' is a {tables[name]} source, "
                                      f"{g.kind} needs {want}")
-            if g.kind != "template" and not g.sources and want not in tables.values():
+            if want and not g.sources and want not in tables.values():
                 raise ValueError(f"generate.generators.{i}: {g.kind} needs a {want} source")
         return self
 

@@ -1,17 +1,17 @@
-"""Pair generators: documents (or seed tasks) -> chat requests -> pairs (the judge is `tasks.pairs.judge`).
+"""Making pairs with the recipe's generators: `generate_pairs` runs one generator over its input shards.
 
-For the chunk kinds (qa, summarization, translation, classification), `chunk_requests` builds one
-`ChatRequest` per chunk (with a JSON schema where the answer is structured) and `chunk_pairs` turns one
-answer into pair rows; `self_instruct_requests` asks for new tasks in the style of seed pairs;
-`template` (`arithmetic_pairs`) needs no model at all. `run_generator` dispatches on `spec.kind`.
-Everything model-facing goes through `tasks.pairs.llm.LLMClient`, so concurrency, retries, the request cache and
-the stats are the same for every kind.
+What a generator asks and how it reads the answers is its own (one file per kind in `tasks.pairs.generators`,
+behind `Generator`); what is the same for every kind is here: `run_generator` sends a generator's requests
+through `tasks.pairs.llm.LLMClient` (concurrency under the global limit, retries, the request cache, stats),
+puts failed requests into the dead letter, counts truncated answers and repeated pairs as rejected, and
+`generate_pairs` writes the pairs shard with its provenance. The model endpoint (`model_endpoint`: the
+configured one or the embedded llama.cpp server) is opened once per run by the build flow. Judging is
+`tasks.pairs.judge`.
 """
 
 from __future__ import annotations
 
 import os
-import random
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,8 +25,8 @@ from prefect.cache_policies import NO_CACHE
 
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import GenerateOptions, GeneratorSpec
-from pairforge.tasks.core.schema import PAIRS, pipeline_version, stable_id
-from pairforge.tasks.core.shards import Shard, resumable, stage_uri
+from pairforge.tasks.core.schema import PAIRS, pipeline_version
+from pairforge.tasks.core.shards import Shard, StageResult, resumable, stage_uri
 from pairforge.tasks.pairs.llm import ChatRequest, ChatResult, LLMClient, LLMStats
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 DEAD_LETTER = pl.Schema({"key": pl.String, "kind": pl.String, "source": pl.String, "doc_id": pl.String,
                          "error": pl.String, "stage": pl.String})
-TEMPLATE_LICENSE = "CC0-1.0"  # computed by pairforge, no third-party text
 
 
 @dataclass(frozen=True)
@@ -96,134 +95,6 @@ def client_for(endpoint: Endpoint, opts: GenerateOptions, cache_uri: str | None)
     )
 
 
-# ---- building pair rows -------------------------------------------------------------------------
-
-
-def pair_row(prompt: str, response: str, *, task: str, source: str, license: str, lang: str, uri: str | None,
-             doc_id: str | None, context: str | None = None, system: str | None = None) -> dict:
-    messages = ([{"role": "system", "content": system}] if system else []) + [
-        {"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
-    pair_id = stable_id("generated", task, doc_id or "", prompt, response)
-    return {"id": pair_id, "doc_id": doc_id or pair_id, "prompt": prompt, "response": response,
-            "messages": messages, "system": system, "context": context, "task": task, "source": source,
-            "uri": uri, "license": license, "lang": lang, "origin": "generated"}
-
-
-@dataclass
-class Chunk:
-    doc: dict  # the document row (id, source, uri, license, lang)
-    index: int
-    text: str
-
-
-def chunk_documents(docs: pl.DataFrame, spec: GeneratorSpec, limit: int | None) -> list[Chunk]:
-    """Split documents into chunks of at most `spec.chunk_tokens` model tokens, in document order."""
-    from pairforge.tasks.publish.tokenizer import get_tokenizer
-
-    tok = get_tokenizer()
-    chunks: list[Chunk] = []
-    for doc in docs.select("id", "text", "source", "uri", "license", "lang").iter_rows(named=True):
-        for i, text in enumerate(tok.chunk(doc["text"], spec.chunk_tokens)):
-            if limit is not None and len(chunks) >= limit:
-                return chunks
-            if text.strip():
-                chunks.append(Chunk(doc, i, text.strip()))
-    return chunks
-
-
-# ---- generators ---------------------------------------------------------------------------------
-
-QA_SYSTEM = ("You write question and answer pairs for a reading-comprehension dataset. "
-             "Use only facts stated in the text.")
-
-
-def _qa_schema(n: int) -> dict:
-    item = {"type": "object", "properties": {"question": {"type": "string"}, "answer": {"type": "string"}},
-            "required": ["question", "answer"]}
-    return {"type": "object", "properties": {"pairs": {"type": "array", "items": item, "minItems": 1,
-                                                       "maxItems": n}}, "required": ["pairs"]}
-
-
-def chunk_requests(spec: GeneratorSpec, chunks: list[Chunk]) -> list[tuple[ChatRequest, Chunk]]:
-    out = []
-    for c in chunks:
-        key = f"{spec.kind}:{c.doc['id']}:{c.index}"
-        if spec.kind == "qa":
-            user = (f'Text:\n"""\n{c.text}\n"""\n\nWrite {spec.per_chunk} question(s) that the text answers, each '
-                    'with a short answer taken from the text. Reply with JSON: '
-                    '{"pairs": [{"question": "...", "answer": "..."}]}')
-            req = ChatRequest([{"role": "system", "content": QA_SYSTEM}, {"role": "user", "content": user}],
-                              _qa_schema(spec.per_chunk), key)
-        elif spec.kind == "classification":
-            schema = {"type": "object", "properties": {"label": {"type": "string", "enum": spec.labels}},
-                      "required": ["label"]}
-            req = ChatRequest([{"role": "user", "content": classification_prompt(spec, c.text)
-                                + '\nReply with JSON: {"label": "..."}'}], schema, key)
-        else:
-            req = ChatRequest([{"role": "user", "content": instruction_prompt(spec, c.text)}], None, key)
-        out.append((req, c))
-    return out
-
-
-def instruction_prompt(spec: GeneratorSpec, text: str) -> str:
-    if spec.kind == "summarization":
-        return f"Summarise the following text in two or three sentences.\n\nText:\n{text}"
-    return f"Translate the following text into {spec.target_language}.\n\nText:\n{text}"
-
-
-def classification_prompt(spec: GeneratorSpec, text: str) -> str:
-    return f"Classify the text into one of these labels: {', '.join(spec.labels)}.\n\nText:\n{text}\n"
-
-
-def chunk_pairs(spec: GeneratorSpec, chunk: Chunk, result: ChatResult) -> list[dict]:
-    d = chunk.doc
-    common = dict(source=d["source"], license=d["license"], lang=d["lang"], uri=d["uri"], doc_id=d["id"])
-    if spec.kind == "qa":
-        return [pair_row(p["question"].strip(), p["answer"].strip(), task="qa", context=chunk.text, **common)
-                for p in result.parsed["pairs"][: spec.per_chunk]]
-    if spec.kind == "classification":
-        return [pair_row(classification_prompt(spec, chunk.text).strip(), result.parsed["label"],
-                         task="classification", **common)]
-    task_name = "summarization" if spec.kind == "summarization" else "translation"
-    context = chunk.text if spec.kind == "summarization" else None
-    return [pair_row(instruction_prompt(spec, chunk.text), result.text.strip(), task=task_name, context=context,
-                     **common)]
-
-
-SELF_INSTRUCT_SCHEMA = {"type": "object", "properties": {
-    "instruction": {"type": "string"}, "input": {"type": "string"}, "output": {"type": "string"}},
-    "required": ["instruction", "input", "output"]}
-
-
-def self_instruct_requests(spec: GeneratorSpec, seeds: pl.DataFrame) -> list[ChatRequest]:
-    """Self-Instruct style: show three random seed tasks, ask for one new task with its answer."""
-    rng = random.Random(spec.seed)
-    prompts = seeds.get_column("prompt").to_list()
-    out = []
-    for i in range(spec.count):
-        shown = rng.sample(prompts, k=min(3, len(prompts)))
-        examples = "\n".join(f"{n}. {p[:500]}" for n, p in enumerate(shown, start=1))
-        user = (f"Here are example tasks:\n{examples}\n\nCome up with one new task that is different from these, "
-                'and answer it. Reply with JSON: {"instruction": "...", "input": "...", "output": "..."} '
-                '(input may be "").')
-        out.append(ChatRequest([{"role": "user", "content": user}], SELF_INSTRUCT_SCHEMA, f"self-instruct:{i}"))
-    return out
-
-
-def arithmetic_pairs(spec: GeneratorSpec, lang: str) -> list[dict]:
-    """Template pairs with computed answers ("What is the sum of 5 and 3?" -> "8"); no model involved."""
-    rng = random.Random(spec.seed)
-    ops = [("sum", lambda a, b: a + b), ("difference", lambda a, b: a - b), ("product", lambda a, b: a * b)]
-    out = []
-    for _ in range(spec.count):
-        name, fn = rng.choice(ops)
-        a, b = rng.randint(0, 999), rng.randint(0, 999)
-        out.append(pair_row(f"What is the {name} of {a} and {b}?", str(fn(a, b)), task="arithmetic",
-                            source="template:arithmetic", license=TEMPLATE_LICENSE, lang=lang, uri="pairforge:template",
-                            doc_id=None))
-    return out
-
-
 # ---- the stage ----------------------------------------------------------------------------------
 
 
@@ -236,38 +107,25 @@ class Generated:
     submitted: int = 0  # model requests asked for (cache hits included)
 
 
-def run_generator(spec: GeneratorSpec, client: LLMClient | None, *, docs: pl.DataFrame | None,
-                  seeds: pl.DataFrame | None, lang: str, limit: int | None) -> Generated:
+def run_generator(spec: GeneratorSpec, client: LLMClient | None, data: pl.DataFrame | None, *, lang: str,
+                  limit: int | None) -> Generated:
+    """Run one generator over `data` (rows of its `input_table`; None when no shard reached it) -> pairs."""
+    gen = spec.generator
     out = Generated()
-    if spec.kind == "template":
-        out.pairs = arithmetic_pairs(spec, lang)
+    if not gen.needs_model:
+        out.pairs = gen.compute(spec, data, lang=lang)
         return out
-    if spec.kind == "self-instruct":
-        if seeds is None or not len(seeds):
-            raise ValueError("self-instruct: the seed sources have no pairs")
-        requests = self_instruct_requests(spec, seeds)
-        meta = [None] * len(requests)
-    else:
-        todo = chunk_requests(spec, chunk_documents(docs, spec, limit))
-        requests, meta = [r for r, _ in todo], [c for _, c in todo]
-    out.submitted = len(requests)
-    results, out.stats = run_requests(client, requests)
-    for req, chunk, res in zip(requests, meta, results, strict=True):
-        doc = chunk.doc if chunk else {}
+    jobs = gen.jobs(spec, data, lang=lang, limit=limit)
+    out.submitted = len(jobs)
+    results, out.stats = run_requests(client, [j.request for j in jobs])
+    for job, res in zip(jobs, results, strict=True):
         if res.error:
-            out.dead.append({"key": req.key, "kind": spec.kind, "source": doc.get("source"), "doc_id": doc.get("id"),
-                             "error": res.error, "stage": "generate"})
+            out.dead.append({"key": job.request.key, "kind": spec.kind, "source": job.doc.get("source"),
+                             "doc_id": job.doc.get("id"), "error": res.error, "stage": "generate"})
         elif res.finish_reason == "length":
             out.rejected[f"{spec.kind}: truncated (hit max_tokens)"] += 1
-        elif spec.kind == "self-instruct":
-            p = res.parsed
-            prompt = p["instruction"].strip() + (f"\n\n{p['input'].strip()}" if p["input"].strip() else "")
-            src = seeds.row(0, named=True)
-            out.pairs.append(pair_row(prompt, p["output"].strip(), task="instruction", source=src["source"],
-                                      license=src["license"], lang=lang, uri="pairforge:self-instruct",
-                                      doc_id=None))
         else:
-            out.pairs += chunk_pairs(spec, chunk, res)
+            out.pairs += gen.pairs(spec, job, res, lang=lang)
     return _drop_repeats(out, spec.kind)
 
 
@@ -288,17 +146,16 @@ def _drop_repeats(out: Generated, kind: str) -> Generated:
 @task(name="generate", cache_policy=NO_CACHE, task_run_name="generate-{spec.kind}-{index}")
 @resumable("generate", lambda a: f"{a['index']:02d}-{a['spec'].kind}", ignore=("endpoint",))
 def generate_pairs(spec: GeneratorSpec, index: int, inputs: list[Shard], endpoint: Endpoint | None,
-                   opts: GenerateOptions, cache_uri: str | None, lang: str, work_uri: str) -> dict:
-    """One generator over its input shards (documents, or seed pairs for self-instruct) -> a pairs shard."""
+                   opts: GenerateOptions, cache_uri: str | None, lang: str, work_uri: str) -> StageResult:
+    """One generator over its input shards (of its `spec.input_table`) -> a pairs shard."""
     frames = [s.read() for s in inputs]
     data = pl.concat(frames) if frames else None
     client = client_for(endpoint, opts, cache_uri) if endpoint else None
-    got = run_generator(spec, client, docs=data if spec.kind != "self-instruct" else None,
-                        seeds=data if spec.kind == "self-instruct" else None, lang=lang, limit=spec.max_chunks)
+    got = run_generator(spec, client, data, lang=lang, limit=spec.max_chunks)
     name = f"generated-{index:02d}-{spec.kind}"
     frame = pl.DataFrame(got.pairs, schema=PAIRS, orient="row") if got.pairs else pl.DataFrame(schema=PAIRS)
     frame = frame.with_columns(  # provenance: which model wrote it (none for templates), when, with which pairforge
-        generator=pl.lit(endpoint.model if endpoint and spec.kind != "template" else None, pl.String),
+        generator=pl.lit(endpoint.model if endpoint and spec.needs_model else None, pl.String),
         retrieved_at=pl.lit(datetime.now(UTC), PAIRS["retrieved_at"]),
         pipeline_version=pl.lit(pipeline_version()),
     )
@@ -310,5 +167,5 @@ def generate_pairs(spec: GeneratorSpec, index: int, inputs: list[Shard], endpoin
         storage.write_parquet(pl.DataFrame(got.dead, schema=DEAD_LETTER, orient="row"), dead_uri)
     stats = got.stats.to_dict()
     get_run_logger().info("%s: %d pairs, %d failed requests, %s", spec.kind, len(frame), len(got.dead), stats)
-    return {"shard": shard, "dead": len(got.dead), "dead_uri": dead_uri, "rejected": dict(got.rejected),
-            "stats": stats, "kind": spec.kind, "submitted": got.submitted}
+    return StageResult("generate", shard, dict(got.rejected), llm=stats, submitted=got.submitted,
+                       dead=len(got.dead), dead_uri=dead_uri)

@@ -31,6 +31,7 @@ import jsonschema
 import openai
 
 from pairforge.tasks.core import storage
+from pairforge.tasks.pairs.chat import ChatRequest, ChatResult  # re-exported: callers import them from here
 
 if TYPE_CHECKING:
     from pairforge.tasks.pairs.llm_server import LocalLLMServer
@@ -60,31 +61,6 @@ class LLMStats:
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
         return self
-
-
-@dataclass
-class ChatRequest:
-    messages: list[dict[str, str]]
-    json_schema: dict | None = None
-    key: str = ""  # the caller's id (pair id, chunk id ...), copied to the result
-    temperature: float | None = None  # None: the client's
-    max_tokens: int | None = None
-
-
-@dataclass
-class ChatResult:
-    key: str
-    text: str | None
-    parsed: Any = None
-    finish_reason: str | None = None
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cached: bool = False
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 class _Malformed(Exception):

@@ -19,7 +19,7 @@ from pairforge.tasks.core.schema import conform, stable_id
 from pairforge.tasks.core.shards import Shard, contents_key, write_stage
 from pairforge.tasks.curate.decontaminate import benchmark_hashes, build_ngram_index, decontaminate_shard
 from pairforge.tasks.ingest.sources import stream_source_files
-from pairforge.tasks.pairs.generate import classification_prompt
+from pairforge.tasks.pairs.generators.classification import classification_prompt
 from pairforge.tasks.publish.split import plan_splits, split_shard
 from tests.conftest import CORPORA
 

@@ -7,7 +7,7 @@ import pytest
 
 from pairforge.tasks.core.recipe import GeneratorSpec, QualityOptions
 from pairforge.tasks.core.schema import PAIRS
-from pairforge.tasks.pairs.generate import arithmetic_pairs
+from pairforge.tasks.pairs.generators.template import arithmetic_pairs
 from pairforge.tasks.pairs.quality import check_pairs, grounding
 
 CONTEXT = "Strong winds pushed a huge bushfire towards the town of Hill Top on Tuesday afternoon."

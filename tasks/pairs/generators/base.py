@@ -1,0 +1,132 @@
+"""The generator interface, and what every generator shares (pair rows, document chunks).
+
+A generator is one way of making pairs, named by the recipe's `generate.generators[].kind`. It declares
+
+- `kind`: its name in the recipe;
+- `input_table`: what it reads: `"documents"` (chunks of document text), `"pairs"` (seed pairs), or `None`
+  (nothing); the build flow hands it the shards of that table, the recipe checks its `sources` against it;
+- `needs_model`: whether it calls the model (the run starts or reaches an endpoint only if one does);
+- `check(spec)`: its own recipe checks (e.g. translation needs `target_language`), run when the recipe loads;
+
+and does its work in one of two ways:
+
+- a model generator builds `jobs(spec, data, lang, limit)`: one `Job` (a `ChatRequest` plus what the answer is
+  read against) per model call, then turns one answer into pair rows with `pairs(spec, job, result, lang)`;
+  sending, retries, the cache, dead letters and truncated answers are the caller's
+  (`tasks.pairs.generate.run_generator`), the same for every generator;
+- a generator that needs no model returns its rows from `compute(spec, data, lang)`.
+
+`DocumentGenerator` does the chunking for generators that read documents: they write only `request(spec, chunk)`
+and `pairs`. Every pair row is made by `pair_row`, so ids and columns are the same for every kind.
+
+Nothing here imports the recipe at run time (the recipe imports the registry to know the kinds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import polars as pl
+
+from pairforge.tasks.core.schema import stable_id
+
+if TYPE_CHECKING:
+    from pairforge.tasks.core.recipe import GeneratorSpec
+    from pairforge.tasks.pairs.chat import ChatRequest, ChatResult
+
+InputTable = Literal["documents", "pairs"]
+
+
+def pair_row(prompt: str, response: str, *, task: str, source: str, license: str, lang: str, uri: str | None,
+             doc_id: str | None, context: str | None = None, system: str | None = None) -> dict:
+    """One generated pair in the pairs table's shape; its id depends on task, document, prompt and response."""
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+    pair_id = stable_id("generated", task, doc_id or "", prompt, response)
+    return {"id": pair_id, "doc_id": doc_id or pair_id, "prompt": prompt, "response": response,
+            "messages": messages, "system": system, "context": context, "task": task, "source": source,
+            "uri": uri, "license": license, "lang": lang, "origin": "generated"}
+
+
+@dataclass
+class Chunk:
+    doc: dict  # the document row (id, source, uri, license, lang)
+    index: int
+    text: str
+
+    def inherited(self) -> dict:
+        """What a pair made from this chunk inherits from its document (`pair_row`'s keywords)."""
+        d = self.doc
+        return dict(source=d["source"], license=d["license"], lang=d["lang"], uri=d["uri"], doc_id=d["id"])
+
+
+def chunk_documents(docs: pl.DataFrame | None, chunk_tokens: int, limit: int | None) -> list[Chunk]:
+    """Split documents into chunks of at most `chunk_tokens` model tokens, in document order."""
+    from pairforge.tasks.publish.tokenizer import get_tokenizer
+
+    if docs is None:  # no document shards reached this generator
+        return []
+    tok = get_tokenizer()
+    chunks: list[Chunk] = []
+    for doc in docs.select("id", "text", "source", "uri", "license", "lang").iter_rows(named=True):
+        for i, text in enumerate(tok.chunk(doc["text"], chunk_tokens)):
+            if limit is not None and len(chunks) >= limit:
+                return chunks
+            if text.strip():
+                chunks.append(Chunk(doc, i, text.strip()))
+    return chunks
+
+
+@dataclass(frozen=True)
+class Job:
+    """One model call of a generator and what its answer is read against."""
+
+    request: ChatRequest
+    chunk: Chunk | None = None  # the document chunk asked about (generators that read documents)
+    extra: Any = None  # anything else the generator needs to turn the answer into pairs
+
+    @property
+    def doc(self) -> dict:
+        """The document the request came from ({} when none): the dead letter names its source and id."""
+        return self.chunk.doc if self.chunk else {}
+
+
+class Generator:
+    """One kind of generator; instances are stateless and shared (see the registry in this package)."""
+
+    kind: ClassVar[str]
+    input_table: ClassVar[InputTable | None] = "documents"
+    needs_model: ClassVar[bool] = True
+
+    def check(self, spec: GeneratorSpec) -> None:
+        """Kind-specific recipe checks: raise ValueError with a one-line message. Default: nothing to check."""
+
+    def jobs(self, spec: GeneratorSpec, data: pl.DataFrame | None, *, lang: str, limit: int | None) -> list[Job]:
+        """The model calls to make over `data` (rows of `input_table`; None when no shard reached it)."""
+        raise NotImplementedError(f"{self.kind} makes no model requests")
+
+    def pairs(self, spec: GeneratorSpec, job: Job, result: ChatResult, *, lang: str) -> list[dict]:
+        """Pair rows from one successful, complete answer (errors and truncated answers never get here)."""
+        raise NotImplementedError(f"{self.kind} reads no model answers")
+
+    def compute(self, spec: GeneratorSpec, data: pl.DataFrame | None, *, lang: str) -> list[dict]:
+        """The pair rows of a generator that needs no model."""
+        raise NotImplementedError(f"{self.kind} needs the model")
+
+
+class DocumentGenerator(Generator):
+    """A generator that asks one question per document chunk (`spec.chunk_tokens`, at most `spec.max_chunks`)."""
+
+    input_table: ClassVar[InputTable | None] = "documents"
+
+    def jobs(self, spec: GeneratorSpec, data: pl.DataFrame | None, *, lang: str, limit: int | None) -> list[Job]:
+        return [Job(self.request(spec, c), c) for c in chunk_documents(data, spec.chunk_tokens, limit)]
+
+    def request(self, spec: GeneratorSpec, chunk: Chunk) -> ChatRequest:
+        raise NotImplementedError
+
+    @staticmethod
+    def key(spec: GeneratorSpec, chunk: Chunk) -> str:
+        """The request's key (also in the dead letter): kind, document id and chunk number."""
+        return f"{spec.kind}:{chunk.doc['id']}:{chunk.index}"
