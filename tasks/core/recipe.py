@@ -6,24 +6,34 @@ Relative paths are resolved against the recipe file's folder.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from pairforge.tasks.core import storage
-from pairforge.tasks.core.stages import SKIPPABLE, skip_overrides
+from pairforge.tasks.core.names import MAX_NAME, Name, check_name
+from pairforge.tasks.core.options import Strict
+from pairforge.tasks.core.stages import SKIPPABLE, skip_overrides, stage_options
+from pairforge.tasks.ingest.readers import FORMATS, SOURCE_FORMATS, TABLE_FORMATS
 from pairforge.tasks.pairs.generators import GENERATORS
 from pairforge.tasks.pairs.generators.base import Generator
 
-DOCUMENT_FORMATS = ("text", "text-lines", "jsonl", "csv", "parquet", "html", "url-list", "wikipedia", "pdf")
-PAIR_FORMATS = ("alpaca", "dolly", "sharegpt", "openai", "prompt-completion", "self-instruct")
-SOURCE_FORMATS = DOCUMENT_FORMATS + PAIR_FORMATS
-# Table formats whose rows become pairs when `fields` maps both of these (annotator deliveries).
-TABLE_FORMATS = ("csv", "parquet")
+# Table formats (TABLE_FORMATS) make pairs when `fields` maps prompt and response (annotator deliveries);
+# these are the fields they map.
 TABLE_PAIR_FIELDS = ("prompt", "response", "system", "context")
 
 TASKS = ("qa", "instruction", "summarization", "translation", "classification", "chat")
@@ -50,8 +60,7 @@ class RecipeError(ValueError):
     """A recipe that cannot run; the message names the key or file."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+_Strict = Strict
 
 
 class FetchSettings(_Strict):
@@ -67,7 +76,7 @@ class FetchSettings(_Strict):
 
 
 class Source(_Strict):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: Name
     uri: str = Field(description="path, folder, glob, or s3:// URI (prefix or glob)")
     format: str
     license: str = Field(description="SPDX id, recorded on every row")
@@ -83,6 +92,15 @@ class Source(_Strict):
         description="recorded on every pair: imported (an existing dataset) or human (written by people for this "
         "dataset, e.g. annotator CSVs)",
     )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError(f"unknown encoding {v!r} (e.g. utf-8, latin-1, cp1252, utf-16)") from None
+        return v
 
     @field_validator("format")
     @classmethod
@@ -106,11 +124,7 @@ class Source(_Strict):
 
     @property
     def table(self) -> Literal["documents", "pairs"]:
-        if self.format in PAIR_FORMATS:
-            return "pairs"
-        if self.format in TABLE_FORMATS and "prompt" in self.fields and "response" in self.fields:
-            return "pairs"
-        return "documents"
+        return FORMATS[self.format].table_for(self.fields)
 
 
 class CleanOptions(_Strict):
@@ -373,7 +387,7 @@ class SplitOptions(_Strict):
 
 
 class Benchmark(_Strict):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: Name
     uri: str = Field(description="JSONL, JSON, CSV, Parquet or text file(s): every string field is benchmark text")
 
 
@@ -449,7 +463,8 @@ class ExportOptions(_Strict):
     )
     shard_rows: int = Field(100_000, ge=1, description="maximum rows per exported shard")
     keep_documents: bool = True
-    version: str | None = Field(None, description="version folder name; default: UTC timestamp of the run")
+    version: Name | None = Field(None, description="version folder name (a name, never a path); default: UTC "
+                                 "timestamp of the run")
     work_uri: str | None = Field(None, description="run work area; default: <export.uri>/<name>/_work")
     keep_work: bool = Field(False, description="keep the work area after success (it holds pre-scrub text)")
 
@@ -468,16 +483,9 @@ class ExportOptions(_Strict):
         """Parquet is the contract's output and always written: put it first when missing; drop repeats."""
         return list(dict.fromkeys(["parquet", *v]))
 
-    @field_validator("version")
-    @classmethod
-    def _version_name(cls, v: str | None) -> str | None:
-        if v is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", v):
-            raise ValueError("must match [A-Za-z0-9_.-]+")
-        return v
 
-
-class Recipe(_Strict):
-    name: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")]
+class _RecipeSections(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9-]+$", max_length=MAX_NAME)]
     description: str = ""
     task: Literal[TASKS] = "qa"
     languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
@@ -511,15 +519,20 @@ class Recipe(_Strict):
         return storage.join(self.export.uri, self.name)
 
     def work_uri(self, version: str) -> str:
-        """The run's work area (intermediate shards, resume markers) for `version`."""
+        """The run's work area (intermediate shards, resume markers) for `version`. A version that is not a name
+        (`.`, `..`, `../x`: it would reach outside the dataset folder) is a RecipeError, before any work."""
+        try:
+            check_name(version, "version")
+        except ValueError as e:
+            raise RecipeError(str(e)) from None
         return storage.join(self.export.work_uri or storage.join(self.dataset_uri, "_work"), version)
 
     def published(self) -> dict:
         """The recipe as recorded in the manifest: PII allow/deny lists hold names, so only their sizes are kept;
-        credentials in the endpoint URL are dropped."""
-        data = self.model_dump(mode="json")
-        if data["generate"]["base_url"]:  # https://user:password@host/v1 -> https://host/v1
-            data["generate"]["base_url"] = re.sub(r"(?<=://)[^/@]*@", "", data["generate"]["base_url"])
+        credentials in URLs (the endpoint's user:password, `?key=...`) are masked."""
+        from pairforge.tasks.core.masking import mask_urls_in
+
+        data = mask_urls_in(self.model_dump(mode="json"))  # https://user:pw@host/v1?key=k -> https://***@host/v1?key=***
         for key in ("allow_list", "deny_list"):
             if data["pii"][key]:
                 data["pii"][key] = f"{len(data['pii'][key])} values, not published"
@@ -527,9 +540,11 @@ class Recipe(_Strict):
 
     def manifest_fields(self) -> dict:
         """What a version's manifest records of the recipe that built it."""
+        from pairforge.tasks.core.masking import mask_urls_in
+
         return {"dataset": self.name, "recipe_sha256": self.sha256, "description": self.description,
                 "task": self.task, "languages": self.languages,
-                "sources": [{"name": s.name, "uri": s.uri, "format": s.format, "license": s.license}
+                "sources": [{"name": s.name, "uri": mask_urls_in(s.uri), "format": s.format, "license": s.license}
                             for s in self.sources],
                 "recipe": self.published()}
 
@@ -572,6 +587,10 @@ class Recipe(_Strict):
         return next(s for s in self.sources if s.name == name)
 
 
+# The recipe: the sections above plus those that registered stages bring with them (tasks.core.stages).
+Recipe = create_model("Recipe", __base__=_RecipeSections, __module__=__name__,
+                      **{key: (model, Field(default_factory=model)) for key, model in stage_options().items()})
+
 def _format_pydantic_error(err: ValidationError, origin: str) -> str:
     first = err.errors()[0]
     loc = ".".join(str(p) for p in first["loc"])
@@ -598,6 +617,8 @@ def parse_override(item: str) -> tuple[list[str], Any]:
         value = yaml.safe_load(raw) if raw else ""
     except yaml.YAMLError:
         value = raw
+    except RecursionError:
+        raise RecipeError(f"--set {key}: the value is nested too deeply") from None
     return key.split("."), value
 
 
@@ -624,13 +645,19 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-def _resolve(uri: str, base: Path) -> str:
+def _resolve(uri: str, base: Path, key: str = "") -> str:
+    """`uri` as an absolute path (relative to `base`); URIs with a scheme as they are. A path that cannot be
+    resolved (a symlink loop) is a RecipeError naming `key`."""
     if "://" in uri:
         return uri
     p = Path(uri).expanduser()
     resolved = p if p.is_absolute() else base / p
+    try:
+        resolved = resolved.resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: "Symlink loop from ..." (Python < 3.13)
+        raise RecipeError(f"{key}: cannot resolve {uri}: {str(e).splitlines()[0]}") from None
     # keep a trailing slash: it marks a folder for export URIs
-    return str(resolved.resolve()) + ("/" if uri.endswith("/") else "")
+    return str(resolved) + ("/" if uri.endswith("/") else "")
 
 
 class RunOptions(BaseModel):
@@ -649,6 +676,19 @@ class RunOptions(BaseModel):
         return out + skip_overrides(self.skip) + self.set
 
 
+def _work_area_problem(recipe: Recipe) -> str | None:
+    """Why `export.work_uri` cannot hold work areas: each run deletes its own (`<work_uri>/<version>`) when it is
+    done, so it must not be the dataset folder, a folder above it, or a version's place inside it."""
+    if not recipe.export.work_uri:
+        return None
+    work, dataset = recipe.export.work_uri.rstrip("/"), recipe.dataset_uri.rstrip("/")
+    if work == dataset or dataset.startswith(work + "/"):
+        return "must not be the dataset folder or a folder above it (a run deletes its work area when done)"
+    if work.startswith(dataset + "/") and not work[len(dataset) + 1 :].startswith("_"):
+        return "inside the dataset folder it must be a _-folder (e.g. _work): the versions live there"
+    return None
+
+
 def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sources: bool = True) -> Recipe:
     """Read, validate and resolve a recipe. Raises RecipeError with one clear line."""
     path = Path(path)
@@ -659,6 +699,8 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sour
         data = yaml.safe_load(text)
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise RecipeError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+    except RecursionError:
+        raise RecipeError(f"{path}: not valid YAML: nested too deeply") from None
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: top level must be a mapping of keys")
     data = apply_overrides(data, overrides or [])
@@ -666,6 +708,8 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sour
         recipe = Recipe.model_validate(data)
     except ValidationError as e:
         raise RecipeError(_format_pydantic_error(e, str(path))) from None
+    except RecursionError:
+        raise RecipeError(f"{path}: a value is nested too deeply") from None
 
     digest = hashlib.sha256(text.encode())
     for item in overrides or []:
@@ -673,21 +717,23 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sour
     recipe._sha256 = digest.hexdigest()
 
     base = path.resolve().parent
-    for src in recipe.sources:
-        src.uri = _resolve(src.uri, base)
-    recipe.export.uri = _resolve(recipe.export.uri, base)
+    for i, src in enumerate(recipe.sources):
+        src.uri = _resolve(src.uri, base, f"{path}: sources.{i} ({src.name}).uri")
+    recipe.export.uri = _resolve(recipe.export.uri, base, f"{path}: export.uri")
     if recipe.generate.cache_uri:
-        recipe.generate.cache_uri = _resolve(recipe.generate.cache_uri, base)
+        recipe.generate.cache_uri = _resolve(recipe.generate.cache_uri, base, f"{path}: generate.cache_uri")
     if recipe.export.work_uri:
-        recipe.export.work_uri = _resolve(recipe.export.work_uri, base)
+        recipe.export.work_uri = _resolve(recipe.export.work_uri, base, f"{path}: export.work_uri")
     if recipe.dedup.index_uri:
-        recipe.dedup.index_uri = _resolve(recipe.dedup.index_uri, base)
-    for bench in recipe.decontaminate.benchmarks:
-        bench.uri = _resolve(bench.uri, base)
+        recipe.dedup.index_uri = _resolve(recipe.dedup.index_uri, base, f"{path}: dedup.index_uri")
+    for i, bench in enumerate(recipe.decontaminate.benchmarks):
+        bench.uri = _resolve(bench.uri, base, f"{path}: decontaminate.benchmarks.{i} ({bench.name}).uri")
     if recipe.validation.suites_dir:
-        recipe.validation.suites_dir = _resolve(recipe.validation.suites_dir, base)
+        recipe.validation.suites_dir = _resolve(recipe.validation.suites_dir, base, f"{path}: validation.suites_dir")
         if not Path(recipe.validation.suites_dir).is_dir():
             raise RecipeError(f"{path}: validation.suites_dir: folder not found: {recipe.validation.suites_dir}")
+    if problem := _work_area_problem(recipe):
+        raise RecipeError(f"{path}: export.work_uri: {problem}")
 
     if check_sources:
         from pairforge.tasks.ingest.sources import SourceError, resolve_source_files
@@ -697,6 +743,9 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sour
                 resolve_source_files(src)
             except SourceError as e:
                 raise RecipeError(f"{path}: sources.{i} ({src.name}): {e}") from None
+            except (OSError, RecursionError) as e:  # e.g. a symlink loop: ELOOP, or endless recursion into it
+                why = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+                raise RecipeError(f"{path}: sources.{i} ({src.name}): cannot list {src.uri}: {why}") from None
         from pairforge.tasks.core import storage
 
         for i, bench in enumerate(recipe.decontaminate.benchmarks):

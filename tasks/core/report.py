@@ -9,7 +9,40 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pairforge.tasks.core.shards import Shard, StageResult
 from pairforge.tasks.core.stages import NAMES as STAGE_ORDER
+
+
+@dataclass
+class StageRun:
+    """What one stage did to the whole run. Every step of the build flow returns one; the run report is filled
+    from them (`RunReport.add`) and from nothing else."""
+
+    stage: str
+    shards: list[Shard]  # every shard after the stage: the next stage's input
+    rows: list[tuple[str, int, int]] = field(default_factory=list)  # (table, rows in, rows out); none: it did not run
+    results: list[StageResult] = field(default_factory=list)  # one per stage task
+    files: dict[str, list[str]] = field(default_factory=dict)  # version file -> work-area parts (quarantine, ...)
+    sources: dict[str, dict] = field(default_factory=dict)  # ingest: source -> {files, rows, quarantined}
+    quarantine: Counter = field(default_factory=Counter)  # ingest: reason -> rows
+    dedup: dict[str, dict] = field(default_factory=dict)  # table -> duplicate statistics
+    signatures: dict[str, list[str]] = field(default_factory=dict)  # table -> signature files, for the dedup index
+    validation: dict[str, dict] = field(default_factory=dict)  # table -> summary
+    validation_report_uri: str | None = None
+    composition: dict = field(default_factory=dict)
+    exported: dict[str, dict] = field(default_factory=dict)
+    output_uri: str | None = None  # set by the export: the version is live
+    failure: Exception | None = None  # the run stops here, once what the stage did is recorded
+
+
+def rows_per_table(before: list[Shard], after: list[Shard]) -> list[tuple[str, int, int]]:
+    """(table, rows in, rows out) for each table of `before`."""
+    return [(table, sum(s.rows for s in before if s.table == table), sum(s.rows for s in after if s.table == table))
+            for table in sorted({s.table for s in before})]
+
+
+def source_of(shard: Shard) -> str:
+    return shard.name.rsplit("-", 2)[0]  # shard names are <source>-<batch>-<chunk>
 
 
 @dataclass
@@ -29,13 +62,50 @@ class RunReport:
     dead_letter: int = 0  # model requests that failed for good
     dedup: dict[str, dict] = field(default_factory=dict)  # table -> {exact_dropped, near_dropped, clusters, ...}
     augment: Counter = field(default_factory=Counter)  # method -> pairs added
+    changed: Counter = field(default_factory=Counter)  # "stage: what" -> rows kept but changed
     composition: dict = field(default_factory=dict)  # tasks.publish.composition.merge() of every shard
     validation: dict[str, dict] = field(default_factory=dict)  # table -> summary
     validation_report_uri: str | None = None
     work_uri: str | None = None
     exported: dict[str, dict] = field(default_factory=dict)  # table -> {rows: {split: n}, ...}
     on_progress: Callable[[float], None] | None = field(default=None, repr=False)  # percent done
+    # version file -> work-area parts the stages left for the export (quarantine, rejected, dead letter)
+    files: dict[str, list[str]] = field(default_factory=lambda: {"quarantine/quarantine.parquet": [],
+                                                                 "dead_letter/dead_letter.parquet": []})
+    signatures: dict[str, list[str]] = field(default_factory=dict)  # table -> dedup signature files
     _done: float = field(default=0.0, repr=False)
+
+    def add(self, run: StageRun) -> list[Shard]:
+        """Record what a stage did; returns the shards for the next stage."""
+        for table, rows_in, rows_out in run.rows:
+            self.stage(run.stage, table, rows_in, rows_out)
+        for r in run.results:
+            self.rejected.update({f"{r.stage}: {k}": v for k, v in r.rejected.items()})
+            self.changed.update({f"{r.stage}: {k}": v for k, v in r.changed.items()})
+            self.add_pii(source_of(r.shard), r.pii)
+            self.augment.update(r.added)
+            if r.llm:  # requests of this run only: a task reused from an earlier attempt made none now
+                self.llm.update({"resumed_tasks": 1} if r.resumed else r.llm)
+            self.dead_letter += r.dead
+            if r.rejected_uri:
+                self.files.setdefault(f"rejected/{r.shard.table}.parquet", []).append(r.rejected_uri)
+            if r.dead_uri:
+                self.files["dead_letter/dead_letter.parquet"].append(r.dead_uri)
+        for name, files in run.files.items():
+            self.files.setdefault(name, []).extend(files)
+        for name, counts in run.sources.items():
+            mine = self.sources.setdefault(name, {"files": 0, "rows": 0, "quarantined": 0})
+            for key, n in counts.items():
+                mine[key] += n
+        self.quarantine.update(run.quarantine)
+        self.dedup.update(run.dedup)
+        self.signatures.update(run.signatures)
+        self.validation.update(run.validation)
+        self.validation_report_uri = run.validation_report_uri or self.validation_report_uri
+        self.composition = run.composition or self.composition
+        if run.output_uri:
+            self.exported, self.output_uri, self.status = run.exported, run.output_uri, "completed"
+        return run.shards
 
     def stage(self, stage: str, table: str, rows_in: int, rows_out: int) -> None:
         self.stages.append({"stage": stage, "table": table, "rows_in": rows_in, "rows_out": rows_out})
@@ -62,7 +132,7 @@ class RunReport:
             "pii_by_source": {k: dict(v) for k, v in self.pii_by_source.items()}, "no_ner": dict(self.no_ner),
             "llm": dict(self.llm),
             "dead_letter": self.dead_letter, "validation": self.validation, "dedup": self.dedup,
-            "augment": dict(self.augment), "composition": self.composition,
+            "augment": dict(self.augment), "changed": dict(self.changed), "composition": self.composition,
             "exported": self.exported,
         }
 
@@ -82,6 +152,8 @@ class RunReport:
         lines += [f"| {n} | {s['files']} | {s['rows']} | {s['quarantined']} |" for n, s in self.sources.items()]
         lines += _counter_table("Quarantined rows (top reasons)", "reason", self.quarantine)
         lines += _counter_table("Rejected rows (top reasons)", "reason", self.rejected)
+        if self.changed:
+            lines += _counter_table("Rows kept but changed", "change", self.changed)
         lines += _counter_table("PII found per entity type", "entity", self.pii)
         if self.pii_by_source:
             entities = sorted(self.pii)

@@ -1,4 +1,5 @@
-"""Shard references passed between stages, resume markers, and the retry policy of the stage tasks.
+"""Shard references passed between stages, the one result every stage task returns, the generic row-stage task,
+resume markers, and the retry policy of the stage tasks.
 
 Stages pass `Shard`s (a URI in the run's work area plus its row count), never big frames,
 so each stage maps over shards, can run on several workers, and can resume: a finished stage task
@@ -19,14 +20,16 @@ import logging
 import pickle
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from pairforge.tasks.core import storage
-from pairforge.tasks.core.stages import BEFORE_PII, NAMES
+from pairforge.tasks.core.stages import BEFORE_PII, NAMES, row_stage
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,34 @@ def write_rejected(df: pl.DataFrame, work_uri: str, stage: str, shard: Shard) ->
     return uri
 
 
-def finish_stage(stage: str, shard: Shard, work_uri: str, kept: pl.DataFrame,
-                 rejected: pl.DataFrame) -> tuple[Shard, dict[str, int]]:
-    """The end of every row stage: its rejected rows (with `reason`) into the version's rejected table, its kept
-    rows as the stage's output shard; returns that shard and the rejected rows per reason."""
-    if len(rejected):
-        write_rejected(rejected, work_uri, stage, shard)
-    return write_stage(kept, work_uri, stage, shard), dict(Counter(rejected.get_column("reason").to_list()))
+@dataclass(frozen=True)
+class StageResult:
+    """What one stage task did: the one shape every stage task returns, and what the run report is filled from."""
+
+    stage: str
+    shard: Shard  # the output shard
+    rejected: dict[str, int] = field(default_factory=dict)  # reason -> rows rejected
+    rejected_uri: str | None = None  # those rows with their reasons, for the version's rejected table
+    changed: dict[str, int] = field(default_factory=dict)  # what -> rows the stage kept but changed
+    pii: dict[str, int] = field(default_factory=dict)  # entity type (or no_ner:<lang>) -> findings
+    added: dict[str, int] = field(default_factory=dict)  # method -> rows added (augmentation)
+    llm: dict[str, int] = field(default_factory=dict)  # model requests made (empty: the stage used no model)
+    submitted: int = 0  # model requests submitted
+    dead: int = 0  # model requests that failed for good
+    dead_uri: str | None = None  # those requests, for the version's dead-letter table
+    resumed: bool = False  # reused from an earlier attempt's completion marker: nothing was done now
+
+
+def finish_stage(stage: str, shard: Shard, work_uri: str, kept: pl.DataFrame, rejected: pl.DataFrame,
+                 count_as: Callable[[str], str] = str, **counts: Any) -> StageResult:
+    """The end of every stage that rejects rows: the rejected rows (with `reason`) into the version's rejected
+    table, the kept rows as the stage's output shard. The report counts rejected rows per `count_as(reason)`
+    (e.g. without a per-row detail); `counts` fill the result's other fields."""
+    uri = write_rejected(rejected, work_uri, stage, shard) if len(rejected) else None
+    reasons = Counter(map(count_as, rejected.get_column("reason").to_list())) if len(rejected) else {}
+    return StageResult(stage, write_stage(kept, work_uri, stage, shard), dict(reasons), uri, **counts)
+
+
 
 
 def fingerprint(*values: Any) -> str:
@@ -109,6 +133,8 @@ def _stamp(result: Any, key: str) -> Any:
     """Give every Shard in a task's result the task's key as its lineage."""
     if isinstance(result, Shard):
         return dataclasses.replace(result, lineage=key)
+    if isinstance(result, StageResult):
+        return dataclasses.replace(result, shard=_stamp(result.shard, key))
     if isinstance(result, tuple):
         return tuple(_stamp(x, key) for x in result)
     if isinstance(result, list):
@@ -118,11 +144,12 @@ def _stamp(result: Any, key: str) -> Any:
     return result
 
 
-def resumable(stage: str, name: Callable[[dict], str], ignore: tuple[str, ...] = ()):
+def resumable(stage: str | Callable[[dict], str], name: Callable[[dict], str], ignore: tuple[str, ...] = ()):
     """Decorate a stage function that takes `work_uri`: skip it when its completion marker exists.
 
-    `name(arguments)` names the marker (e.g. the shard's name); `ignore` lists arguments that do not
-    change the result (such as an endpoint's address, which differs from run to run)."""
+    `stage` names the stage (or picks it from the arguments); `name(arguments)` names the marker (e.g. the
+    shard's name); `ignore` lists arguments that do not change the result (such as an endpoint's address, which
+    differs from run to run). A reused StageResult comes back marked `resumed`."""
 
     def wrap(fn: Callable) -> Callable:
         signature = inspect.signature(fn)
@@ -133,12 +160,15 @@ def resumable(stage: str, name: Callable[[dict], str], ignore: tuple[str, ...] =
             bound.apply_defaults()
             arguments = dict(bound.arguments)
             work_uri = arguments["work_uri"]
-            key = fingerprint(stage, {k: v for k, v in arguments.items() if k != "work_uri" and k not in ignore})
-            marker = storage.join(work_uri, "_done", stage, f"{name(arguments)}-{key}.pkl")
+            label = stage(arguments) if callable(stage) else stage
+            key = fingerprint(label, {k: v for k, v in arguments.items() if k != "work_uri" and k not in ignore})
+            marker = storage.join(work_uri, "_done", label, f"{name(arguments)}-{key}.pkl")
             recorded = storage.read_if_exists(marker)
             if recorded is not None:
-                log(f"{stage} {name(arguments)}: finished in an earlier attempt, reusing its result")
+                log(f"{label} {name(arguments)}: finished in an earlier attempt, reusing its result")
                 result = pickle.loads(recorded)
+                if isinstance(result, StageResult):
+                    return dataclasses.replace(result, resumed=True)
                 return {**result, "resumed": True} if isinstance(result, dict) else result
             result = _stamp(fn(*args, **kwargs), key)
             storage.write_bytes(marker, pickle.dumps(result))
@@ -183,3 +213,12 @@ RETRYING = dict(
     retry_jitter_factor=0.5,
     retry_condition_fn=retry_transient,
 )
+
+
+@task(name="rows", cache_policy=NO_CACHE, task_run_name="{stage}-{shard.name}", **RETRYING)
+@resumable(lambda a: a["stage"], lambda a: a["shard"].name)
+def apply_row_stage(stage: str, shard: Shard, options: Any, work_uri: str) -> StageResult:
+    """Run the registered row stage `stage` over one shard (see `tasks.core.stages.RowStage`): its kept rows become
+    the stage's output shard, its rejected rows go to the rejected table."""
+    kept, rejected, *changed = row_stage(stage).apply(shard.read(), shard, options)
+    return finish_stage(stage, shard, work_uri, kept, rejected, changed=changed[0] if changed else {})

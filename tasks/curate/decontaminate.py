@@ -43,7 +43,8 @@ from prefect.cache_policies import NO_CACHE
 
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import Benchmark, DecontaminateOptions
-from pairforge.tasks.core.shards import RETRYING, Shard, fingerprint, finish_stage, log, resumable
+from pairforge.tasks.core.shards import RETRYING, Shard, fingerprint, log, resumable
+from pairforge.tasks.core.stages import RowStage
 
 MIN_WHOLE_WORDS = 3
 TEXT_FIELDS = {"documents": ["text"], "pairs": ["prompt", "response"]}
@@ -281,16 +282,17 @@ def contaminated(df: pl.DataFrame, table: str, index: pl.DataFrame, opts: Decont
     )
 
 
-@task(name="decontaminate", cache_policy=NO_CACHE, task_run_name="decontaminate-{shard.name}", **RETRYING)
-@resumable("decontaminate", lambda a: a["shard"].name)
-def decontaminate_shard(shard: Shard, index_uri: str, opts: DecontaminateOptions,
-                        work_uri: str) -> tuple[Shard, dict[str, int]]:
-    """Reject the shard's contaminated training rows (to the rejected table, with `reason` and `overlaps`)."""
-    if shard.table not in opts.tables:
-        return shard, {}
-    df = shard.read()
-    hits = contaminated(df, shard.table, _load_index(index_uri), opts)
+def decontaminate_frame(df: pl.DataFrame, table: str, index_uri: str, opts: DecontaminateOptions
+                        ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept rows, contaminated training rows with `reason` and `overlaps`) against the index `build_ngram_index`
+    wrote."""
+    hits = contaminated(df, table, _load_index(index_uri), opts)
     tagged = df.with_row_index("_row").join(hits.rename({"row": "_row"}), on="_row", how="left",
                                             maintain_order="left").drop("_row")
     kept = tagged.filter(pl.col("reason").is_null()).drop("reason", "overlaps")
-    return finish_stage("decontaminate", shard, work_uri, kept, tagged.filter(pl.col("reason").is_not_null()))
+    return kept, tagged.filter(pl.col("reason").is_not_null())
+
+
+# the build's step (flows/steps.py) passes the index it built, with the options
+ROWS = RowStage(apply=lambda df, shard, options: decontaminate_frame(df, shard.table, *options),
+                options=lambda recipe: None, tables=lambda recipe: recipe.decontaminate.tables)

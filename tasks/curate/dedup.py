@@ -35,7 +35,8 @@ from prefect.cache_policies import NO_CACHE
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import DedupOptions
 from pairforge.tasks.core.schema import row_text
-from pairforge.tasks.core.shards import KEY_COLUMNS, RETRYING, Shard, fingerprint, finish_stage, resumable, stage_uri
+from pairforge.tasks.core.shards import KEY_COLUMNS, RETRYING, Shard, fingerprint, resumable, stage_uri
+from pairforge.tasks.core.stages import RowStage
 from pairforge.tasks.publish.export import MANIFEST
 
 MAX32 = np.uint64(0xFFFFFFFF)
@@ -510,14 +511,15 @@ def apply_decisions(df: pl.DataFrame, decisions: pl.DataFrame) -> tuple[pl.DataF
     return kept.select(df.columns), rejected.select(*df.columns, "reason", "duplicate_of", "published_in")
 
 
-@task(name="dedup", cache_policy=NO_CACHE, task_run_name="dedup-{shard.name}", **RETRYING)
-@resumable("dedup", lambda a: a["shard"].name)
-def apply_dedup(shard: Shard, decisions_uri: str, opts: DedupOptions, work_uri: str) -> tuple[Shard, dict[str, int]]:
-    """Drop the shard's duplicates per the decisions (rejected rows go to the rejected table) and mark clusters."""
-    df = shard.read()
-    decisions = storage.read_parquet(decisions_uri).filter(pl.col("shard") == shard.name)
-    kept, rejected = apply_decisions(df, decisions)
-    return finish_stage("dedup", shard, work_uri, kept, rejected)
+def apply_dedup(df: pl.DataFrame, shard: Shard, options: tuple[str, DedupOptions]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Drop the shard's duplicates per the decisions of `find_duplicates` (`options`: their URI and the options)
+    and mark clusters."""
+    decisions = storage.read_parquet(options[0]).filter(pl.col("shard") == shard.name)
+    return apply_decisions(df, decisions)
+
+
+# the build's step (flows/steps.py) passes the decisions found over the whole table
+ROWS = RowStage(apply=apply_dedup, options=lambda recipe: None)
 
 
 # ---- the persistent index --------------------------------------------------------------------------

@@ -25,8 +25,6 @@ import functools
 import json
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from pairforge.tasks.core.recipe import (
     C4Rules,
@@ -37,7 +35,7 @@ from pairforge.tasks.core.recipe import (
     TokenBounds,
 )
 from pairforge.tasks.core.schema import row_text
-from pairforge.tasks.core.shards import RETRYING, Shard, finish_stage, resumable
+from pairforge.tasks.core.stages import RowStage
 from pairforge.tasks.data import DATA
 
 TEXT = "_f_text"  # the text being judged (documents: edited by C4's line removal)
@@ -422,10 +420,6 @@ def filter_frame(df: pl.DataFrame, table: str, opts: FilterOptions) -> tuple[pl.
     return kept.select(df.columns), rejected.select(*df.columns, "reason")
 
 
-@task(name="filters", cache_policy=NO_CACHE, task_run_name="filters-{shard.name}", **RETRYING)
-@resumable("filters", lambda a: a["shard"].name)
-def filter_shard(shard: Shard, opts: FilterOptions, work_uri: str) -> tuple[Shard, dict[str, int]]:
-    if shard.table not in opts.tables:
-        return shard, {}
-    kept, rejected = filter_frame(shard.read(), shard.table, opts)
-    return finish_stage("filters", shard, work_uri, kept, rejected)
+ROWS = RowStage(apply=lambda df, shard, opts: filter_frame(df, shard.table, opts),
+                options=lambda recipe: recipe.filters if recipe.filters.enabled else None,
+                tables=lambda recipe: recipe.filters.tables)

@@ -16,12 +16,10 @@ import threading
 import time
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from pairforge.tasks.core.recipe import LangIDOptions
 from pairforge.tasks.core.schema import row_text
-from pairforge.tasks.core.shards import RETRYING, Shard, finish_stage, resumable
+from pairforge.tasks.core.stages import RowStage
 
 log = logging.getLogger(__name__)
 URLS = r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+"
@@ -130,11 +128,6 @@ def identify_frame(df: pl.DataFrame, table: str, opts: LangIDOptions,
     return out.filter(~pl.col("_foreign")).drop(helpers), rejected.drop(helpers)
 
 
-@task(name="langid", cache_policy=NO_CACHE, task_run_name="langid-{shard.name}", **RETRYING)
-@resumable("langid", lambda a: a["shard"].name)
-def langid_shard(shard: Shard, opts: LangIDOptions, languages: list[str],
-                 work_uri: str) -> tuple[Shard, dict[str, int]]:
-    if shard.table not in opts.tables:
-        return shard, {}
-    kept, rejected = identify_frame(shard.read(), shard.table, opts, languages)
-    return finish_stage("langid", shard, work_uri, kept, rejected)
+ROWS = RowStage(apply=lambda df, shard, opts: identify_frame(df, shard.table, *opts),
+                options=lambda recipe: (recipe.langid, recipe.languages) if recipe.langid.enabled else None,
+                tables=lambda recipe: recipe.langid.tables)

@@ -10,11 +10,9 @@ from __future__ import annotations
 import functools
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from pairforge.tasks.core.recipe import CleanOptions
-from pairforge.tasks.core.shards import RETRYING, Shard, finish_stage, resumable
+from pairforge.tasks.core.stages import RowStage
 
 # C0/C1 control characters except tab and newline, plus zero-width and BOM characters.
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200c\u200d\u2060\ufeff]"
@@ -106,8 +104,5 @@ def normalize_frame(df: pl.DataFrame, table: str, opts: CleanOptions) -> tuple[p
     return out.filter(~too_short), rejected
 
 
-@task(name="normalize", cache_policy=NO_CACHE, task_run_name="normalize-{shard.name}", **RETRYING)
-@resumable("normalize", lambda a: a["shard"].name)
-def normalize_shard(shard: Shard, opts: CleanOptions, work_uri: str) -> tuple[Shard, dict[str, int]]:
-    kept, rejected = normalize_frame(shard.read(), shard.table, opts)
-    return finish_stage("normalize", shard, work_uri, kept, rejected)
+ROWS = RowStage(apply=lambda df, shard, opts: normalize_frame(df, shard.table, opts),
+                options=lambda recipe: recipe.clean)

@@ -28,7 +28,7 @@ from prefect.cache_policies import NO_CACHE
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import AugmentOptions, GenerateOptions, NoiseOptions
 from pairforge.tasks.core.schema import stable_id
-from pairforge.tasks.core.shards import RETRYING, Shard, log, resumable, stage_uri, write_stage
+from pairforge.tasks.core.shards import RETRYING, Shard, StageResult, log, resumable, stage_uri, write_stage
 from pairforge.tasks.pairs.generate import DEAD_LETTER, Endpoint, client_for, run_requests
 from pairforge.tasks.pairs.llm import ChatRequest, LLMClient, LLMStats
 from pairforge.tasks.publish.split import bucket, keyed_hash
@@ -374,7 +374,7 @@ def augment_frame(df: pl.DataFrame, opts: AugmentOptions, client: LLMClient | No
 @task(name="augment", cache_policy=NO_CACHE, task_run_name="augment-{shard.name}", **RETRYING)
 @resumable("augment", lambda a: a["shard"].name, ignore=("endpoint",))
 def augment_shard(shard: Shard, opts: AugmentOptions, endpoint: Endpoint | None, gen: GenerateOptions,
-                  cache_uri: str | None, work_uri: str, cutoffs: dict[str, float] | None = None) -> dict:
+                  cache_uri: str | None, work_uri: str, cutoffs: dict[str, float] | None = None) -> StageResult:
     """Original rows plus augmented training pairs -> the augment stage's shard; counts per method.
     `cutoffs` come from `plan_cutoffs` over all shards (for a dataset-wide `max_rows`)."""
     client = client_for(endpoint, gen, cache_uri) if endpoint else None
@@ -384,5 +384,6 @@ def augment_shard(shard: Shard, opts: AugmentOptions, endpoint: Endpoint | None,
         dead_uri = stage_uri(work_uri, "dead_letter", "pairs", f"augment-{shard.name}")
         storage.write_parquet(pl.DataFrame(got.dead, schema=DEAD_LETTER, orient="row"), dead_uri)
     log(f"augment {shard.name}: added {got.added}, {len(got.dead)} failed requests, rejected {got.rejected}")
-    return {"shard": write_stage(got.frame, work_uri, "augment", shard), "added": got.added,
-            "stats": got.stats.to_dict(), "dead": len(got.dead), "dead_uri": dead_uri, "rejected": got.rejected}
+    return StageResult("augment", write_stage(got.frame, work_uri, "augment", shard), dict(got.rejected),
+                       added=dict(got.added), llm=got.stats.to_dict() if client else {}, dead=len(got.dead),
+                       dead_uri=dead_uri)

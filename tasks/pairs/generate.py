@@ -26,7 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import GenerateOptions, GeneratorSpec
 from pairforge.tasks.core.schema import PAIRS, pipeline_version
-from pairforge.tasks.core.shards import Shard, resumable, stage_uri
+from pairforge.tasks.core.shards import Shard, StageResult, resumable, stage_uri
 from pairforge.tasks.pairs.llm import ChatRequest, ChatResult, LLMClient, LLMStats
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ def _drop_repeats(out: Generated, kind: str) -> Generated:
 @task(name="generate", cache_policy=NO_CACHE, task_run_name="generate-{spec.kind}-{index}")
 @resumable("generate", lambda a: f"{a['index']:02d}-{a['spec'].kind}", ignore=("endpoint",))
 def generate_pairs(spec: GeneratorSpec, index: int, inputs: list[Shard], endpoint: Endpoint | None,
-                   opts: GenerateOptions, cache_uri: str | None, lang: str, work_uri: str) -> dict:
+                   opts: GenerateOptions, cache_uri: str | None, lang: str, work_uri: str) -> StageResult:
     """One generator over its input shards (of its `spec.input_table`) -> a pairs shard."""
     frames = [s.read() for s in inputs]
     data = pl.concat(frames) if frames else None
@@ -167,5 +167,5 @@ def generate_pairs(spec: GeneratorSpec, index: int, inputs: list[Shard], endpoin
         storage.write_parquet(pl.DataFrame(got.dead, schema=DEAD_LETTER, orient="row"), dead_uri)
     stats = got.stats.to_dict()
     get_run_logger().info("%s: %d pairs, %d failed requests, %s", spec.kind, len(frame), len(got.dead), stats)
-    return {"shard": shard, "dead": len(got.dead), "dead_uri": dead_uri, "rejected": dict(got.rejected),
-            "stats": stats, "kind": spec.kind, "submitted": got.submitted}
+    return StageResult("generate", shard, dict(got.rejected), llm=stats, submitted=got.submitted,
+                       dead=len(got.dead), dead_uri=dead_uri)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import GenerateOptions
-from pairforge.tasks.core.shards import Shard, resumable, stage_uri, write_rejected, write_stage
+from pairforge.tasks.core.shards import Shard, StageResult, finish_stage, resumable, stage_uri
 from pairforge.tasks.pairs.generate import DEAD_LETTER, Endpoint, client_for, run_requests
 from pairforge.tasks.pairs.llm import ChatRequest, LLMClient
 
@@ -58,14 +56,13 @@ def judge_frame(df: pl.DataFrame, client: LLMClient, min_score: int,
 @task(name="judge", cache_policy=NO_CACHE, task_run_name="judge-{shard.name}")
 @resumable("judge", lambda a: a["shard"].name, ignore=("endpoint",))
 def judge_shard(shard: Shard, endpoint: Endpoint, opts: GenerateOptions, cache_uri: str | None,
-                work_uri: str) -> dict:
+                work_uri: str) -> StageResult:
     kept, rejected, dead, stats = judge_frame(shard.read(), client_for(endpoint, opts, cache_uri),
                                               opts.judge.min_score, opts.judge.origins)
-    if len(rejected):
-        write_rejected(rejected.drop("judge_score"), work_uri, "judge", shard)
+    dead_uri = None
     if dead:
-        storage.write_parquet(pl.DataFrame(dead, schema=DEAD_LETTER, orient="row"),
-                              stage_uri(work_uri, "dead_letter", "pairs", f"judge-{shard.name}"))
-    reasons = Counter(r.split(":")[0] for r in rejected.get_column("reason").to_list())
-    return {"shard": write_stage(kept, work_uri, "judge", shard), "rejected": dict(reasons), "dead": len(dead),
-            "stats": stats}
+        dead_uri = stage_uri(work_uri, "dead_letter", "pairs", f"judge-{shard.name}")
+        storage.write_parquet(pl.DataFrame(dead, schema=DEAD_LETTER, orient="row"), dead_uri)
+    # counted without the judge's sentence ("judge score 2 < 3: <why>" -> "judge score 2 < 3")
+    return finish_stage("judge", shard, work_uri, kept, rejected.drop("judge_score"),
+                        count_as=lambda reason: reason.split(":")[0], llm=stats, dead=len(dead), dead_uri=dead_uri)

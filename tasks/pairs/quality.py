@@ -9,11 +9,9 @@ every column plus `reason`: nothing disappears silently.
 from __future__ import annotations
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from pairforge.tasks.core.recipe import QualityOptions
-from pairforge.tasks.core.shards import RETRYING, Shard, finish_stage, resumable
+from pairforge.tasks.core.stages import RowStage
 
 GROUNDED_TASKS = ("qa", "summarization")
 # Short function words carry no evidence of grounding.
@@ -77,8 +75,6 @@ def check_pairs(df: pl.DataFrame, opts: QualityOptions) -> tuple[pl.DataFrame, p
     return tagged.filter(pl.col("reason").is_null()).drop("reason"), tagged.filter(pl.col("reason").is_not_null())
 
 
-@task(name="quality", cache_policy=NO_CACHE, task_run_name="quality-{shard.name}", **RETRYING)
-@resumable("quality", lambda a: a["shard"].name)
-def quality_shard(shard: Shard, opts: QualityOptions, work_uri: str) -> tuple[Shard, dict[str, int]]:
-    kept, rejected = check_pairs(shard.read(), opts)
-    return finish_stage("quality", shard, work_uri, kept, rejected)
+ROWS = RowStage(apply=lambda df, shard, opts: check_pairs(df, opts),
+                options=lambda recipe: recipe.quality if recipe.quality.enabled else None,
+                tables=lambda recipe: ["pairs"])

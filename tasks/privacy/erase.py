@@ -40,12 +40,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from pairforge.tasks.core import storage
+from pairforge.tasks.core.names import name_problem
 from pairforge.tasks.core.schema import conform
-from pairforge.tasks.core.shards import RETRYING, Shard, finish_stage, resumable
+from pairforge.tasks.core.shards import Shard
+from pairforge.tasks.core.stages import RowStage
 from pairforge.tasks.publish.export import LATEST, MANIFEST, read_manifest, resolve_version_uri, write_version
 
 DATA_TABLES = ("documents", "pairs")
@@ -275,7 +275,10 @@ def index_uri_of(dataset_uri: str, manifest: dict) -> str:
 
 def latest_name(dataset_uri: str) -> str | None:
     data = storage.read_if_exists(storage.join(dataset_uri, LATEST))
-    return data.decode().strip() or None if data else None
+    name = data.decode(errors="replace").strip() or None if data else None
+    if name is not None and name_problem(name):  # e.g. ".." written by a build from before names were checked
+        raise ErasureError(f"{dataset_uri}: {LATEST} names {name!r}, which is not a version name")
+    return name
 
 
 def next_version_name(dataset_uri: str, old: str) -> str:
@@ -293,7 +296,7 @@ def gc(dataset_uri: str, keep: int, dry_run: bool = False) -> dict:
     Incomplete version folders (no manifest: a build may be writing them) and `_`-folders are left alone."""
     if keep < 1:
         raise ErasureError("--keep must be at least 1")
-    dataset_uri = dataset_uri.rstrip("/")
+    dataset_uri = storage.normalize(dataset_uri).rstrip("/")
     if storage.exists(storage.join(dataset_uri, MANIFEST)):
         raise ErasureError(f"{dataset_uri} is a version folder; gc takes the dataset folder (the one with LATEST)")
     versions = list_versions(dataset_uri)
@@ -316,7 +319,12 @@ def gc(dataset_uri: str, keep: int, dry_run: bool = False) -> dict:
 def delete_version(dataset_uri: str, name: str) -> None:
     """Delete a version: its dedup index entries, then its manifest (so a half-deleted version is never taken for
     a complete one), then the rest. Index first: a run cut short leaves a complete version that gc deletes again,
-    never index entries of a gone version (incremental runs would drop rows as published in it)."""
+    never index entries of a gone version (incremental runs would drop rows as published in it).
+
+    Only a version folder directly under the dataset folder is deleted: never the dataset folder itself, a
+    `_`-folder (index, erasure register, work areas, cache), or anything a name could reach outside it."""
+    if name_problem(name) or name.startswith("_"):
+        raise ErasureError(f"{dataset_uri}: refusing to delete {name!r}: not a version name")
     uri = storage.join(dataset_uri, name)
     data = storage.read_if_exists(storage.join(uri, MANIFEST))
     try:
@@ -325,9 +333,9 @@ def delete_version(dataset_uri: str, name: str) -> None:
         manifest = {}
     index = index_uri_of(dataset_uri, manifest)
     for table in storage.list_folders(index):
-        storage.delete(storage.join(index, table, f"{name}.parquet"))
-    storage.delete(storage.join(uri, MANIFEST))
-    storage.delete_tree(uri)
+        storage.delete(storage.join(index, table, f"{name}.parquet"), within=index)
+    storage.delete(storage.join(uri, MANIFEST), within=uri)
+    storage.delete_tree(uri, within=dataset_uri)
 
 
 # ---- the erasure -------------------------------------------------------------------------------
@@ -350,7 +358,7 @@ def _purge_cache(cache_uri: str, needles: list[str], ids: set[str], dry_run: boo
         if any(n in text.lower() for n in needles) or not ids.isdisjoint(asked_for.split(":")):
             purged += 1
             if not dry_run:
-                storage.delete(uri)
+                storage.delete(uri, within=cache_uri)
     return purged
 
 
@@ -375,11 +383,13 @@ def erase_version(uri: str, criteria: Criteria, *, requested_by: str | None = No
     if not criteria:
         raise ErasureError("give at least one of --source, --doc-id, --contains")
     try:
-        version_uri = resolve_version_uri(uri)
+        version_uri = resolve_version_uri(storage.normalize(uri))
     except FileNotFoundError as e:
         raise ErasureError(str(e)) from None
     dataset_uri = dataset_of(version_uri)
     old = version_uri.rsplit("/", 1)[1]
+    if name_problem(old):
+        raise ErasureError(f"{uri}: {old!r} is not a version name")
     data = storage.read_if_exists(storage.join(version_uri, MANIFEST))
     if data is None:  # LATEST names a version that is not (or no longer) there
         raise ErasureError(f"{uri}: {LATEST} names {old}, which is not a complete version (no {MANIFEST})")
@@ -437,7 +447,7 @@ def erase_version(uri: str, criteria: Criteria, *, requested_by: str | None = No
                       collected=collected, formats=manifest.get("formats", ["parquet"]), previous=manifest,
                       set_latest=set_latest)
     finally:
-        storage.delete_tree(work)
+        storage.delete_tree(work, within=dataset_uri)
     register(dataset_uri, new, plan.erased_docs | plan.erased_pairs | plan.side_ids | set(criteria.doc_ids))
     signatures = _carry_index(dataset_uri, index_uri_of(dataset_uri, manifest), old, new, kept_ids)
     for name in superseded:
@@ -462,13 +472,14 @@ def drop_erased_frame(df: pl.DataFrame, erased: pl.Series) -> tuple[pl.DataFrame
     return df.filter(~hit), df.filter(hit).with_columns(reason=pl.lit("erased on request"))
 
 
-@task(name="erased", cache_policy=NO_CACHE, task_run_name="erased-{shard.name}", **RETRYING)
-@resumable("erased", lambda a: a["shard"].name)
-def drop_erased_shard(shard: Shard, register_uri: str, register_sha: str, work_uri: str
-                      ) -> tuple[Shard, dict[str, int]]:
-    """Drop rows erased from earlier versions (`register_sha` keys the resume marker to the register's content)."""
-    erased = storage.read_parquet(register_uri, columns=["id"]).get_column("id")
-    return finish_stage("erased", shard, work_uri, *drop_erased_frame(shard.read(), erased))
+def _drop_erased(df: pl.DataFrame, register: tuple[str, str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Drop rows erased from earlier versions; `register` is (its URI, a hash of its content, which keys the
+    resume markers to it)."""
+    return drop_erased_frame(df, storage.read_parquet(register[0], columns=["id"]).get_column("id"))
+
+
+# the build's step (flows/steps.py) passes the register, when there is one
+ROWS = RowStage(apply=lambda df, shard, register: _drop_erased(df, register), options=lambda recipe: None)
 
 
 def _carry_index(dataset_uri: str, index: str, old: str, new: str, kept_ids: dict[str, pl.Series]) -> dict[str, int]:

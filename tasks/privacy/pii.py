@@ -31,7 +31,7 @@ from prefect.cache_policies import NO_CACHE
 
 from pairforge.tasks.core.recipe import DEFAULT_NER_MODELS, PIIOptions
 from pairforge.tasks.core.schema import TEXT_COLUMNS
-from pairforge.tasks.core.shards import RETRYING, Shard, resumable, write_stage
+from pairforge.tasks.core.shards import RETRYING, Shard, StageResult, resumable, write_stage
 from pairforge.tasks.core.shards import log as run_log
 from pairforge.tasks.privacy import recognizers
 from pairforge.tasks.privacy.fake_pools import fake_values
@@ -743,9 +743,9 @@ def scrub_parquet(data: bytes, fields: list[str], options: PIIOptions) -> tuple[
 
 @task(name="scrub-pii", cache_policy=NO_CACHE, task_run_name="scrub-pii-{shard.table}-{shard.name}", **RETRYING)
 @resumable("pii", lambda a: a["shard"].name)
-def scrub_shard(shard: Shard, options: PIIOptions, work_uri: str) -> tuple[Shard, dict[str, int]]:
+def scrub_shard(shard: Shard, options: PIIOptions, work_uri: str) -> StageResult:
     df = shard.read()
     columns = [c for c in TEXT_COLUMNS[shard.table] if c in df.columns]
     scrubbed, counts = scrub_frame(df, columns, options)
     run_log(f"{shard.table} {shard.name}: {len(df)} rows, findings {dict(counts) or 'none'}")
-    return write_stage(scrubbed, work_uri, "pii", shard), dict(counts)
+    return StageResult("pii", write_stage(scrubbed, work_uri, "pii", shard), pii=dict(counts))

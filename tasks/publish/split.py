@@ -33,7 +33,7 @@ from prefect.cache_policies import NO_CACHE
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import SplitOptions
 from pairforge.tasks.core.schema import SPLITS
-from pairforge.tasks.core.shards import RETRYING, Shard, fingerprint, resumable, write_stage
+from pairforge.tasks.core.shards import RETRYING, Shard, StageResult, fingerprint, resumable, write_stage
 from pairforge.tasks.curate.dedup import connected_components
 
 
@@ -162,11 +162,11 @@ def plan_splits(shards: list[Shard], opts: SplitOptions, work_uri: str) -> str:
 
 @task(name="split", cache_policy=NO_CACHE, task_run_name="split-{shard.name}", **RETRYING)
 @resumable("split", lambda a: a["shard"].name)
-def split_shard(shard: Shard, plan_uri: str, work_uri: str) -> Shard:
+def split_shard(shard: Shard, plan_uri: str, work_uri: str) -> StageResult:
     """The shard with its planned `split` column."""
     df = shard.read()
     plan = storage.read_parquet(plan_uri_of(plan_uri, shard))
     if len(plan) != len(df) or not plan.get_column("id").equals(df.get_column("id").cast(pl.String)):
         raise ValueError(f"split plan of shard {shard.name} does not match its rows (the shard changed after "
                          "plan_splits)")
-    return write_stage(df.with_columns(plan.get_column("split")), work_uri, "split", shard)
+    return StageResult("split", write_stage(df.with_columns(plan.get_column("split")), work_uri, "split", shard))

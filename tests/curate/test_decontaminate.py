@@ -16,8 +16,8 @@ import pytest
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import Benchmark, DecontaminateOptions, GeneratorSpec, Source, SplitOptions
 from pairforge.tasks.core.schema import conform, stable_id
-from pairforge.tasks.core.shards import Shard, contents_key, write_stage
-from pairforge.tasks.curate.decontaminate import benchmark_hashes, build_ngram_index, decontaminate_shard
+from pairforge.tasks.core.shards import Shard, apply_row_stage, contents_key, write_stage
+from pairforge.tasks.curate.decontaminate import benchmark_hashes, build_ngram_index
 from pairforge.tasks.ingest.sources import stream_source_files
 from pairforge.tasks.pairs.generators.classification import classification_prompt
 from pairforge.tasks.publish.split import plan_splits, split_shard
@@ -87,7 +87,7 @@ def shard(df: pl.DataFrame, work: str, table: str, name: str) -> Shard:
 
 def split(shards: list[Shard], work: str, opts: SplitOptions) -> list[Shard]:
     plan = plan_splits.fn(shards, opts, work)
-    return [split_shard.fn(s, plan, work) for s in shards]
+    return [split_shard.fn(s, plan, work).shard for s in shards]
 
 
 def decontaminate(shards: list[Shard], opts: DecontaminateOptions, work: str):
@@ -95,12 +95,14 @@ def decontaminate(shards: list[Shard], opts: DecontaminateOptions, work: str):
     index = build_ngram_index.fn(shards, opts, work, contents_key([b.uri for b in opts.benchmarks]))
     kept, rejected, counts = {}, {}, {}
     for s in shards:
-        out, c = decontaminate_shard.fn(s, index, opts, work)
-        kept.setdefault(s.table, []).append(out.read())
-        if c:
-            rejected.setdefault(s.table, []).append(
-                storage.read_parquet(storage.join(work, "rejected", s.table, f"decontaminate-{s.name}.parquet")))
-        for k, v in c.items():
+        if s.table not in opts.tables:  # the build passes them through
+            kept.setdefault(s.table, []).append(s.read())
+            continue
+        res = apply_row_stage.fn("decontaminate", s, (index, opts), work)
+        kept.setdefault(s.table, []).append(res.shard.read())
+        if res.rejected_uri:
+            rejected.setdefault(s.table, []).append(storage.read_parquet(res.rejected_uri))
+        for k, v in res.rejected.items():
             counts[k] = counts.get(k, 0) + v
     return ({t: pl.concat(f) for t, f in kept.items()}, {t: pl.concat(f) for t, f in rejected.items()}, counts)
 

@@ -15,10 +15,9 @@ import pytest
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import DedupOptions
 from pairforge.tasks.core.schema import conform, stable_id
-from pairforge.tasks.core.shards import Shard, write_stage
+from pairforge.tasks.core.shards import Shard, apply_row_stage, write_stage
 from pairforge.tasks.curate.dedup import (
     apply_decisions,
-    apply_dedup,
     exact_keys,
     find_duplicates,
     near_reason,
@@ -49,13 +48,12 @@ def run_dedup(shards: list[Shard], opts: DedupOptions, work: str, table: str = "
     """The three steps as the flow runs them; returns (kept frame, rejected frame, stats, reason counts)."""
     uris = [u for u in (signature_shard.fn(s, opts, work) for s in shards) if u]
     found = find_duplicates.fn(uris, opts, table, index_uri, work)
-    results = [apply_dedup.fn(s, found["decisions_uri"], opts, work) for s in shards]
-    kept = pl.concat([out.read() for out, _ in results])
-    rejected = [storage.read_parquet(storage.join(work, "rejected", table, f"dedup-{s.name}.parquet"))
-                for s, (_, counts) in zip(shards, results, strict=True) if counts]
+    results = [apply_row_stage.fn("dedup", s, (found["decisions_uri"], opts), work) for s in shards]
+    kept = pl.concat([r.shard.read() for r in results])
+    rejected = [storage.read_parquet(r.rejected_uri) for r in results if r.rejected_uri]
     counts: dict[str, int] = {}
-    for _, c in results:
-        for k, v in c.items():
+    for r in results:
+        for k, v in r.rejected.items():
             counts[k] = counts.get(k, 0) + v
     return kept, (pl.concat(rejected) if rejected else None), found["stats"], counts, uris
 

@@ -8,6 +8,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
@@ -22,8 +23,8 @@ from pairforge.tasks.core.recipe import (
     TokenBounds,
 )
 from pairforge.tasks.core.schema import DOCUMENTS, PAIRS
-from pairforge.tasks.core.shards import Shard
-from pairforge.tasks.curate.filters import TEXT, WORD, evaluate, filter_frame, filter_shard, ngram_stats, stop_words
+from pairforge.tasks.core.shards import Shard, apply_row_stage
+from pairforge.tasks.curate.filters import ROWS, TEXT, WORD, evaluate, filter_frame, ngram_stats, stop_words
 from pairforge.tasks.data import DATA
 from pairforge.tasks.publish.tokenizer import get_tokenizer
 from tests.conftest import CORPORA
@@ -306,16 +307,16 @@ def test_filter_shard_writes_kept_and_rejected(tmp_path):
     df = docs(ARTICLE, "Lorem ipsum dolor sit amet.", "Cookie policy\n" + LEE[1])
     uri = str(tmp_path / "in.parquet")
     storage.write_parquet(df, uri)
-    out, counts = filter_shard.fn(Shard("documents", "src-0", uri, len(df)), ON, work)
-    assert counts == {"c4: contains 'lorem ipsum'": 1}
-    assert out.rows == 2 and out.lineage
-    kept = storage.read_parquet(out.uri)
+    res = apply_row_stage.fn("filters", Shard("documents", "src-0", uri, len(df)), ON, work)
+    assert res.rejected == {"c4: contains 'lorem ipsum'": 1}
+    assert res.shard.rows == 2 and res.shard.lineage
+    kept = storage.read_parquet(res.shard.uri)
     assert kept["text"].to_list() == [ARTICLE, LEE[1]]
     rejected = storage.read_parquet(str(tmp_path / "work" / "rejected" / "documents" / "filters-src-0.parquet"))
     assert rejected["id"].to_list() == ["d1"] and rejected["reason"].to_list() == ["c4: contains 'lorem ipsum'"]
-    # a pairs shard when only documents are filtered passes through untouched
-    same, counts = filter_shard.fn(Shard("pairs", "p-0", uri, 3), ON, work)
-    assert same.uri == uri and counts == {}
+    # the stage applies to the tables the recipe names (the build passes the others through)
+    assert ROWS.tables(SimpleNamespace(filters=ON)) == ON.tables
+    assert ROWS.options(SimpleNamespace(filters=ON.model_copy(update={"enabled": False}))) is None
 
 
 def test_stop_word_lists_are_well_formed():

@@ -7,6 +7,7 @@ import re
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
@@ -15,9 +16,9 @@ import trafilatura
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import LangIDOptions
 from pairforge.tasks.core.schema import DOCUMENTS, PAIRS
-from pairforge.tasks.core.shards import Shard
+from pairforge.tasks.core.shards import Shard, apply_row_stage
 from pairforge.tasks.curate.filters import stop_words
-from pairforge.tasks.curate.langid import detector_codes, get_detector, identify_frame, langid_shard
+from pairforge.tasks.curate.langid import ROWS, detector_codes, get_detector, identify_frame
 from tests.conftest import CORPORA
 
 # The manifest's `lang` is the page's <html lang> attribute, which is wrong on these pages: their main text
@@ -186,14 +187,17 @@ def test_langid_shard_writes_kept_and_rejected(tmp_path):
     work = str(tmp_path / "work")
     uri = str(tmp_path / "in.parquet")
     storage.write_parquet(docs((GERMAN, "en"), (ENGLISH, "en")), uri)
-    out, counts = langid_shard.fn(Shard("documents", "src-0", uri, 2), LangIDOptions(), ["en"], work)
-    assert counts == {"language de not in recipe languages (en)": 1}
-    kept = storage.read_parquet(out.uri)
-    assert kept["id"].to_list() == ["d1"] and out.rows == 1
-    rejected = storage.read_parquet(str(tmp_path / "work" / "rejected" / "documents" / "langid-src-0.parquet"))
-    assert rejected["id"].to_list() == ["d0"]
-    same, counts = langid_shard.fn(Shard("pairs", "p-0", uri, 2), LangIDOptions(tables=["documents"]), ["en"], work)
-    assert same.uri == uri and counts == {}
+    res = apply_row_stage.fn("langid", Shard("documents", "src-0", uri, 2), (LangIDOptions(), ["en"]), work)
+    assert res.rejected == {"language de not in recipe languages (en)": 1}
+    kept = storage.read_parquet(res.shard.uri)
+    assert kept["id"].to_list() == ["d1"] and res.shard.rows == 1
+    assert res.rejected_uri == str(tmp_path / "work" / "rejected" / "documents" / "langid-src-0.parquet")
+    assert storage.read_parquet(res.rejected_uri)["id"].to_list() == ["d0"]
+    # the stage reads its options from the recipe, and is off when langid is
+    recipe = SimpleNamespace(langid=LangIDOptions(tables=["documents"]), languages=["en"])
+    assert ROWS.tables(recipe) == ["documents"] and ROWS.options(recipe) == (recipe.langid, ["en"])
+    recipe.langid = LangIDOptions(enabled=False)
+    assert ROWS.options(recipe) is None
 
 
 def test_urls_do_not_sway_the_detector():

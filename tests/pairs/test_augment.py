@@ -156,8 +156,8 @@ def test_max_rows_caps_the_whole_dataset_not_each_shard(instruct, tmp_path):
     assert set(cutoffs) == {NOISE}
     parts = [augment_shard.fn(s, opts, None, GenerateOptions(), None, str(tmp_path / "work"), cutoffs)
              for s in shards]
-    assert sum(p["added"][NOISE] for p in parts) == 9
-    added = pl.concat([storage.read_parquet(p["shard"].uri).filter(pl.col("origin") == "augmented") for p in parts])
+    assert sum(p.added[NOISE] for p in parts) == 9
+    added = pl.concat([storage.read_parquet(p.shard.uri).filter(pl.col("origin") == "augmented") for p in parts])
     assert sorted(added["augmented_from"]) == sorted(whole["augmented_from"])  # the same pairs as in one frame
     assert set(added["id"]) == set(whole["id"])
     # no cap needed when there are fewer candidates than max_rows
@@ -202,27 +202,27 @@ def test_paraphrase_and_back_translation_with_the_local_model(prefect_server, ll
     endpoint = Endpoint(llm_server.base_url, llm_server.model, "local")
     cache = str(tmp_path / "cache")
     res = augment_shard.fn(shard, opts, endpoint, gen, cache, str(tmp_path / "work1"))
-    stats, rejected = res["stats"], Counter(res["rejected"])
-    dead = Counter(storage.read_parquet(res["dead_uri"])["kind"]) if res["dead_uri"] else Counter()
+    stats, rejected = res.llm, Counter(res.rejected)
+    dead = Counter(storage.read_parquet(res.dead_uri)["kind"]) if res.dead_uri else Counter()
     answered = stats["requests"] - stats["malformed"] - stats["retries"]  # requests that got a usable answer
     # two pairs per method: 2 paraphrases, 2 translations out and at most 2 back (the tiny model's malformed
     # JSON is re-asked, and a request still malformed after that is a dead letter)
-    assert 4 <= answered + stats["failures"] <= 6 and res["dead"] == stats["failures"] == sum(dead.values())
+    assert 4 <= answered + stats["failures"] <= 6 and res.dead == stats["failures"] == sum(dead.values())
     for method in (PARAPHRASE, BACK_TRANSLATION):
         refused = sum(n for reason, n in rejected.items() if reason.startswith(f"{method}: "))
-        assert res["added"][method] + refused + dead[method] == 2, (method, res)
-    out = res["shard"].read()
+        assert res.added[method] + refused + dead[method] == 2, (method, res)
+    out = res.shard.read()
     new = out.filter(pl.col("origin") == "augmented")
-    assert len(out) == len(instruct) + len(new) and len(new) == sum(res["added"].values())
+    assert len(out) == len(instruct) + len(new) and len(new) == sum(res.added.values())
     originals = dict(zip(instruct["id"], instruct["prompt"], strict=True))
     for r in new.iter_rows(named=True):
         assert r["generator"] == llm_server.model and r["split"] == "train"
         assert rewrite_problem(originals[r["augmented_from"]], r["prompt"]) is None
     # the same run again takes every answered request from the cache (failures are never cached)
     again = augment_shard.fn(shard, opts, endpoint, gen, cache, str(tmp_path / "work2"))
-    assert again["stats"]["cache_hits"] == answered
-    if not res["dead"]:
-        assert again["stats"]["requests"] == 0 and again["shard"].read().equals(out)
+    assert again.llm["cache_hits"] == answered
+    if not res.dead:
+        assert again.llm["requests"] == 0 and again.shard.read().equals(out)
 
 
 def test_a_dead_endpoint_gives_dead_letters_not_a_crash(prefect_server, instruct, tmp_path):
@@ -231,9 +231,9 @@ def test_a_dead_endpoint_gives_dead_letters_not_a_crash(prefect_server, instruct
     gen = GenerateOptions(max_retries=0, timeout_s=5)
     endpoint = Endpoint(f"http://127.0.0.1:{free_port()}/v1", "nobody", "none")
     res = augment_shard.fn(shard, opts, endpoint, gen, None, str(tmp_path / "work"))
-    assert res["added"] == {NOISE: 3, PARAPHRASE: 0} and res["dead"] == 3 and res["stats"]["failures"] == 3
-    dead = storage.read_parquet(res["dead_uri"])
+    assert res.added == {NOISE: 3, PARAPHRASE: 0} and res.dead == 3 and res.llm["failures"] == 3
+    dead = storage.read_parquet(res.dead_uri)
     assert len(dead) == 3 and set(dead["kind"]) == {PARAPHRASE} and set(dead["stage"]) == {"augment"}
     assert all(e.startswith("connection error") for e in dead["error"])
     assert set(dead["doc_id"]) <= set(instruct["doc_id"])
-    assert res["shard"].rows == len(instruct) + 3 and conform(res["shard"].read(), "pairs").schema.keys() >= set(PAIRS)
+    assert res.shard.rows == len(instruct) + 3 and conform(res.shard.read(), "pairs").schema.keys() >= set(PAIRS)

@@ -268,7 +268,7 @@ def test_the_stage_scrubs_page_titles_too(tmp_path):
                                "text": ["Margaret Okonkwo opened the bakery in 2019."],
                                "title": ["An interview with Margaret Okonkwo"]}), "documents")
     shard = write_stage(df, str(tmp_path), "normalize", Shard("documents", "web-00000-00000", "", 0))
-    out, found = pii.scrub_shard.fn(shard, PIIOptions(), str(tmp_path))
-    row = out.read().row(0, named=True)
+    res = pii.scrub_shard.fn(shard, PIIOptions(), str(tmp_path))
+    row, found = res.shard.read().row(0, named=True), res.pii
     assert "Okonkwo" not in row["text"] and "Okonkwo" not in row["title"]
     assert row["title"].startswith("An interview with <PERSON>") and found["PERSON"] >= 2

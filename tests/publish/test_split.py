@@ -9,8 +9,8 @@ import pytest
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import DedupOptions, SplitOptions
 from pairforge.tasks.core.schema import conform, stable_id
-from pairforge.tasks.core.shards import Shard, write_stage
-from pairforge.tasks.curate.dedup import apply_dedup, find_duplicates, signature_shard
+from pairforge.tasks.core.shards import Shard, apply_row_stage, write_stage
+from pairforge.tasks.curate.dedup import find_duplicates, signature_shard
 from pairforge.tasks.publish.split import assign_splits, plan_splits, split_shard
 from tests.conftest import ALPACA_SEED, CORPORA, USER_ORIENTED, read_corpus
 
@@ -114,7 +114,8 @@ def write_shards(df: pl.DataFrame, work: str, table: str, size: int, prefix: str
 
 def run_splits(shards: list[Shard], opts: SplitOptions, work: str) -> pl.DataFrame:
     plan = plan_splits.fn(shards, opts, work)
-    return pl.concat([split_shard.fn(s, plan, work).read().select("id", "doc_id", "dup_cluster", "source", "split")
+    return pl.concat([split_shard.fn(s, plan, work).shard.read()
+                      .select("id", "doc_id", "dup_cluster", "source", "split")
                       .with_columns(pl.lit(s.table).alias("table")) for s in shards])
 
 
@@ -122,7 +123,7 @@ def dedup_keep_all(shards: list[Shard], table: str, work: str) -> list[Shard]:
     opts = DedupOptions(keep="all")
     uris = [signature_shard.fn(s, opts, work) for s in shards]
     found = find_duplicates.fn(uris, opts, table, None, work)
-    return [apply_dedup.fn(s, found["decisions_uri"], opts, work)[0] for s in shards]
+    return [apply_row_stage.fn("dedup", s, (found["decisions_uri"], opts), work).shard for s in shards]
 
 
 def edit_words(text: str, positions: list[int]) -> str:
