@@ -170,10 +170,10 @@ def generate(run: Run, stage: Stage, shards: list[Shard]) -> StageRun:
     if not gen.generators:
         return StageRun(stage.name, shards)
     endpoint = run.endpoint() if gen.needs_model else None
-    seeds = [s for s in shards if s.table == "pairs"]  # self-instruct seeds are imported pairs, not generated ones
+    seeds = [s for s in shards if s.table == "pairs"]  # generators read what came in, not each other's pairs
     results = []
     for i, spec in enumerate(gen.generators):
-        pool = seeds if spec.kind == "self-instruct" else [s for s in shards if s.table == "documents"]
+        pool = [s for s in shards if s.table == spec.input_table]
         inputs = [s for s in pool if not spec.sources or source_of(s) in spec.sources]
         results.append(generate_pairs(spec, i, inputs, endpoint, gen, run.llm_cache_uri(), run.recipe.languages[0],
                                       run.work_uri))
