@@ -130,11 +130,13 @@ def print_pii_quality(report) -> None:
     """Per gold entity type: direct identifiers, the share of values removed; quasi-identifiers (kept by default),
     the share kept; then all direct identifiers together and the share of words outside gold spans kept."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from pairforge.tasks.privacy.pii_quality import TARGET_OVERALL, TARGET_PER_TYPE, TARGET_WORDS_KEPT
 
-    table = Table(title=f"PII scrubbing quality on {Path(report.source).name} ({report.records} texts)")
+    # the file name and its labels are the user's: text, not markup
+    table = Table(title=f"PII scrubbing quality on {escape(Path(report.source).name)} ({report.records} texts)")
     for col in ("gold type", "kind", "pairforge type", "values", "measured", "share", "target", "met"):
         table.add_column(col, justify="right" if col in ("values", "share", "target") else "left")
 
@@ -142,21 +144,22 @@ def print_pii_quality(report) -> None:
         return "[green]yes[/]" if ok else "[red]no[/]"
 
     for t in report.direct:
-        table.add_row(t.label, "direct", t.entity, str(t.values), "removed", f"{t.share:.3f}",
+        table.add_row(escape(t.label), "direct", t.entity, str(t.values), "removed", f"{t.share:.3f}",
                       f">= {TARGET_PER_TYPE}", met(t.share >= TARGET_PER_TYPE))  # fmt: skip
     n_direct = sum(t.values for t in report.direct)
     table.add_row("[bold]all direct identifiers[/]", "", "", str(n_direct), "removed", f"{report.overall:.3f}",
                   f">= {TARGET_OVERALL}", met(report.overall >= TARGET_OVERALL), end_section=True)  # fmt: skip
     for t in report.types.values():
         if t.kind == "quasi":
-            table.add_row(t.label, "quasi (kept)", "", str(t.values), "kept", f"{t.share:.3f}", "", "")
+            table.add_row(escape(t.label), "quasi (kept)", "", str(t.values), "kept", f"{t.share:.3f}", "", "")
     table.add_row("[bold]words outside gold spans[/]", "", "", str(report.words_outside), "kept",
                   f"{report.words_kept_share:.3f}", f">= {TARGET_WORDS_KEPT}",
                   met(report.words_kept_share >= TARGET_WORDS_KEPT))  # fmt: skip
     console = Console(width=max(Console().width, 110))
     console.print(table)
     if report.unknown_labels:
-        console.print(f"labels not known to pairforge, scored as kept data: {', '.join(report.unknown_labels)}")
+        console.print(f"labels not known to pairforge, scored as kept data: {', '.join(report.unknown_labels)}",
+                      markup=False)
 
 
 GEN_TOPICS = ("rivers", "bread", "bicycles", "libraries", "volcanoes", "chess", "tea", "bridges", "owls", "rain",

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from pairforge.tasks.core.stages import SKIPPABLE
 
@@ -28,11 +29,19 @@ app.add_typer(bench_app, name="bench")
 llm_app = typer.Typer(help="The embedded local model (llama.cpp + SmolLM2) behind the OpenAI API.",
                       no_args_is_help=True)
 app.add_typer(llm_app, name="llm")
-err = Console(stderr=True)
+# Messages are text, never markup: a path or a pattern with `[...]` in it prints as written (styles go through
+# `label`). Tables print their cells as text too.
+err = Console(stderr=True, markup=False, highlight=False)
+
+
+def label(name: str, style: str, message: str) -> Text:
+    """`name` styled, then the message as plain text."""
+    return Text.assemble((name, style), " ", message)
 
 
 def fail(message: str, code: int) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    message = " ".join(line.strip() for line in str(message).splitlines() if line.strip())  # one line
+    err.print(label("error:", "bold red", message), soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -51,17 +60,20 @@ def run(
     """Run the build flow and print the output version's URI."""
     from pydantic import ValidationError
 
-    from pairforge.tasks.core.recipe import RecipeError, load_recipe
+    from pairforge.tasks.core.recipe import load_recipe
 
     try:
+        from pairforge.tasks.core.names import check_name
         from pairforge.tasks.core.recipe import RunOptions
 
+        if version is not None:
+            check_name(version, "--version")  # a name, never a path ("..", "../x", "/abs")
         options = RunOptions(sample_rows=sample_rows, export_uri=export_uri, skip=skip or [], set=set_ or [])
         load_recipe(recipe, options.overrides())  # fail fast, before Prefect starts
-    except RecipeError as e:
-        fail(str(e), 2)
     except ValidationError as e:
         fail(f"bad option: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}", 2)
+    except ValueError as e:  # RecipeError, or a --version that is not a name
+        fail(str(e), 2)
     if runner not in (None, "threads", "dask"):
         fail(f"--runner: expected threads or dask, got {runner!r}", 2)
 
@@ -190,7 +202,7 @@ def validate(uri: Annotated[str, typer.Argument(help="version folder, or dataset
                       str(summary["critical_success"]), failed)
     err.print(table)
     for p in problems:
-        err.print(f"[red]checksum:[/] {p}")
+        err.print(label("checksum:", "red", p))
     if not ok:
         raise typer.Exit(1)
     print(version_uri)
@@ -200,8 +212,9 @@ def validate(uri: Annotated[str, typer.Argument(help="version folder, or dataset
 def inspect(uri: Annotated[str, typer.Argument(help="version folder, or dataset folder (uses LATEST)")]) -> None:
     """Print a version's manifest summary."""
     version_uri, m = _open_version(uri)
-    out = Console()
-    out.print(f"[bold]{m['dataset']}[/] version [bold]{m['version']}[/]  created {m['created_at']}")
+    out = Console(markup=False, highlight=False)
+    out.print(Text.assemble((str(m["dataset"]), "bold"), " version ", (str(m["version"]), "bold"),
+                            f"  created {m['created_at']}"))
     out.print(f"uri: {version_uri}\nrecipe sha256: {m['recipe_sha256']}\npipeline: {m.get('pipeline_version')}")
     table = Table()
     for col in ("table", "split", "files", "rows", "bytes"):
@@ -273,9 +286,9 @@ def erase(
         err.print(f"superseded versions {'to delete' if dry_run else 'deleted'}: "
                   f"{', '.join(result['deleted_versions'])}", highlight=False)
     if result.get("warning"):
-        err.print(f"[yellow]warning:[/] {result['warning']}", highlight=False)
+        err.print(label("warning:", "yellow", result["warning"]))
     for store in result["other_stores"]:
-        err.print(f"[yellow]may still hold data:[/] {store}", highlight=False, soft_wrap=True)
+        err.print(label("may still hold data:", "yellow", store), soft_wrap=True)
     if result["version_uri"]:
         print(result["version_uri"])
     elif not dry_run:
@@ -347,8 +360,8 @@ def deploy(
         print(f"deployment {d['name']}  id {d['id']}  pool {d['work_pool']}  {d['schedule']}  {params}")
     for flow_name, a in result["automations"].items():
         if a["status"] == "skipped":
-            err.print(f"[yellow]no failure automation for {flow_name}:[/] {a['reason']}; set PAIRFORGE_WEBHOOK_URL "
-                      "(or pass --notify-block) and deploy again", highlight=False, soft_wrap=True)
+            err.print(label(f"no failure automation for {flow_name}:", "yellow", f"{a['reason']}; set "
+                            "PAIRFORGE_WEBHOOK_URL (or pass --notify-block) and deploy again"), soft_wrap=True)
         else:
             print(f"automation {ops.AUTOMATION_NAME} ({a['status']})  id {a['id']}  on "
                   f"{', '.join(ops.ALERT_STATES)} runs of {flow_name} -> {'; '.join(a['targets'])}")
@@ -441,7 +454,7 @@ def bench_pii_quality_cmd(
         print_pii_quality(report)
         missed += [f"{Path(report.source).name}: {m}" for m in report.failures()]
     for m in missed:
-        err.print(f"[red]target missed:[/] {m}")
+        err.print(label("target missed:", "red", m))
     if check and missed:
         raise typer.Exit(1)
 

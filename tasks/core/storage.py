@@ -5,6 +5,10 @@ S3 uses boto3 with the standard AWS environment (credentials chain, `AWS_ENDPOIN
 
 Writes are atomic from a reader's view: local files are written to a hidden temp file and
 renamed over the final name; an S3 PUT is never visible until it is complete.
+
+Keys stay inside their root: `join` refuses parts that are absolute or hold a `.` or `..` segment, S3 keys with
+such segments are refused everywhere (`split_s3`), and deletes refuse dot segments, a whole file system or
+bucket, and (given `within=`) anything that does not resolve strictly inside that folder (`UnsafeKeyError`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,18 @@ class StorageError(OSError):
         self.transient = transient
 
 
+class UnsafeKeyError(StorageError):
+    """A key that would reach outside its root (a `..` or `.` segment, an absolute path joined in), or a delete
+    outside the folder it was scoped to. Never transient."""
+
+    def __init__(self, message: str):
+        super().__init__(message, transient=False)
+
+
+def _dot_segments(path: str) -> bool:
+    return any(s in (".", "..") for s in path.replace("\\", "/").split("/"))
+
+
 def is_s3(uri: str) -> bool:
     return uri.startswith("s3://")
 
@@ -39,8 +55,12 @@ def local_path(uri: str) -> Path:
 
 
 def split_s3(uri: str) -> tuple[str, str]:
+    """(bucket, key); a key with a `.` or `..` segment is refused (S3 keeps them literally, a mirror would not)."""
     parsed = urlparse(uri)
-    return parsed.netloc, parsed.path.lstrip("/")
+    key = parsed.path.lstrip("/")
+    if key and _dot_segments(key):
+        raise UnsafeKeyError(f"{uri}: refusing an S3 key with a '.' or '..' segment")
+    return parsed.netloc, key
 
 
 def _s3():
@@ -69,10 +89,50 @@ def _s3_error(e: Exception, uri: str) -> StorageError:
 
 
 def join(base: str, *parts: str) -> str:
+    """`base/part/...`. A part is a relative key below `base`: an absolute part, or one with a `.` or `..`
+    segment (which would resolve outside `base`, or to `base` itself), raises UnsafeKeyError."""
     out = base.rstrip("/")
     for p in parts:
+        if p.startswith("/") or _dot_segments(p) or "\0" in p:
+            raise UnsafeKeyError(f"{base}: refusing the key {p!r}: a key below a folder is relative, without "
+                                 "'.' or '..' segments")
         out += "/" + p.strip("/")
     return out
+
+
+def normalize(uri: str) -> str:
+    """A user-given local folder or file without `.`/`..` segments (`out/ds/../ds` -> `out/ds`); S3 URIs as they
+    are (their keys with such segments are refused on use)."""
+    if is_s3(uri) or uri.startswith("file://"):
+        return uri
+    return os.path.normpath(uri) + ("/" if uri.endswith("/") and uri.strip("/") else "")
+
+
+def inside(uri: str, root: str) -> bool:
+    """Whether `uri` resolves strictly inside the folder/prefix `root` (locally through symlinks)."""
+    if is_s3(uri) != is_s3(root):
+        return False
+    if is_s3(uri):
+        (bucket, key), (root_bucket, root_key) = split_s3(uri), split_s3(root)
+        root_key = root_key.strip("/")
+        key = key.rstrip("/")
+        return bucket == root_bucket and bool(key) and (not root_key or key.startswith(root_key + "/"))
+    path, base = os.path.realpath(local_path(uri)), os.path.realpath(local_path(root))
+    return path != base and path.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def _check_delete(uri: str, within: str | None) -> None:
+    """Deletes never take dot segments, a whole file system or bucket, or (given `within`) anything outside it."""
+    if is_s3(uri):
+        _, key = split_s3(uri)
+        if not key.strip("/"):
+            raise UnsafeKeyError(f"{uri}: refusing to delete a whole bucket")
+    else:
+        path = str(local_path(uri))
+        if _dot_segments(path) or os.path.realpath(path) == os.sep or not path.strip():
+            raise UnsafeKeyError(f"{uri}: refusing to delete a path with '.' or '..' segments, or the root folder")
+    if within is not None and not inside(uri, within):
+        raise UnsafeKeyError(f"{uri}: refusing to delete outside {within}")
 
 
 def read_bytes(uri: str) -> bytes:
@@ -202,8 +262,9 @@ def exists(uri: str) -> bool:
     return local_path(uri).exists()
 
 
-def delete(uri: str) -> None:
-    """Delete one object or file; missing is fine."""
+def delete(uri: str, within: str | None = None) -> None:
+    """Delete one object or file; missing is fine. `within`: a folder the file must resolve inside."""
+    _check_delete(uri, within)
     if is_s3(uri):
         bucket, key = split_s3(uri)
         try:
@@ -214,8 +275,13 @@ def delete(uri: str) -> None:
     local_path(uri).unlink(missing_ok=True)
 
 
-def delete_tree(prefix: str) -> None:
-    """Delete every file under a folder/prefix (and, locally, the emptied folders)."""
+def delete_tree(prefix: str, within: str | None = None) -> None:
+    """Delete every file under a folder/prefix (and, locally, the emptied folders). `within`: a folder the prefix
+    must resolve strictly inside. A local prefix that is a symlink loses the link, never what it points to."""
+    _check_delete(prefix, within)
+    if not is_s3(prefix) and local_path(prefix).is_symlink():
+        local_path(prefix).unlink()
+        return
     for uri, _ in list_files(prefix):
         delete(uri)
     if not is_s3(prefix):

@@ -39,6 +39,7 @@ from prefect.cache_policies import NO_CACHE
 
 from pairforge.tasks import SOURCE_ROOT
 from pairforge.tasks.core import storage
+from pairforge.tasks.core.names import check_name, name_problem
 from pairforge.tasks.core.schema import SCHEMAS, SPLITS, pipeline_version
 from pairforge.tasks.core.shards import RETRYING, Shard
 from pairforge.tasks.publish import training_formats
@@ -145,13 +146,14 @@ def write_version(
     `formats` is the recipe's `export.formats`: Parquet is always written (the contract); the
     others are written beside the pairs shards. `previous` is the manifest the card's changelog
     compares with (default: the version LATEST names); `set_latest=False` leaves LATEST alone."""
+    check_name(version, "version")  # a name, never a path: "." or ".." would make the dataset folder the version's
     formats = list(dict.fromkeys(["parquet", *formats]))
     extra_formats("pairs", formats)  # an unknown format fails before anything is written
     manifest_fields = dict(manifest_fields)  # do not consume the caller's dict (a retry reuses it)
     version_uri = storage.join(dataset_uri, version)
     manifest_uri = storage.join(version_uri, MANIFEST)
     earlier_attempt = storage.read_if_exists(manifest_uri)
-    storage.delete(manifest_uri)  # missing is fine
+    storage.delete(manifest_uri, within=version_uri)  # missing is fine
     if previous is None:
         previous = latest_manifest(dataset_uri, other_than=version)
     if previous is None and earlier_attempt:  # a rerun of the version LATEST names: keep its predecessor
@@ -196,9 +198,9 @@ def write_version(
         files.append(write_card(version_uri, manifest, previous))
 
     keep = {storage.join(version_uri, f["path"]) for f in files}
-    for uri, _ in storage.list_files(version_uri):
+    for uri, _ in storage.list_files(version_uri):  # files of an earlier attempt at this version
         if uri not in keep:
-            storage.delete(uri)
+            storage.delete(uri, within=version_uri)
 
     storage.write_bytes(manifest_uri, json.dumps(manifest, indent=2).encode())
     if set_latest:
@@ -220,8 +222,8 @@ def write_card(version_uri: str, manifest: dict, previous: dict | None) -> dict:
 def latest_manifest(dataset_uri: str, other_than: str | None = None) -> dict | None:
     """The manifest of the version LATEST names (None: no LATEST, it names `other_than`, or it is incomplete)."""
     latest = storage.read_if_exists(storage.join(dataset_uri, LATEST))
-    name = latest.decode().strip() if latest else ""
-    if not name or name == other_than:
+    name = latest.decode(errors="replace").strip() if latest else ""
+    if not name or name == other_than or name_problem(name):  # not a name (a hostile LATEST): no predecessor
         return None
     data = storage.read_if_exists(storage.join(dataset_uri, name, MANIFEST))
     return json.loads(data) if data else None
@@ -230,7 +232,9 @@ def latest_manifest(dataset_uri: str, other_than: str | None = None) -> dict | N
 def read_previous(dataset_uri: str, manifest: dict) -> dict | None:
     """The manifest of the version a manifest names as its predecessor, if it is still there."""
     name = manifest.get("previous_version")
-    data = storage.read_if_exists(storage.join(dataset_uri, name, MANIFEST)) if name else None
+    if not name or name_problem(name):
+        return None
+    data = storage.read_if_exists(storage.join(dataset_uri, name, MANIFEST))
     return json.loads(data) if data else None
 
 
@@ -273,12 +277,15 @@ def _tokenizer_name() -> str:
 
 def resolve_version_uri(uri: str) -> str:
     """A version folder, or a dataset folder whose LATEST names one."""
-    uri = uri.rstrip("/")
+    uri = storage.normalize(uri).rstrip("/")
     if storage.exists(storage.join(uri, MANIFEST)):
         return uri
     latest = storage.read_if_exists(storage.join(uri, LATEST))
     if latest is not None:
-        return storage.join(uri, latest.decode().strip())
+        name = latest.decode(errors="replace").strip()
+        if name_problem(name):
+            raise FileNotFoundError(f"{uri}: {LATEST} names {name!r}, which is not a version name")
+        return storage.join(uri, name)
     raise FileNotFoundError(f"{uri}: no {MANIFEST} (not a complete version) and no {LATEST}")
 
 

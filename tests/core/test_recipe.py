@@ -267,3 +267,75 @@ def test_sha256_tracks_file_and_overrides_only(project, tmp_path_factory):
 
     path.write_text(SMALLEST + "description: changed\n")
     assert load_recipe(path).sha256 != base
+
+
+# --- names are names, not paths (issue 13): every recipe key that becomes part of a storage key ----------------
+
+TRAVERSAL = ["..", ".", "../x", "/abs", "a/../../b"]
+
+
+@pytest.mark.parametrize("value", TRAVERSAL)
+@pytest.mark.parametrize(("key", "change"), [
+    ("export.version", lambda d, v: d["export"].update(version=v)),
+    ("sources.0.name", lambda d, v: d["sources"][0].update(name=v)),
+    ("decontaminate.benchmarks.0.name",
+     lambda d, v: d.update(decontaminate={"benchmarks": [{"name": v, "uri": "data/news.txt"}]})),
+])  # fmt: skip
+def test_names_in_the_recipe_are_not_paths(project, key, change, value):
+    msg = _error(_edit(project, lambda d: change(d, value)))
+    assert f"recipe.yaml: {key}: " in msg and ("path, not a name" in msg or "[A-Za-z0-9._-]+" in msg), msg
+    assert len(msg.splitlines()) == 1
+
+
+@pytest.mark.parametrize("value", TRAVERSAL)
+def test_names_set_by_overrides_and_run_options_are_not_paths(project, value):
+    from pairforge.tasks.core.recipe import RunOptions
+
+    for overrides in ([f"export.version={value}"], RunOptions(set=[f"export.version={value}"]).overrides(),
+                      [f"sources.1.name={value}"], [f"name={value}"]):
+        msg = _error(project / "recipe.yaml", overrides)
+        assert "recipe.yaml: " in msg and ("version" in msg or "name" in msg), msg
+
+
+def test_the_run_version_is_checked_where_the_work_area_is_named(project):
+    r = load_recipe(project / "recipe.yaml")
+    assert r.work_uri("v1").endswith("/out/demo-pairs/_work/v1")
+    for value in TRAVERSAL:
+        with pytest.raises(RecipeError, match="^version: "):
+            r.work_uri(value)
+
+
+def test_dataset_names_have_a_length_cap(project):
+    assert "name: String should have at most 100 characters" in _error(_edit(project, lambda d: d.update(
+        name="x" * 101)))
+
+
+def test_a_work_area_that_would_delete_versions_is_refused(project):
+    for work, ok in [("out/demo-pairs", False), ("out", False), (".", False), ("out/demo-pairs/v1", False),
+                     ("out/demo-pairs/_scratch", True), ("elsewhere/work", True)]:
+        path = _edit(project, lambda d, w=work: d["export"].update(work_uri=w))
+        if ok:
+            load_recipe(path)
+        else:
+            assert "export.work_uri: " in _error(path), work
+
+
+def test_unknown_encoding_is_a_bad_recipe(project):
+    msg = _error(_edit(project, lambda d: d["sources"][0].update(encoding="klingon-8")))
+    assert "sources.0.encoding: unknown encoding 'klingon-8'" in msg
+    assert load_recipe(_edit(project, lambda d: d["sources"][0].update(encoding="latin-1"))).sources[0].encoding
+
+
+def test_deeply_nested_yaml_is_a_bad_recipe_not_a_crash(project):
+    path = project / "recipe.yaml"
+    path.write_text(SMALLEST + "description: " + "[" * 20000 + "]" * 20000 + "\n")
+    assert _error(path) == f"{path}: not valid YAML: nested too deeply"
+    path.write_text(SMALLEST)
+    msg = _error(path, ["description=" + "[" * 20000 + "]" * 20000])
+    assert msg == "--set description: the value is nested too deeply"
+
+
+def test_a_symlink_loop_source_is_a_bad_recipe(project):
+    (project / "data" / "loop").symlink_to(project / "data" / "loop")
+    msg = _error(_edit(project, lambda d: d["sources"][0].update(uri="data/loop")))
+    assert "sources.0 (news).uri: cannot resolve data/loop" in msg and len(msg.splitlines()) == 1

@@ -137,8 +137,69 @@ def test_read_missing_s3_key_raises_permanent_storage_error(bucket):
 
 
 def test_join():
-    assert storage.join("s3://b/p/", "/x/", "y.txt") == "s3://b/p/x/y.txt"
+    assert storage.join("s3://b/p/", "x/", "y.txt") == "s3://b/p/x/y.txt"
     assert storage.join("/tmp/a", "b") == "/tmp/a/b"
+
+
+@pytest.mark.parametrize("part", ["..", "../x", "/abs", "a/../../b", ".", "a/./b", "x/..", "a\0b"])
+@pytest.mark.parametrize("base", ["/tmp/out/ds", "s3://bucket/out/ds", "file:///tmp/out/ds"])
+def test_join_refuses_keys_that_leave_their_folder(base, part):
+    with pytest.raises(storage.UnsafeKeyError, match="refusing the key"):
+        storage.join(base, "v1", part)
+    assert not storage.UnsafeKeyError("x").transient  # never retried
+
+
+@pytest.mark.parametrize("key", ["..", "../x", "a/../../b", "a/./b", "."])
+def test_s3_keys_with_dot_segments_are_refused_everywhere(key):
+    uri = f"s3://bucket/{key}"
+    for call in (storage.read_bytes, storage.exists, storage.delete, storage.list_files,
+                 lambda u: storage.write_bytes(u, b"x")):
+        with pytest.raises(storage.UnsafeKeyError):
+            call(uri)
+
+
+def test_deletes_stay_inside_their_folder(tmp_path):
+    root = tmp_path / "out"
+    (root / "ds" / "v1").mkdir(parents=True)
+    (root / "ds" / "v1" / "a.txt").write_text("a")
+    (root / "ds" / "LATEST").write_text("v1\n")
+    (root / "other").mkdir()
+    (root / "other" / "precious.txt").write_text("p")
+    (root / "ds" / "v2").symlink_to(root / "other")  # a version folder that leads elsewhere
+    ds = str(root / "ds")
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    for target in (f"{ds}/..", f"{ds}/.", f"{ds}/v1/../..", "/", str(root / "other")):
+        with pytest.raises(storage.UnsafeKeyError):
+            storage.delete_tree(target, within=ds)
+    with pytest.raises(storage.UnsafeKeyError, match="outside"):
+        storage.delete_tree(ds, within=ds)  # the folder itself is not inside it
+    with pytest.raises(storage.UnsafeKeyError, match="outside"):
+        storage.delete(str(root / "other" / "precious.txt"), within=ds)
+    with pytest.raises(storage.UnsafeKeyError, match="outside"):
+        storage.delete(f"{ds}/v2/precious.txt", within=ds)  # through the symlink: resolves outside
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == before
+    storage.delete_tree(f"{ds}/v2")  # a symlinked folder loses the link, never what it points to
+    assert (root / "other" / "precious.txt").exists() and not (root / "ds" / "v2").exists()
+    storage.delete_tree(f"{ds}/v1", within=ds)
+    assert not (root / "ds" / "v1").exists() and (root / "ds" / "LATEST").exists()
+
+
+def test_deletes_never_take_a_whole_bucket(bucket):
+    storage.write_bytes(f"s3://{bucket}/ds/v1/a.txt", b"a")
+    for target in (f"s3://{bucket}", f"s3://{bucket}/"):
+        with pytest.raises(storage.UnsafeKeyError, match="whole bucket"):
+            storage.delete_tree(target)
+    with pytest.raises(storage.UnsafeKeyError, match="outside"):
+        storage.delete_tree(f"s3://{bucket}/ds", within=f"s3://{bucket}/ds")
+    with pytest.raises(storage.UnsafeKeyError, match="outside"):
+        storage.delete(f"s3://{bucket}/dsx/a.txt", within=f"s3://{bucket}/ds")
+    storage.delete_tree(f"s3://{bucket}/ds/v1", within=f"s3://{bucket}/ds")
+    assert storage.list_files(f"s3://{bucket}/ds") == []
+
+
+def test_normalize_user_folders():
+    assert storage.normalize("out/ds/../ds/") == "out/ds/" and storage.normalize("/a/./b") == "/a/b"
+    assert storage.normalize("s3://b/x/../y") == "s3://b/x/../y"  # refused on use, not rewritten
 
 
 @pytest.mark.parametrize("where", ["local", "s3"])
