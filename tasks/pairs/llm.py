@@ -24,6 +24,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ import jsonschema
 import openai
 
 from pairforge.tasks.core import storage
+from pairforge.tasks.core.masking import mask_text, mask_url, url_secrets
 from pairforge.tasks.pairs.chat import ChatRequest, ChatResult  # re-exported: callers import them from here
 
 if TYPE_CHECKING:
@@ -107,14 +109,34 @@ def _transient(exc: Exception) -> bool:
     return False
 
 
-def _describe(exc: Exception) -> str:
+ERROR_MESSAGE_CHARS = 200  # of an endpoint's error message, after masking
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    """The message an error response gives: its `message` field when the body is JSON, else the body's text."""
+    body = exc.body
+    if isinstance(body, dict):
+        message = body.get("message")
+        return message if isinstance(message, str) else json.dumps(body, ensure_ascii=False, default=str)
+    return str(body) if body is not None else ""
+
+
+def _describe(exc: Exception, secrets: Sequence[str] = ()) -> str:
+    """A failed request as the dead-letter table stores it and the log shows it: the HTTP status, the error's kind
+    and its message masked (`secrets`, credentials of any kind, see tasks.core.masking) and cut to
+    ERROR_MESSAGE_CHARS; never the response body verbatim: an endpoint may echo the request's headers, API key
+    and Basic-auth token included."""
     if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}: {exc.message}"[:300]
+        kind = type(exc).__name__
+        if isinstance(exc.body, dict) and isinstance(exc.body.get("type"), str):
+            kind += f" ({mask_text(exc.body['type'], secrets, 40)})"
+        message = mask_text(" ".join(_error_message(exc).split()), secrets, ERROR_MESSAGE_CHARS)
+        return f"HTTP {exc.status_code} {kind}: {message}"
     if isinstance(exc, openai.APITimeoutError):
         return "timeout"
     if isinstance(exc, openai.APIConnectionError):
-        return f"connection error: {exc.__cause__ or exc}"[:300]
-    return f"{type(exc).__name__}: {exc}"[:300]
+        return f"connection error: {mask_text(str(exc.__cause__ or exc), secrets, ERROR_MESSAGE_CHARS)}"
+    return f"{type(exc).__name__}: {mask_text(str(exc), secrets, ERROR_MESSAGE_CHARS)}"
 
 
 async def _all_or_nothing(coros: list) -> list:
@@ -149,6 +171,8 @@ class LLMClient:
         self.base_url = base_url
         self.model = model
         self._api_key = api_key or "no-key"  # local servers want none, the SDK wants a string
+        # what error messages must never show: the key, and the user:password / secret query of the URL
+        self._secrets = [api_key, *url_secrets(base_url)] if api_key else url_secrets(base_url)
         self.max_concurrency = max_concurrency
         self.timeout_s = timeout_s
         self.max_retries = max_retries
@@ -173,7 +197,8 @@ class LLMClient:
         return cls(base_url, model, api_key, **{**kwargs, **overrides})
 
     def __repr__(self) -> str:  # no api key
-        return f"LLMClient(base_url={self.base_url!r}, model={self.model!r}, max_concurrency={self.max_concurrency})"
+        return (f"LLMClient(base_url={mask_url(self.base_url)!r}, model={self.model!r}, "
+                f"max_concurrency={self.max_concurrency})")
 
     # -- public entry -------------------------------------------------------------------------
 
@@ -256,9 +281,9 @@ class LLMClient:
                     # a dead server resets its connections: fail now (LLMServerDied), not after every retry
                     await asyncio.to_thread(self.server.check_alive, DEATH_GRACE_S)
                 if not _transient(e) or transport_retries >= self.max_retries:
-                    return ChatResult(req.key, None, error=_describe(e))
+                    return ChatResult(req.key, None, error=_describe(e, self._secrets))
                 wait = self._backoff(transport_retries, e)
-                log.debug("llm request %r: %s, retry in %.2f s", req.key, _describe(e), wait)
+                log.debug("llm request %r: %s, retry in %.2f s", req.key, _describe(e, self._secrets), wait)
                 transport_retries += 1
                 state.stats.retries += 1
                 await asyncio.sleep(wait)
