@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -256,6 +255,8 @@ class PIIOptions(_Strict):
     second_pass: bool = Field(True, description="a value found once is replaced everywhere in the same document")
     hash_salt_env: str = Field("PAIRFORGE_HASH_SALT", description="env var with the salt for operator: hash / fake")
     batch_size: int = Field(256, ge=1)
+    checkpoint_rows: int = Field(2000, ge=1, description="rows scrubbed between checkpoints: a run stopped in the "
+                                 "middle of the scrub redoes at most this many rows of each shard when it resumes")
 
 
 class DedupOptions(_Strict):

@@ -63,6 +63,7 @@ class RunReport:
     dedup: dict[str, dict] = field(default_factory=dict)  # table -> {exact_dropped, near_dropped, clusters, ...}
     augment: Counter = field(default_factory=Counter)  # method -> pairs added
     changed: Counter = field(default_factory=Counter)  # "stage: what" -> rows kept but changed
+    reused: Counter = field(default_factory=Counter)  # stage -> rows whose work an earlier attempt had done
     composition: dict = field(default_factory=dict)  # tasks.publish.composition.merge() of every shard
     validation: dict[str, dict] = field(default_factory=dict)  # table -> summary
     validation_report_uri: str | None = None
@@ -82,6 +83,8 @@ class RunReport:
         for r in run.results:
             self.rejected.update({f"{r.stage}: {k}": v for k, v in r.rejected.items()})
             self.changed.update({f"{r.stage}: {k}": v for k, v in r.changed.items()})
+            if r.resumed or r.reused:  # a rerun says what it took over from the attempt before
+                self.reused[r.stage] += r.shard.rows if r.resumed else r.reused
             self.add_pii(source_of(r.shard), r.pii)
             self.augment.update(r.added)
             if r.llm:  # requests of this run only: a task reused from an earlier attempt made none now
@@ -132,7 +135,8 @@ class RunReport:
             "pii_by_source": {k: dict(v) for k, v in self.pii_by_source.items()}, "no_ner": dict(self.no_ner),
             "llm": dict(self.llm),
             "dead_letter": self.dead_letter, "validation": self.validation, "dedup": self.dedup,
-            "augment": dict(self.augment), "changed": dict(self.changed), "composition": self.composition,
+            "augment": dict(self.augment), "changed": dict(self.changed), "reused": dict(self.reused),
+            "composition": self.composition,
             "exported": self.exported,
         }
 
@@ -154,6 +158,9 @@ class RunReport:
         lines += _counter_table("Rejected rows (top reasons)", "reason", self.rejected)
         if self.changed:
             lines += _counter_table("Rows kept but changed", "change", self.changed)
+        if self.reused:
+            lines += ["", "## Reused from an earlier attempt of this version", "", "| stage | rows |", "|---|---:|"]
+            lines += [f"| {stage} | {n} |" for stage, n in self.reused.items()]
         lines += _counter_table("PII found per entity type", "entity", self.pii)
         if self.pii_by_source:
             entities = sorted(self.pii)

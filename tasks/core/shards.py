@@ -92,6 +92,7 @@ class StageResult:
     dead: int = 0  # model requests that failed for good
     dead_uri: str | None = None  # those requests, for the version's dead-letter table
     resumed: bool = False  # reused from an earlier attempt's completion marker: nothing was done now
+    reused: int = 0  # rows of an unfinished earlier attempt the task reused (checkpointed stages)
 
 
 def finish_stage(stage: str, shard: Shard, work_uri: str, kept: pl.DataFrame, rejected: pl.DataFrame,

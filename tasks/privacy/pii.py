@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import re
@@ -29,9 +30,10 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import DEFAULT_NER_MODELS, PIIOptions
 from pairforge.tasks.core.schema import TEXT_COLUMNS
-from pairforge.tasks.core.shards import RETRYING, Shard, StageResult, resumable, write_stage
+from pairforge.tasks.core.shards import RETRYING, Shard, StageResult, fingerprint, resumable, write_stage
 from pairforge.tasks.core.shards import log as run_log
 from pairforge.tasks.privacy import recognizers
 from pairforge.tasks.privacy.fake_pools import fake_values
@@ -729,8 +731,6 @@ def scrub_parquet(data: bytes, fields: list[str], options: PIIOptions) -> tuple[
     """Scrub a Parquet file's columns (default: every string column and messages list)."""
     import io
 
-    from pairforge.tasks.core import storage
-
     df = pl.read_parquet(io.BytesIO(data))
     if not fields:
         fields = [c for c, t in df.schema.items() if t == pl.String or _is_messages(t)]
@@ -744,8 +744,29 @@ def scrub_parquet(data: bytes, fields: list[str], options: PIIOptions) -> tuple[
 @task(name="scrub-pii", cache_policy=NO_CACHE, task_run_name="scrub-pii-{shard.table}-{shard.name}", **RETRYING)
 @resumable("pii", lambda a: a["shard"].name)
 def scrub_shard(shard: Shard, options: PIIOptions, work_uri: str) -> StageResult:
+    """Scrub a shard in batches of `options.checkpoint_rows` rows, each kept in the work area as it is done, so a
+    run stopped in the middle resumes after the last finished batch (rows are scrubbed one document at a time,
+    so batches give the same result as the whole shard at once)."""
     df = shard.read()
     columns = [c for c in TEXT_COLUMNS[shard.table] if c in df.columns]
-    scrubbed, counts = scrub_frame(df, columns, options)
-    run_log(f"{shard.table} {shard.name}: {len(df)} rows, findings {dict(counts) or 'none'}")
-    return StageResult("pii", write_stage(scrubbed, work_uri, "pii", shard), pii=dict(counts))
+    # named after the input shard (its lineage) and the options: other inputs never reuse these batches
+    parts = storage.join(work_uri, "pii-batches", shard.table, f"{shard.name}-{fingerprint(shard, options)}")
+    done, counts, reused = [], Counter(), 0
+    for i, start in enumerate(range(0, len(df), options.checkpoint_rows)):
+        part, found = storage.join(parts, f"{i:05d}.parquet"), storage.join(parts, f"{i:05d}.json")
+        if (recorded := storage.read_if_exists(found)) is not None:  # written after its batch: the batch is whole
+            batch = storage.read_parquet(part)
+            counts.update(json.loads(recorded))
+            reused += len(batch)
+        else:
+            batch, batch_counts = scrub_frame(df.slice(start, options.checkpoint_rows), columns, options)
+            storage.write_parquet(batch, part)
+            storage.write_bytes(found, json.dumps(dict(batch_counts)).encode())
+            counts.update(batch_counts)
+        done.append(batch)
+    scrubbed = pl.concat(done) if done else df
+    out = write_stage(scrubbed, work_uri, "pii", shard)
+    storage.delete_tree(parts)
+    run_log(f"{shard.table} {shard.name}: {len(df)} rows ({reused} reused from an earlier attempt), "
+            f"findings {dict(counts) or 'none'}")
+    return StageResult("pii", out, pii=dict(counts), reused=reused)

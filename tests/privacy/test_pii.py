@@ -272,3 +272,58 @@ def test_the_stage_scrubs_page_titles_too(tmp_path):
     row, found = res.shard.read().row(0, named=True), res.pii
     assert "Okonkwo" not in row["text"] and "Okonkwo" not in row["title"]
     assert row["title"].startswith("An interview with <PERSON>") and found["PERSON"] >= 2
+
+
+def _pii_corpus_shard(tmp_path, n: int):
+    """Documents of the shared PII-labelled sentences, three per document (so several share a document)."""
+    import json
+
+    from pairforge.tasks.core.schema import conform
+    from pairforge.tasks.core.shards import Shard, write_stage
+    from tests.conftest import CORPORA
+
+    sentences = [r["full_text"] for r in json.loads((CORPORA / "pii" / "generated_small.json").read_text())]
+    texts = [" ".join(sentences[i:i + 3]) for i in range(0, 3 * n, 3)]
+    df = conform(pl.DataFrame({"id": [f"d{i}" for i in range(n)], "doc_id": [f"d{i}" for i in range(n)],
+                               "source": ["pii"] * n, "license": ["MIT"] * n, "lang": ["en"] * n, "text": texts,
+                               "title": [None] * n}), "documents")
+    return write_stage(df, str(tmp_path / "in"), "normalize", Shard("documents", "pii-00000-00000", "", 0))
+
+
+def test_a_stage_stopped_mid_shard_resumes_after_its_last_finished_batch(tmp_path, monkeypatch):
+    shard = _pii_corpus_shard(tmp_path, 60)
+    opts = PIIOptions(operator="pseudonym", checkpoint_rows=25)
+    whole = pii.scrub_frame(shard.read(), ["text", "title"], opts)  # the shard in one go, for comparison
+    real, calls = pii.scrub_frame, []
+
+    def dies_on_the_third_batch(df, columns, options):
+        calls.append(len(df))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the run is stopped in the middle of the shard
+        return real(df, columns, options)
+
+    monkeypatch.setattr(pii, "scrub_frame", dies_on_the_third_batch)
+    work = str(tmp_path / "work")
+    with pytest.raises(KeyboardInterrupt):
+        pii.scrub_shard.fn(shard, opts, work)
+    calls.clear()
+    res = pii.scrub_shard.fn(shard, opts, work)  # the rerun
+    assert calls == [10]  # only the unfinished batch (rows 50-59) is scrubbed again
+    assert res.reused == 50 and res.shard.read().equals(whole[0]) and res.pii == dict(whole[1])
+    assert not (tmp_path / "work" / "pii-batches" / "documents").exists() or not any(
+        (tmp_path / "work" / "pii-batches" / "documents").iterdir())  # the batches go once the shard is written
+    from pairforge.tasks.core.report import RunReport, StageRun
+
+    report = RunReport("d", "v")
+    report.add(StageRun("pii", [res.shard], results=[res]))
+    assert report.reused == {"pii": 50} and "| pii | 50 |" in report.markdown()
+
+
+def test_batches_give_the_same_result_as_the_whole_shard(tmp_path):
+    """Scrubbing is per document (pseudonym numbering, the second pass), so checkpoint batches change nothing."""
+    shard = _pii_corpus_shard(tmp_path, 120)
+    for operator in ("replace", "pseudonym"):
+        whole = pii.scrub_shard.fn(shard, PIIOptions(operator=operator, checkpoint_rows=1000), str(tmp_path / "a"))
+        batched = pii.scrub_shard.fn(shard, PIIOptions(operator=operator, checkpoint_rows=7), str(tmp_path / "b"))
+        assert batched.shard.read().equals(whole.shard.read()) and batched.pii == whole.pii and whole.pii
+        assert whole.reused == batched.reused == 0
