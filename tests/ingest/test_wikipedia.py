@@ -20,7 +20,7 @@ import pytest
 
 from pairforge.tasks.core.recipe import Source
 from pairforge.tasks.core.schema import DOCUMENTS
-from pairforge.tasks.ingest import sources
+from pairforge.tasks.ingest.readers import base as reader_base
 from pairforge.tasks.ingest.sources import read_source_file, stream_source_files
 from pairforge.tasks.ingest.wikipedia import DumpStats, iter_pages, wikitext_to_text
 from tests.conftest import CORPORA, REPO
@@ -54,7 +54,7 @@ def enwiki_chunks() -> list:
     """The shared dump read like ingest does, with a small text budget so articles are handed on in many chunks."""
     chunks = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sources, "MAX_CHUNK_CHARS", HELD_CHARS)
+        mp.setattr(reader_base, "MAX_CHUNK_CHARS", HELD_CHARS)
         stream_source_files(wiki(DUMP), [str(DUMP)], "en", 50_000, chunks.append)
     return chunks
 
