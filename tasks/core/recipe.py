@@ -745,7 +745,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sour
             except SourceError as e:
                 raise RecipeError(f"{path}: sources.{i} ({src.name}): {e}") from None
             except (OSError, RecursionError) as e:  # e.g. a symlink loop: ELOOP, or endless recursion into it
-                why = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+                why = (e.strerror if isinstance(e, OSError) and e.strerror else str(e)) or type(e).__name__
                 raise RecipeError(f"{path}: sources.{i} ({src.name}): cannot list {src.uri}: {why}") from None
         from pairforge.tasks.core import storage
 
