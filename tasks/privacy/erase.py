@@ -287,7 +287,10 @@ def next_version_name(dataset_uri: str, old: str) -> str:
     n = 1
     while f"{base}-erased-{n}" in taken:
         n += 1
-    return f"{base}-erased-{n}"
+    new = f"{base}-erased-{n}"
+    if problem := name_problem(new):  # a version name near the length cap leaves no room for the suffix
+        raise ErasureError(f"{dataset_uri}: no version name left for an erasure of {old!r}: {new!r}: {problem}")
+    return new
 
 
 def gc(dataset_uri: str, keep: int, dry_run: bool = False) -> dict:

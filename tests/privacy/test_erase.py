@@ -449,3 +449,11 @@ def test_erase_and_gc_on_s3(bucket, tmp_path):
     assert gc(dataset, keep=1) == {"kept": ["v2-erased-1"], "deleted": ["v2", "v1"], "dry_run": False}
     assert storage.list_files(f"{dataset}/_index") == []  # v1's index entries went with it
     assert storage.list_files(f"{dataset}/v1") == [] and v1_files  # v1 stayed whole until gc removed it
+
+
+def test_an_erased_version_name_stays_a_name(tmp_path):
+    from pairforge.tasks.privacy.erase import next_version_name
+
+    assert next_version_name(str(tmp_path), "v1-erased-3") == "v1-erased-1"
+    with pytest.raises(ErasureError, match="no version name left"):
+        next_version_name(str(tmp_path), "x" * 95)  # the suffix would pass the length cap
