@@ -47,8 +47,8 @@ class GenerationFailed(RuntimeError):
     """Too many model requests failed; their requests are in the dead-letter table."""
 
 
-STATS_IN_MANIFEST = ("stages", "sources", "quarantine", "rejected", "changed", "pii", "pii_by_source", "no_ner",
-                     "validation", "llm", "dead_letter", "dedup", "augment", "composition")
+STATS_IN_MANIFEST = ("stages", "sources", "quarantine", "rejected", "changed", "reused", "pii", "pii_by_source",
+                     "no_ner", "validation", "llm", "dead_letter", "dedup", "augment", "composition")
 
 
 @dataclass

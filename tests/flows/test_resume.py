@@ -102,6 +102,9 @@ def test_killed_run_resumes_without_recomputing(prefect_server, fake_openai, tmp
     assert set(pairs["task"]) == {"summarization", "classification"}
     llm = manifest["stats"]["llm"]
     assert llm["resumed_tasks"] == 1 and llm["requests"] == 3 and llm["cache_hits"] == 0  # summaries: marker
+    reused = manifest["stats"]["reused"]  # the rerun says what it took over
+    assert set(reused) == per_shard - {"dedup-signature"} | {"ingest", "generate"}, reused
+    assert reused["pii"] == reused["normalize"] == len(set(lines)) and reused["generate"] == 4
 
 
 def test_dask_cluster_gives_the_same_rows(prefect_server, tmp_path):
