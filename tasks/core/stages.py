@@ -76,6 +76,8 @@ STAGES: tuple[Stage, ...] = (
       rows="pairforge.tasks.pairs.quality:ROWS"),
     S("control_tokens", "Chat control tokens", "control_tokens", ("control_tokens.action=keep",),
       rows="pairforge.tasks.pairs.control_tokens:ROWS", options="pairforge.tasks.pairs.control_tokens:Options"),
+    S("sequence_length", "Sequence length", "sequence_length", ("sequence_length.enabled=false",),
+      rows="pairforge.tasks.pairs.sequence_length:ROWS", options="pairforge.tasks.pairs.sequence_length:Options"),
     S("judge", "Judging", None, ("generate.judge.enabled=false",)),  # its options live under generate
     S("dedup", "Deduplication", "dedup", ("dedup.exact=false", "dedup.near=false"), table="pairs",
       rows="pairforge.tasks.curate.dedup:ROWS"),
