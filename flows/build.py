@@ -20,10 +20,11 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.runtime import flow_run
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from pairforge.flows.hooks import on_crashed, on_failure, record_run
+from pairforge.flows.lifecycle import InterruptibleThreadPoolTaskRunner
 from pairforge.flows.steps import GenerationFailed, NothingToExport, Run, ValidationFailed, step
+from pairforge.tasks.core.names import Name
 from pairforge.tasks.core.recipe import RunOptions, load_recipe
 from pairforge.tasks.core.report import RunReport
 from pairforge.tasks.core.settings import get_settings
@@ -53,14 +54,15 @@ def _progress(key: str):
 
 
 def task_runner(runner: str, address: str | None = None, workers: int = 2):
-    """Threads in this process (default), or a Dask cluster: an existing scheduler, else a local one."""
+    """Threads in this process (default; an interrupted run does not wait for its running tasks, see
+    flows/lifecycle.py), or a Dask cluster: an existing scheduler, else a local one."""
     if runner == "dask":
         from prefect_dask import DaskTaskRunner
 
         if address:
             return DaskTaskRunner(address=address)
         return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
-    return ThreadPoolTaskRunner()
+    return InterruptibleThreadPoolTaskRunner()
 
 
 def _settings_runner():
@@ -75,7 +77,7 @@ def _run_name() -> str:
 
 @flow(name="build-dataset", task_runner=_settings_runner(), flow_run_name=_run_name,
       on_failure=[on_failure], on_crashed=[on_crashed])
-def build_dataset(recipe_path: str, version: str | None = None, options: RunOptions | None = None) -> str:
+def build_dataset(recipe_path: str, version: Name | None = None, options: RunOptions | None = None) -> str:
     """Build one version of the dataset a recipe describes; returns the version's URI.
 
     Args:

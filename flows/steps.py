@@ -292,7 +292,7 @@ def export(run: Run, stage: Stage, shards: list[Shard]) -> StageRun:
     except Exception as e:
         get_run_logger().warning("published, but the card artifact or the dedup index could not be written: %s", e)
     if not recipe.export.keep_work:  # intermediate shards hold text from before the PII scrub
-        storage.delete_tree(run.work_uri)
+        storage.delete_tree(run.work_uri, within=run.recipe.work_root)
     return out
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 MAX_NAME = 100  # leaves room for the suffixes pairforge adds (`-erased-<n>`, `.parquet`, temp-file names)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
@@ -50,5 +50,7 @@ def _valid(value: str) -> str:
     return value
 
 
-# a pydantic field type: `name: Name`
-Name = Annotated[str, AfterValidator(_valid)]
+# a pydantic field type: `name: Name`. The JSON schema carries the pattern and the cap (the Prefect UI's form checks
+# them before a run starts); the validator also refuses `.` and `..`, which a schema pattern cannot express here.
+Name = Annotated[str, WithJsonSchema({"type": "string", "pattern": f"^{NAME_PATTERN.pattern}$", "maxLength": MAX_NAME}),
+                 AfterValidator(_valid)]

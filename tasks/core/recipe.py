@@ -74,6 +74,22 @@ class FetchSettings(_Strict):
         "Crawl-delay; turn off only for sites you own")
 
 
+class ReadLimits(_Strict):
+    """What one source file may hold. A file past a limit is quarantined (from where it went past it: the rows
+    before stay) and the other files go on; raise a limit for sources you know to be that large."""
+
+    max_depth: int = Field(100, ge=1, le=1000, description="nesting levels of one JSON record")
+    max_record_bytes: int = Field(16 << 20, ge=1024, description="one line, JSON array element, CSV record or "
+                                  "wiki page")
+    max_document_chars: int = Field(2_000_000, ge=1, description="text of one document or pair (all its turns); "
+                                    "longer rows are quarantined, not split")
+    max_file_bytes: int = Field(256 << 20, ge=1024, description="formats read whole: text, parquet, html, pdf")
+    max_decompressed_bytes: int = Field(4 << 30, ge=1024, description="what one .gz/.bz2 file (or Parquet file) "
+                                        "may inflate to")
+    max_compression_ratio: float = Field(100.0, ge=1, description="decompressed / compressed size, checked past "
+                                         "16 MiB (compression bombs)")
+
+
 class Source(_Strict):
     name: Name
     uri: str = Field(description="path, folder, glob, or s3:// URI (prefix or glob)")
@@ -84,7 +100,9 @@ class Source(_Strict):
         default_factory=dict,
         description="column mapping, target -> source column (e.g. {text: body} or {prompt: question})",
     )
-    encoding: str = "utf-8"
+    encoding: str = Field("auto", description="auto: UTF-8 or UTF-16/32 by byte order mark, else detected per file "
+                          "(recorded in source_encoding); or a codec name, used as it is")
+    limits: ReadLimits = Field(default_factory=ReadLimits)
     fetch: FetchSettings = Field(default_factory=FetchSettings, description="url-list sources only")
     origin: Literal["imported", "human"] = Field(
         "imported",
@@ -95,10 +113,13 @@ class Source(_Strict):
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, v: str) -> str:
+        if v == "auto":
+            return v
         try:
             codecs.lookup(v)
         except LookupError:
-            raise ValueError(f"unknown encoding {v!r} (e.g. utf-8, latin-1, cp1252, utf-16)") from None
+            raise ValueError(f"unknown encoding {v!r} "
+                             "(auto, or a codec such as utf-8, latin-1, cp1252, utf-16)") from None
         return v
 
     @field_validator("format")
@@ -526,7 +547,12 @@ class _RecipeSections(_Strict):
             check_name(version, "version")
         except ValueError as e:
             raise RecipeError(str(e)) from None
-        return storage.join(self.export.work_uri or storage.join(self.dataset_uri, "_work"), version)
+        return storage.join(self.work_root, version)
+
+    @property
+    def work_root(self) -> str:
+        """The folder of the runs' work areas (one per version)."""
+        return self.export.work_uri or storage.join(self.dataset_uri, "_work")
 
     def published(self) -> dict:
         """The recipe as recorded in the manifest: PII allow/deny lists hold names, so only their sizes are kept;

@@ -138,3 +138,17 @@ def test_erasure_survives_the_attempts_and_a_rebuild_keeps_erased_rows_out(datas
     assert (out / "hostile-set" / "LATEST").read_text().strip() == "v2"
     assert (out / "other-dataset" / "precious.txt").read_text() == "not yours"
     assert (out / "other-dataset" / "LATEST").read_text() == "v7\n"
+
+
+@pytest.mark.parametrize("version", ["..", ".", "../x", "/abs", "a/../../b"])
+def test_the_ui_form_refuses_a_path_as_version_before_a_run_starts(version):
+    """The deployment's parameter schema carries the name rule, and Prefect validates parameters before a run."""
+    from prefect.exceptions import ParameterTypeError
+    from prefect.utilities.callables import parameter_schema
+
+    from pairforge.flows.build import build_dataset
+
+    schema = parameter_schema(build_dataset).model_dump()["properties"]["version"]["anyOf"][0]
+    assert schema["pattern"] == "^[A-Za-z0-9._-]+$" and schema["maxLength"] == 100
+    with pytest.raises(ParameterTypeError, match="version"):
+        build_dataset.validate_parameters({"recipe_path": "recipe.yaml", "version": version})
