@@ -13,6 +13,11 @@ URI), so a later incremental run drops rows that were already published. Only ve
 complete count (their `manifest.json` exists: a deleted, garbage-collected or half-written version
 published nothing), and a row published by several versions counts once, for the oldest.
 
+Pairs are near-duplicates only when their question and their answer both are (`pair_parts`, `pairs_near`): a
+passage shared by many questions (a `context` inlined in the prompt, T0 / SQuAD style) is taken apart from the
+question, so two different questions about one passage are never merged, however long the passage. Exact
+duplicates are found on the whole prompt and response, as for documents.
+
 Rows are addressed by (shard name, row number), not by id: copies of a line in one source share an id.
 Hashes are stable across processes, machines and library versions (blake2b, numpy integer arithmetic
 and numpy's frozen RandomState), so signatures in the index stay comparable from run to run.
@@ -24,11 +29,14 @@ import functools
 import hashlib
 import io
 import json
+import re
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -173,28 +181,51 @@ def _params(opts: DedupOptions) -> tuple[str, str]:
     return f"{opts.num_perm}/{opts.seed}/{opts.shingle_size}", f"{b}x{r}"
 
 
+def text_minhash(text: pl.Series, shingle_sizes: tuple[int, ...], opts: DedupOptions,
+                 sets_upto: int | None = None) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """(len(text), num_perm) MinHash signatures (uint64, values < 2^32) of each text's word k-shingles for every k in
+    `shingle_sizes` together; a text without words stays all 2^32 - 1. With `sets_upto`, also each text's sorted
+    shingle hashes when it has at most that many words (else None)."""
+    sig = np.full((len(text), opts.num_perm), MAX32, np.uint64)
+    sets: list[np.ndarray | None] = [None] * len(text)
+    if not len(text):
+        return sig, sets
+    words = text.str.to_lowercase().str.extract_all(r"\w+")
+    lengths = words.list.len().fill_null(0).to_numpy().astype(np.int64)
+    start = 0
+    cum = np.cumsum(lengths)
+    while start < len(text):  # batches of rows with a bounded number of words
+        base = cum[start - 1] if start else 0
+        end = max(start + 1, int(np.searchsorted(cum, base + MAX_WORDS_PER_BATCH, side="right")))
+        flat = words.slice(start, end - start).explode().drop_nulls()
+        hashed = []
+        if len(flat):
+            hashes = _word_hashes(flat)
+            for k in shingle_sizes:  # the MinHash of a union is the element-wise minimum
+                shingles, counts = shingle_hashes(hashes, lengths[start:end], k)
+                sig[start:end] = np.minimum(sig[start:end], minhash(shingles, counts, opts.num_perm, opts.seed))
+                hashed.append((shingles, np.concatenate([[0], np.cumsum(counts)])))
+        if sets_upto is not None:
+            for i in range(start, end):
+                if lengths[i] <= sets_upto:
+                    j = i - start
+                    sets[i] = np.unique(np.concatenate([h[o[j]:o[j + 1]] for h, o in hashed] or [np.zeros(0)]))
+        start = end
+    return sig, sets
+
+
 def signatures(df: pl.DataFrame, table: str, opts: DedupOptions) -> pl.DataFrame:
     """Per row: row number, id, table, exact key, LSH band hashes and MinHash signature (null when the row has
-    no words or near-duplicate detection is off)."""
+    no words or near-duplicate detection is off); for pairs also the parts their comparison reads (`pair_parts`)."""
     b, r = lsh_params(opts.threshold, opts.num_perm)
     text = df.select(row_text(table)).to_series()
-    sig = np.full((len(df), opts.num_perm), MAX32, np.uint64)
-    if opts.near and len(df):
-        words = text.str.to_lowercase().str.extract_all(r"\w+")
-        lengths = words.list.len().fill_null(0).to_numpy().astype(np.int64)
-        start = 0
-        cum = np.cumsum(lengths)
-        while start < len(df):  # batches of rows with a bounded number of words
-            base = cum[start - 1] if start else 0
-            end = max(start + 1, int(np.searchsorted(cum, base + MAX_WORDS_PER_BATCH, side="right")))
-            flat = words.slice(start, end - start).explode().drop_nulls()
-            if len(flat):
-                shingles, counts = shingle_hashes(_word_hashes(flat), lengths[start:end], opts.shingle_size)
-                sig[start:end] = minhash(shingles, counts, opts.num_perm, opts.seed)
-            start = end
+    if opts.near:
+        sig, _ = text_minhash(text, (opts.shingle_size,), opts)
+    else:
+        sig = np.full((len(df), opts.num_perm), MAX32, np.uint64)
     has_sig = ~(sig == MAX32).all(axis=1)
     minhash_params, lsh = _params(opts)
-    return pl.DataFrame({
+    out = pl.DataFrame({
         "row": pl.Series(np.arange(len(df), dtype=np.uint32)),
         "id": df.get_column("id").cast(pl.String),
         "table": pl.Series([table] * len(df), dtype=pl.String),
@@ -208,6 +239,172 @@ def signatures(df: pl.DataFrame, table: str, opts: DedupOptions) -> pl.DataFrame
         pl.lit(minhash_params).alias("minhash"),
         pl.lit(lsh).alias("lsh"),
     ).drop("has_sig")
+    if table == "pairs" and opts.near:
+        out = pl.concat([out, pair_parts(df, opts)], how="horizontal")
+    return out
+
+
+# ---- pairs: the question and the answer apart -------------------------------------------------------
+
+# A pair's prompt is cut into parts (its lines; a long line into sentences). Two pairs are near-duplicates when
+# their answers are, and what is left of their prompts once the parts both hold word for word are set aside (a
+# passage, an instruction) is too: the question. Parts are short, so they are compared on words and word pairs, not
+# on `shingle_size` shingles: "In what year did it open?" and "What year did it open?" share 9 of 11 (0.82),
+# 'How many times does "Gaza" appear?' and 'How many times does "Arafat" appear?' 7 of 13 (0.54). Short text (up to
+# SHORT_PART words) is compared on its exact shingle sets, longer text on MinHash signatures of them.
+PART_SHINGLES = (1, 2)
+SHORT_PART = 48
+LONG_LINE = 24  # words: a longer line is cut after its sentences (a passage, maybe a question inlined after it)
+MAX_PARTS = 64  # beyond: the middle parts are joined into one (a question sits at the start or the end)
+PART_COLUMNS = ["parts", "part_sigs", "part_sets", "part_bands", "resp_sig", "resp_set", "resp_bands",
+                "parts_minhash"]
+_SENTENCE_END = re.compile(r"(?<=[.!?;\u3002\uff01\uff1f])\s+")
+_LABEL = re.compile(r"^(#*\s*\w+(?:[ -]\w+){0,2}\s*:)\s+(?=\S)")  # "Question: ...", "### Input: ..."
+# XOR-ed into the band hashes of parts and answers, so they share buckets with each other's kind only
+_PART_SALT, _RESP_SALT = (np.random.RandomState(104729 + i).randint(1, 1 << 62, size=64, dtype=np.uint64)
+                          for i in range(2))
+
+
+def _parts_label(opts: DedupOptions) -> str:
+    """Which part signatures are comparable (`minhash` labels the whole-row signature)."""
+    return f"{opts.num_perm}/{opts.seed}/parts-{'+'.join(map(str, PART_SHINGLES))}"
+
+
+def prompt_parts(prompt: str | None, context: str | None = None) -> list[str]:
+    """A prompt's parts: its lines, a line of more than LONG_LINE words cut after its sentences (a short line stays
+    whole: a question quoting "two. sentences" is one part), and a leading label ("Question:", "### Input:") apart
+    from what it labels; a `context` found inside the prompt is cut out first, so it never shares a part with the
+    question around it. Parts without words are left out."""
+    prompt = prompt or ""
+    if context and context.strip() and context in prompt:
+        prompt = prompt.replace(context, f"\n{context}\n")
+    parts = []
+    for line in prompt.splitlines():
+        long = len(re.findall(r"\w+", line)) > LONG_LINE
+        for part in _SENTENCE_END.split(line) if long else [line]:
+            label = _LABEL.match(part.strip())
+            parts += [label.group(1), part.strip()[label.end():]] if label else [part.strip()]
+    parts = [p for p in parts if re.search(r"\w", p)]
+    if len(parts) > MAX_PARTS:
+        head, tail = MAX_PARTS // 2, MAX_PARTS - MAX_PARTS // 2 - 1
+        parts = parts[:head] + [" ".join(parts[head:len(parts) - tail])] + parts[len(parts) - tail:]
+    return parts
+
+
+def _part_key(part: str) -> int:
+    """A 64-bit hash of the part lowercased without punctuation and whitespace (parts "shared word for word")."""
+    return int.from_bytes(_digest(re.sub(r"[\W_]+", "", part.lower()), 8), "little")
+
+
+def _per_row(values: pl.Series, lengths: np.ndarray) -> pl.Series:
+    """`values` cut into one list per row, `lengths[i]` values for row i."""
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    return pl.Series(pa.ListArray.from_arrays(offsets, values.to_arrow()))
+
+
+def pair_parts(df: pl.DataFrame, opts: DedupOptions) -> pl.DataFrame:
+    """Per pair: its prompt's part keys, their MinHash signatures and band hashes, and the answer's signature and band
+    hashes (all word and word-pair shingles, `PART_SHINGLES`); the `context` column, when the prompt holds it, is
+    cut out as parts of its own."""
+    b, r = lsh_params(opts.threshold, opts.num_perm)
+    contexts = df.get_column("context").to_list() if "context" in df.columns else [None] * len(df)
+    parts = [prompt_parts(p, c) for p, c in zip(df.get_column("prompt").to_list(), contexts, strict=True)]
+    flat = [p for row in parts for p in row]
+    part_sig, part_sets = text_minhash(pl.Series(flat, dtype=pl.String), PART_SHINGLES, opts, SHORT_PART)
+    part_bands = band_hashes(part_sig, b, r) ^ _PART_SALT[:b]
+    resp_sig, resp_sets = text_minhash(df.get_column("response").fill_null(""), PART_SHINGLES, opts, SHORT_PART)
+    resp_bands = band_hashes(resp_sig, b, r) ^ _RESP_SALT[:b]
+    lengths = np.array([len(row) for row in parts], dtype=np.int64)
+    keys = [[_part_key(p) for p in row] for row in parts]
+    # a part that other rows of the shard hold too (their passage, their instruction) gets no buckets: it would put
+    # them all in one, and what tells their duplicates apart is in their other parts and answers, which have buckets
+    seen = Counter(k for row in keys for k in set(row))
+    own = np.array([seen[k] == 1 for row in keys for k in row], dtype=bool)
+    part_bands = part_bands[own]
+    return pl.DataFrame({
+        "parts": pl.Series(keys, dtype=pl.List(pl.UInt64)),
+        "part_sigs": _per_row(pl.Series(part_sig.astype(np.uint32)).cast(pl.Array(pl.UInt32, opts.num_perm)),
+                              lengths),
+        "part_sets": _per_row(pl.Series([None if x is None else x.tolist() for x in part_sets],
+                                        dtype=pl.List(pl.UInt32)), lengths),
+        "part_bands": _per_row(pl.Series(part_bands.ravel()), np.array(
+            [sum(seen[k] == 1 for k in row) for row in keys], dtype=np.int64) * b),
+        "resp_sig": pl.Series(resp_sig.astype(np.uint32)).cast(pl.Array(pl.UInt32, opts.num_perm)),
+        "resp_set": pl.Series([None if x is None else x.tolist() for x in resp_sets], dtype=pl.List(pl.UInt32)),
+        "resp_bands": pl.Series(resp_bands).cast(pl.Array(pl.UInt64, b)),
+        "parts_minhash": pl.Series([_parts_label(opts)] * len(df), dtype=pl.String),
+    })
+
+
+@dataclass
+class PairParts:
+    """What the comparison of a pair reads: its prompt's part keys, their signatures (one row each) and shingle sets
+    (None for a long part), and the answer's signature and set."""
+
+    keys: list[int]
+    sigs: np.ndarray
+    sets: list[list[int] | None]
+    resp_sig: np.ndarray
+    resp_set: list[int] | None
+
+
+def _pair_parts_of(rows: pl.DataFrame, index: np.ndarray, opts: DedupOptions) -> dict[int, PairParts]:
+    """`PairParts` of signature rows (the PART_COLUMNS), keyed by `index`; rows recorded without parts are left out."""
+    counts = rows.get_column("part_sigs").list.len().fill_null(0).to_numpy().astype(np.int64)
+    flat = rows.get_column("part_sigs").explode().drop_nulls()
+    sigs = flat.to_numpy().reshape(-1, opts.num_perm) if len(flat) else np.zeros((0, opts.num_perm), np.uint32)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    resp = rows.get_column("resp_sig")
+    resp_sigs = resp.fill_null(np.full(opts.num_perm, MAX32, np.uint32).tolist()).to_numpy()
+    out = {}
+    columns = (rows.get_column(c).to_list() for c in ("parts", "part_sets", "resp_set"))
+    for n, (i, keys, sets, resp_set) in enumerate(zip(index.tolist(), *columns, strict=True)):
+        if resp[n] is not None:
+            out[i] = PairParts(keys, sigs[starts[n]:starts[n + 1]], sets, resp_sigs[n], resp_set)
+    return out
+
+
+def similarity(sets_a: list, sigs_a: np.ndarray, sets_b: list, sigs_b: np.ndarray) -> float:
+    """Jaccard similarity of the union of each side's shingles: exact when every part is short, else the share of
+    agreeing values of the union's MinHash signature (the element-wise minimum of its parts')."""
+    if all(s is not None for s in (*sets_a, *sets_b)):
+        a, b = set().union(*sets_a), set().union(*sets_b)
+        return len(a & b) / len(a | b) if a | b else 1.0
+    return float((sigs_a.min(axis=0) == sigs_b.min(axis=0)).mean())
+
+
+def pairs_near(a: PairParts, b: PairParts, threshold: float) -> bool:
+    """Are two pairs near-duplicates? Their answers must be (Jaccard >= threshold), and so must what is left of their
+    prompts once the parts both hold word for word are set aside: a shared passage or instruction does not count,
+    the question does. Nothing left on either side: the prompts are the same; on one side only: one prompt adds a
+    question to the other, not a duplicate."""
+    if similarity([a.resp_set], a.resp_sig[None], [b.resp_set], b.resp_sig[None]) < threshold:
+        return False
+    shared = set(a.keys) & set(b.keys)
+    rest_a = [i for i, k in enumerate(a.keys) if k not in shared]
+    rest_b = [i for i, k in enumerate(b.keys) if k not in shared]
+    if not rest_a or not rest_b:
+        return not rest_a and not rest_b
+    return similarity([a.sets[i] for i in rest_a], a.sigs[rest_a], [b.sets[i] for i in rest_b],
+                      b.sigs[rest_b]) >= threshold
+
+
+def _more_bands(frame: pl.DataFrame, opts: DedupOptions, stored: bool) -> pl.Series:
+    """Per row the band hashes of its parts and answer, in one list (null for rows without parts): the stored ones, or
+    (`stored` False: other banding) recomputed from the part signatures."""
+    b, r = lsh_params(opts.threshold, opts.num_perm)
+    if stored:
+        return frame.select(pl.concat_list(pl.col("part_bands"), pl.col("resp_bands").arr.to_list())).to_series()
+    out = []
+    for sigs, resp in zip(frame.get_column("part_sigs").to_list(), frame.get_column("resp_sig").to_list(),
+                          strict=True):
+        if resp is None:
+            out.append(None)
+            continue
+        parts = np.asarray(sigs, dtype=np.uint64).reshape(-1, opts.num_perm)
+        out.append(np.concatenate([(band_hashes(parts, b, r) ^ _PART_SALT[:b]).ravel(),
+                                   band_hashes(np.asarray([resp], np.uint64), b, r)[0] ^ _RESP_SALT[:b]]).tolist())
+    return pl.Series(out, dtype=pl.List(pl.UInt64))
 
 
 @task(name="dedup-signature", cache_policy=NO_CACHE, task_run_name="dedup-signature-{shard.name}", **RETRYING)
@@ -311,10 +508,17 @@ def _index_entries(data: bytes, opts: DedupOptions, published_in: str) -> pl.Dat
             pl.when("has").then("bands")).to_series()
     else:  # other MinHash parameters: signatures are not comparable, exact keys still are
         bands = pl.Series([None] * len(head), dtype=bands_type)
+    more = pl.Series([None] * len(head), dtype=pl.List(pl.UInt64))
+    if set(PART_COLUMNS) <= set(pl.read_parquet_schema(io.BytesIO(data))):  # pairs recorded with their parts
+        labels = _columns(data, ["parts_minhash", "lsh"])
+        if len(labels) and (labels.get_column("parts_minhash") == _parts_label(opts)).all():
+            same_lsh = bool((labels.get_column("lsh") == lsh).all())
+            cols = ["part_bands", "resp_bands"] if same_lsh else ["part_sigs", "resp_sig"]
+            more = _more_bands(_columns(data, cols), opts, stored=same_lsh)
     return head.select("id", "exact").with_columns(
         bands.cast(bands_type).alias("bands"), pl.lit(None, pl.String).alias("shard"),
         pl.lit(None, pl.UInt32).alias("row"), pl.lit(published_in).alias("published_in"),
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("pos"),
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("pos"), more.alias("more"),
     )
 
 
@@ -325,7 +529,7 @@ def _load_keys(signature_uris: list[str], index_uri: str | None, table: str, opt
     shard order. Returns (keys frame with `node`, files to read signatures from, number of earlier rows)."""
     b, _ = lsh_params(opts.threshold, opts.num_perm)
     bands_type = pl.Array(pl.UInt64, b)
-    cols = ["id", "exact", "bands", "shard", "row", "published_in", "file", "pos"]
+    cols = ["id", "exact", "bands", "shard", "row", "published_in", "file", "pos", "more"]
     frames, files = [], []
     erased = [(u, _index_entries(storage.read_bytes(u), opts, ERASED_IN)) for u in parquet_files(erased_uri)
               ] if erased_uri else []
@@ -336,22 +540,27 @@ def _load_keys(signature_uris: list[str], index_uri: str | None, table: str, opt
         frames = [pl.concat(frames).unique("id", keep="first", maintain_order=True)]
     published = sum(len(f) for f in frames)
     for uri in signature_uris:
-        df = storage.read_parquet(uri, columns=["shard", "row", "id", "exact", "bands"])
+        data = storage.read_bytes(uri)
+        df = _columns(data, ["shard", "row", "id", "exact", "bands"])
+        parts = set(PART_COLUMNS) <= set(pl.read_parquet_schema(io.BytesIO(data)))
+        more = _more_bands(_columns(data, ["part_bands", "resp_bands"]), opts, stored=True) if parts else None
         frames.append(df.with_columns(
             pl.col("bands").cast(bands_type), pl.lit(None, pl.String).alias("published_in"),
             pl.lit(len(files), pl.Int32).alias("file"),
             pl.int_range(pl.len(), dtype=pl.UInt32).alias("pos"),
+            more.alias("more") if more is not None else pl.lit(None, pl.List(pl.UInt64)).alias("more"),
         ))
         files.append(uri)
     keys = pl.concat([f.select(cols) for f in frames]) if frames else pl.DataFrame(
         schema={"id": pl.String, "exact": pl.String, "bands": bands_type, "shard": pl.String, "row": pl.UInt32,
-                "published_in": pl.String, "file": pl.Int32, "pos": pl.UInt32})
+                "published_in": pl.String, "file": pl.Int32, "pos": pl.UInt32, "more": pl.List(pl.UInt64)})
     return keys.with_row_index("node"), files, published
 
 
 def _candidate_pairs(keys: pl.DataFrame, published: int) -> pl.DataFrame:
     """(a, b) node pairs with a < b that share an LSH bucket, b from this run (published rows were compared with
-    each other when they were new)."""
+    each other when they were new). Pairs also share buckets through a part of their prompts or their answers
+    (`more`): a bucket of a passage that many questions share holds them all, one of a question only its rewordings."""
     nodes = keys.filter(pl.col("bands").is_not_null())
     if len(nodes) < 2:
         return pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})
@@ -359,11 +568,16 @@ def _candidate_pairs(keys: pl.DataFrame, published: int) -> pl.DataFrame:
     n, b = bands.shape
     members = pl.DataFrame({"node": np.repeat(nodes.get_column("node").to_numpy(), b),
                             "band": np.tile(np.arange(b, dtype=np.uint16), n), "h": bands.ravel()})
+    if "more" in nodes.columns:
+        more = (nodes.select("node", pl.col("more").alias("h")).explode("h").drop_nulls()
+                .select("node", pl.lit(b, pl.UInt16).alias("band"), "h").unique())
+        members = pl.concat([members, more.cast(members.schema)])
     new = pl.col("node") >= published
     buckets = (
         members.join(members.filter(new).select("band", "h").unique(), on=["band", "h"], how="semi")
         .group_by("band", "h").agg(pl.col("node").sort())
         .filter(pl.col("node").list.len() > 1)
+        .select("node").unique(maintain_order=True)  # rows that share a passage share its parts' buckets: once
         .with_row_index("bucket")
         .select("bucket", pl.col("node").list.len().alias("size"), "node")
         .explode("node")
@@ -378,23 +592,35 @@ def _candidate_pairs(keys: pl.DataFrame, published: int) -> pl.DataFrame:
 
 
 def _verify(pairs: pl.DataFrame, keys: pl.DataFrame, files: list[str], opts: DedupOptions) -> np.ndarray:
-    """Per candidate pair: do the signatures agree on at least `threshold` of their values?"""
+    """Per candidate pair: do the signatures agree on at least `threshold` of their values? Two pairs that both have
+    parts are compared on them instead (`pairs_near`); a row recorded without them (an index written before) is
+    compared on its whole signature, and so is a row erased on request: whatever repeats most of its text (its
+    passage with another question, say) goes, as before."""
     if not len(pairs):
         return np.zeros(0, bool)
     need = np.unique(np.concatenate([pairs.get_column("a").to_numpy(), pairs.get_column("b").to_numpy()]))
     where = keys.select("file", "pos").to_numpy()[need]
     sig = np.empty((len(need), opts.num_perm), np.uint32)
+    parts: dict[int, PairParts] = {}  # index into `need` -> what pairs are compared on
+    erased = set(np.flatnonzero(keys.get_column("published_in").gather(need).eq_missing(ERASED_IN).to_numpy()).tolist())
     for f in np.unique(where[:, 0]):
         mine = np.flatnonzero(where[:, 0] == f)
-        column = storage.read_parquet(files[f], columns=["sig"]).get_column("sig")
-        sig[mine] = column.gather(where[mine, 1]).to_numpy()
+        data = storage.read_bytes(files[f])
+        sig[mine] = _columns(data, ["sig"]).get_column("sig").gather(where[mine, 1]).to_numpy()
+        if (set(PART_COLUMNS) <= set(pl.read_parquet_schema(io.BytesIO(data)))
+                and (_columns(data, ["parts_minhash"]).get_column("parts_minhash") == _parts_label(opts)).all()):
+            parts.update(_pair_parts_of(_columns(data, PART_COLUMNS[:-1])[where[mine, 1].tolist()], mine, opts))
     ia = np.searchsorted(need, pairs.get_column("a").to_numpy())
     ib = np.searchsorted(need, pairs.get_column("b").to_numpy())
     agree = np.empty(len(pairs))
     for s0 in range(0, len(pairs), VERIFY_BATCH):
         sl = slice(s0, s0 + VERIFY_BATCH)
         agree[sl] = (sig[ia[sl]] == sig[ib[sl]]).mean(axis=1)
-    return agree >= opts.threshold
+    ok = agree >= opts.threshold
+    for n, (x, y) in enumerate(zip(ia.tolist(), ib.tolist(), strict=True)):
+        if x in parts and y in parts and x not in erased and y not in erased:
+            ok[n] = pairs_near(parts[x], parts[y], opts.threshold)
+    return ok
 
 
 def cluster(keys: pl.DataFrame, files: list[str], published: int, opts: DedupOptions) -> tuple[pl.DataFrame, dict]:
@@ -413,8 +639,8 @@ def cluster(keys: pl.DataFrame, files: list[str], published: int, opts: DedupOpt
     candidates = verified = 0
     if opts.near:
         # exact copies join their group's first row anyway: leave them out of the buckets
-        lsh_keys = keys.with_columns(
-            pl.when(~pl.col("node").is_in(exact_followers.implode())).then(pl.col("bands")).alias("bands"))
+        follower = pl.col("node").is_in(exact_followers.implode())
+        lsh_keys = keys.with_columns(pl.when(~follower).then(pl.col(c)).alias(c) for c in ("bands", "more"))
         pairs = _candidate_pairs(lsh_keys, published)
         ok = _verify(pairs, keys, files, opts)
         candidates, verified = len(pairs), int(ok.sum())
@@ -536,8 +762,12 @@ def update_index(index_uri: str, table: str, version: str, version_uri: str, sig
     if not len(published):
         return None
     cols = ["id", "exact", "bands", "sig", "minhash", "lsh"]
-    rows = [storage.read_parquet(u, columns=cols).filter(pl.col("id").is_in(published.implode()))
-            for u in signature_uris]
+    rows = []
+    for u in signature_uris:
+        data = storage.read_bytes(u)
+        parts = set(PART_COLUMNS) <= set(pl.read_parquet_schema(io.BytesIO(data)))  # pairs: their parts too
+        rows.append(_columns(data, cols + (PART_COLUMNS if parts else [])).filter(
+            pl.col("id").is_in(published.implode())))
     rows = [r for r in rows if len(r)]
     if not rows:
         return None

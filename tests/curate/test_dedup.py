@@ -1,5 +1,6 @@
 """tasks.curate.dedup: exact and MinHash near-duplicates over real articles, keep: all, the incremental index (local and
-S3; only complete versions, each row once), pairs, and signatures that stay the same across processes."""
+S3; only complete versions, each row once), pairs (questions and answers apart: many questions about one passage),
+and signatures that stay the same across processes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -17,10 +19,15 @@ from pairforge.tasks.core.recipe import DedupOptions
 from pairforge.tasks.core.schema import conform, stable_id
 from pairforge.tasks.core.shards import Shard, apply_row_stage, write_stage
 from pairforge.tasks.curate.dedup import (
+    PART_COLUMNS,
+    PairParts,
+    _pair_parts_of,
     apply_decisions,
     exact_keys,
     find_duplicates,
     near_reason,
+    pairs_near,
+    prompt_parts,
     signature_shard,
     signatures,
     update_index,
@@ -307,3 +314,169 @@ def test_index_of_an_incomplete_version_is_ignored_and_republished_rows_count_on
     by_version = dict(old.group_by("published_in").len().rows())
     assert by_version == {"zeta": len(kept1), "alpha": len(kept2) - len(kept1)}
     assert set(kept3["text"]) <= set(kept["text"])  # what the incomplete version held is new again
+
+
+# ---- pairs: many questions over one passage (T0 / SQuAD style) ---------------------------------------------------
+
+PASSAGE = LINES[250]  # the longest article of the corpus (620 words)
+
+
+def reading_questions(text: str = PASSAGE) -> list[tuple[str, str]]:
+    """200 distinct reading-comprehension questions about one passage, with their answers; 50 are answered "Yes"
+    and many a count such as "1", so answers alone do not tell them apart."""
+    words = text.split()
+    plain = [re.sub(r"\W", "", w).lower() for w in words]
+    distinct = list(dict.fromkeys(w for w in plain if len(w) > 3))
+    out = []
+    for i in range(50):
+        at = 12 * i + 1
+        out.append((f'According to the passage, what comes after "{" ".join(words[at:at + 5])}"?',
+                    " ".join(words[at + 5:at + 11])))
+        out.append((f'Which words come just before "{" ".join(words[at + 3:at + 8])}" in the text?',
+                    " ".join(words[at - 1:at + 3])))
+        out.append((f'Does the passage say "{" ".join(words[at + 6:at + 11])}"?', "Yes"))
+        out.append((f'How many times does the word "{distinct[i]}" appear in the passage?',
+                    str(plain.count(distinct[i]))))
+    return out
+
+
+REWORDINGS = [  # the same question, trivially reworded: a word added or left out, case and punctuation
+    lambda q: q.replace("what comes after", "what comes right after"),
+    lambda q: q.upper().replace(",", " ;"),
+    lambda q: q.replace("come just before", "come before"),
+    lambda q: q.replace("in the text?", "in the text, please?"),
+]
+
+
+def reading_pairs(layout: str, questions: list[tuple[str, str]], suffix: str = "") -> pl.DataFrame:
+    """The passage inlined in every prompt on lines of its own (T0's templates), on the question's line, or in the
+    `context` column with the bare question as the prompt."""
+    rows = []
+    for n, (q, a) in enumerate(questions):
+        if layout == "lines":
+            prompt, context = f"Read the passage and answer the question.\n\nPassage: {PASSAGE}\n\nQuestion: {q}", None
+        elif layout == "one line":
+            prompt, context = f"Read the passage and answer the question. Passage: {PASSAGE} Question: {q}", None
+        else:
+            prompt, context = q, PASSAGE
+        rows.append({"id": f"q{n:03d}{suffix}", "doc_id": "passage", "prompt": prompt, "response": a,
+                     "context": context, "source": "t0-style", "license": "LGPL-2.1"})
+    return conform(pl.DataFrame(rows), "pairs")
+
+
+@pytest.mark.parametrize("layout", ["lines", "one line", "context column"])
+def test_pairs_sharing_a_passage_keep_every_distinct_question(layout, tmp_path):
+    """T0 adversarial QA style: 200 distinct questions over one real passage. Compared on the whole text they were
+    near-duplicates of each other (199 were dropped); compared as question and answer apart, every one is kept, and
+    a question asked again in other words with the same answer is still dropped."""
+    work = str(tmp_path)
+    questions = reading_questions()
+    assert len({q for q, _ in questions}) == 200
+    again = [(f(q), a) for i, (q, a) in enumerate(questions) if i % 5 == 0 for f in REWORDINGS if f(q) != q]
+    df = pl.concat([reading_pairs(layout, questions), reading_pairs(layout, again, suffix="-again")])
+    kept, rejected, stats, counts, _ = run_dedup(shards_of(df, work, 64, "pairs", "t0"), DedupOptions(), work,
+                                                 table="pairs")
+    assert set(kept.filter(~pl.col("id").str.ends_with("-again"))["id"]) == set(df["id"].head(200))
+    missed = set(kept.filter(pl.col("id").str.ends_with("-again"))["prompt"])
+    if layout == "one line":
+        # a question quoting across a sentence end ("Tulkarem. They also") is cut there when it shares its line with
+        # the passage; what is left of it is too short to be a near-duplicate after a word is left out
+        assert len(missed) <= 2 and all(re.search(r'"[^"]*[.!?] [^"]*"', p.split("Question: ")[-1]) for p in missed)
+    else:
+        assert missed == set()
+    assert counts.get("exact duplicate") == 40  # the shouted copies
+    assert counts.get(NEAR, 0) >= len(again) - 40 - len(missed)
+
+
+def test_whole_text_comparison_merged_the_questions_sharing_a_passage():
+    """What the old comparison saw: two different questions about the passage agree on over 95% of their word
+    5-shingles, well above the 0.8 threshold; the same questions as question and answer apart do not come close."""
+    (q1, a1), (q2, a2) = reading_questions()[2], reading_questions()[6]  # both answered "Yes"
+    p1, p2 = (reading_pairs("lines", [qa])["prompt"].item() for qa in ((q1, a1), (q2, a2)))
+    assert jaccard(f"{p1}\n{a1}", f"{p2}\n{a2}") > 0.95
+
+
+def parts_of(df: pl.DataFrame) -> list[PairParts]:
+    opts = DedupOptions()
+    sig = signatures(df, "pairs", opts)
+    return list(_pair_parts_of(sig, np.arange(len(df)), opts).values())
+
+
+def pair_frame(*pairs: tuple[str, str]) -> pl.DataFrame:
+    return conform(pl.DataFrame({"id": [str(i) for i in range(len(pairs))], "prompt": [p for p, _ in pairs],
+                                 "response": [r for _, r in pairs]}), "pairs")
+
+
+def test_a_pair_is_a_near_duplicate_only_when_question_and_answer_both_are():
+    passage = f"Passage: {PASSAGE}\nQuestion: "
+    answer = "Mr Arafat, who has been confined to Ramallah since December, called the attacks a crime."
+    a, reworded, other_q, other_a, long_a = parts_of(pair_frame(
+        (passage + "What did Mr Arafat call the attacks on Tuesday?", answer),
+        (passage + "What did Mr Arafat call the attacks on Tuesday, please?", answer),
+        (passage + "What did Mr Sharon call the attacks on Tuesday?", answer),
+        (passage + "What did Mr Arafat call the attacks on Tuesday?", "A crime."),
+        (passage + "What did Mr Arafat call the attacks on Tuesday?", answer.replace("called", "publicly called")),
+    ))
+    assert pairs_near(a, reworded, 0.8)  # 17 of 19 words and word pairs
+    assert not pairs_near(a, other_q, 0.8)  # one name differs: another question (14 of 20)
+    assert not pairs_near(a, other_a, 0.8)  # same question, another answer
+    assert pairs_near(a, long_a, 0.8)  # the same answer with a word more (28 of 32)
+    assert not pairs_near(a, long_a, 0.9)
+
+
+def test_prompt_parts_set_a_passage_and_labels_apart():
+    assert prompt_parts("### Instruction:\nSummarise this.\n\n### Input: The cat sat. It purred.") == [
+        "### Instruction:", "Summarise this.", "### Input:", "The cat sat. It purred."]  # a short line stays whole
+    long_line = f"Read this. {PASSAGE} Question: Who spoke?"
+    parts = prompt_parts(long_line)
+    assert parts[0] == "Read this." and parts[-2:] == ["Question:", "Who spoke?"] and len(parts) > 20
+    context = LINES[3][:300]  # ends mid-sentence: without the context column the question would share its part
+    inline = f"Context: {context} and who resigned?"
+    assert prompt_parts(inline)[-1].endswith("debt rep and who resigned?")
+    cut = prompt_parts(inline, context=context)
+    assert cut[0] == "Context:" and cut[-1] == "and who resigned?" and all(p in context for p in cut[1:-1])
+    assert prompt_parts("") == [] and prompt_parts("?!\n\n...") == []
+    assert len(prompt_parts(". ".join(f"Sentence number {i}" for i in range(200)) + ".")) == 64  # middle joined
+
+
+def test_incremental_keeps_new_questions_about_a_published_passage(tmp_path):
+    """Against the index of an earlier version: a new question about a passage it published is new; the same
+    question reworded is already published. An index written before pairs had parts compares whole texts."""
+    root = str(tmp_path)
+    index_uri = storage.join(root, "_index")
+    questions = reading_questions()
+    first = reading_pairs("lines", questions[:100])
+    kept1, _, _, _, uris1 = run_dedup(shards_of(first, root + "/w1", 50, "pairs", "t0"), DedupOptions(),
+                                      root + "/w1", table="pairs")
+    storage.write_parquet(kept1, storage.join(root, "v1", "pairs", "train-00000-of-00001.parquet"))
+    storage.write_bytes(storage.join(root, "v1", "manifest.json"),
+                        json.dumps({"version": "v1", "created_at": "2025-01-01T00:00:00+00:00"}).encode())
+    update_index.fn(index_uri, "pairs", "v1", storage.join(root, "v1"), uris1)
+    second = pl.concat([reading_pairs("lines", questions[100:]),
+                        reading_pairs("lines", [(REWORDINGS[0](questions[0][0]), questions[0][1])], "-again")])
+    opts = DedupOptions(incremental=True)
+    work = root + "/w2"
+    kept2, rejected, _, _, _ = run_dedup(shards_of(second, work, 50, "pairs", "t0b"), opts, work, "pairs", index_uri)
+    assert set(kept2["id"]) == set(second["id"].head(100))
+    assert rejected["id"].to_list() == ["q000-again"] and rejected["reason"].to_list() == ["already published"]
+
+    index_file = storage.join(index_uri, "pairs", "v1.parquet")  # as written before pairs had parts
+    storage.write_parquet(storage.read_parquet(index_file).drop(PART_COLUMNS), index_file)
+    work = root + "/w3"
+    kept3, _, _, _, _ = run_dedup(shards_of(second, work, 50, "pairs", "t0c"), opts, work, "pairs", index_uri)
+    assert len(kept3) < 10  # the whole-text comparison: the shared passage dominates, as it used to
+
+
+def test_near_copies_of_erased_pairs_are_judged_on_the_whole_text(tmp_path):
+    """The erasure register is stricter than dedup: a pair that repeats most of an erased pair's text (its passage,
+    with another question) goes, even though dedup would keep it."""
+    root = str(tmp_path)
+    questions = reading_questions()
+    erased = reading_pairs("lines", questions[:1])
+    erased_uri = storage.join(root, "_erasure", "signatures", "pairs")
+    storage.write_parquet(signatures(erased, "pairs", DedupOptions()), storage.join(erased_uri, "v1.parquet"))
+    new = reading_pairs("lines", questions[1:4])
+    uris = [signature_shard.fn(s, DedupOptions(), root) for s in shards_of(new, root, 10, "pairs", "t0")]
+    found = find_duplicates.fn(uris, DedupOptions(), "pairs", None, root, erased_uri=erased_uri)
+    decisions = storage.read_parquet(found["decisions_uri"])
+    assert sorted(decisions.filter(pl.col("action") == "drop")["id"]) == ["q000", "q001", "q002"]  # renumbered
