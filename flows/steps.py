@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from prefect import get_run_logger, unmapped
 from prefect.artifacts import create_markdown_artifact
 
-from pairforge.tasks.core import storage
+from pairforge.tasks.core import bounds, storage
 from pairforge.tasks.core.recipe import Recipe
 from pairforge.tasks.core.report import RunReport, StageRun, rows_per_table, source_of
 from pairforge.tasks.core.settings import get_settings
@@ -314,5 +314,13 @@ STEPS = {
 
 
 def step(stage: Stage):
-    return STEPS.get(stage.name, rows)
+    """How `stage` runs, followed by the sanity bounds on what it did (tasks.core.bounds)."""
+    run_stage = STEPS.get(stage.name, rows)
+
+    def checked(run: Run, stage: Stage, shards: list[Shard]) -> StageRun:
+        done = run_stage(run, stage, shards)
+        done.failure = done.failure or bounds.check(run.recipe, done)
+        return done
+
+    return checked
 

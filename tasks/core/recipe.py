@@ -26,6 +26,7 @@ from pydantic import (
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.names import MAX_NAME, Name, check_name
 from pairforge.tasks.core.options import Strict
+from pairforge.tasks.core.stages import NAMES as STAGE_NAMES
 from pairforge.tasks.core.stages import SKIPPABLE, skip_overrides, stage_options
 from pairforge.tasks.ingest.readers import FORMATS, SOURCE_FORMATS, TABLE_FORMATS
 from pairforge.tasks.pairs.generators import GENERATORS
@@ -391,6 +392,27 @@ class QualityOptions(_Strict):
     )
 
 
+class BoundsOptions(_Strict):
+    """Checks after every stage: a stage that removes more than its share of a table, or a split left empty, stops
+    the run before anything is published, with a message naming the stage, the share and the top reasons."""
+
+    max_removed_share: float = Field(0.5, gt=0.0, le=1.0, description="the most of a table one stage may remove")
+    stages: dict[str, Annotated[float, Field(gt=0.0, le=1.0)]] = Field(
+        default_factory=dict, description="a stage's own bound (1.0: none); ingest is unbounded unless listed")
+    min_rows: int = Field(20, ge=0, description="tables with fewer rows coming in are not checked (trials)")
+    empty_splits: Literal["fail", "allow"] = Field("fail", description="a split with a share in `split` but no rows")
+
+    @field_validator("stages")
+    @classmethod
+    def _known_stages(cls, v: dict[str, float]) -> dict[str, float]:
+        if unknown := sorted(set(v) - set(STAGE_NAMES)):
+            raise ValueError(f"no stage named {', '.join(unknown)} (stages: {', '.join(STAGE_NAMES)})")
+        return v
+
+    def bound(self, stage: str) -> float:
+        return self.stages.get(stage, 1.0 if stage == "ingest" else self.max_removed_share)
+
+
 class SplitOptions(_Strict):
     train: float = Field(0.9, ge=0.0, le=1.0)
     validation: float = Field(0.05, ge=0.0, le=1.0)
@@ -526,6 +548,7 @@ class _RecipeSections(_Strict):
     validation: ValidationOptions = Field(default_factory=ValidationOptions)
     license_policy: LicensePolicy = Field(default_factory=LicensePolicy)
     export: ExportOptions = Field(default_factory=ExportOptions)
+    bounds: BoundsOptions = Field(default_factory=BoundsOptions)
     work_shard_rows: int = Field(50_000, ge=1, description="rows per intermediate shard in the work area")
     sample_rows: int | None = Field(None, ge=1, description="read at most this many rows of each source (trials)")
     # sha256 of the recipe file's bytes and the --set overrides (machine-independent, unlike resolved paths)
