@@ -24,6 +24,7 @@ DOCUMENTS = pl.Schema(
         "title": pl.String,  # web page or article title, when the source has one
         "retrieved_at": RETRIEVED_AT,  # when the source was read (provenance)
         "pipeline_version": pl.String,  # pairforge version that read it (provenance)
+        "source_encoding": pl.String,  # text encoding the source file was read in (provenance); null: not text
         "dup_cluster": pl.String,  # id of the near-duplicate cluster's kept row; null for rows without duplicates
     }
 )
@@ -48,6 +49,7 @@ PAIRS = pl.Schema(
         "augmented_from": pl.String,  # id of the pair an augmented pair was made from
         "retrieved_at": RETRIEVED_AT,
         "pipeline_version": pl.String,
+        "source_encoding": pl.String,
         "dup_cluster": pl.String,
     }
 )

@@ -4,17 +4,19 @@ The formats themselves are readers in `tasks/ingest/readers/` (one registry, one
 family); this module is what they share around them: which files a source reads, streaming files through
 a reader into bounded chunks, and the `ingest` task that writes those chunks as shards.
 
-A reader never raises for bad data: a line that is not valid UTF-8 or JSON, a row without the
-mapped field, or a file that cannot be parsed at all becomes a quarantine row with its reason,
-and everything else in the file is kept. Only storage failures (worth a retry) raise.
+One bad file never costs the others: a line that no encoding explains or that is not JSON, a row without the
+mapped field, a file past one of the source's `limits`, a file that cannot be parsed at all or whose reader
+fails in any way becomes a quarantine row with its reason (a position and the kind of error, never file
+content), and the rest of the file and of the batch is kept. Entries that are not regular files (directories
+matched by a glob, FIFOs, sockets, dangling symlinks, symlink loops) and files that yield no rows (empty,
+blank, header only) are listed in the quarantine too. Only storage failures worth a retry raise.
 """
 
 from __future__ import annotations
 
-import zlib
+import fnmatch
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -25,8 +27,8 @@ from pairforge.tasks.core import storage
 from pairforge.tasks.core.schema import QUARANTINE
 from pairforge.tasks.core.shards import RETRYING, Shard, resumable, write_stage
 from pairforge.tasks.ingest.readers import FORMATS
-from pairforge.tasks.ingest.readers.base import BadRow, Collector, Enough, FileRows
-from pairforge.tasks.ingest.readers.streams import open_file, strip_compression
+from pairforge.tasks.ingest.readers.base import BadFile, BadRow, Collector, Enough, FileRows, SinkFailed, error_kind
+from pairforge.tasks.ingest.readers.streams import open_file, special_kind, strip_compression
 
 if TYPE_CHECKING:
     from pairforge.tasks.core.recipe import Source
@@ -40,9 +42,10 @@ class SourceError(ValueError):
 
 
 def resolve_source_files(source: Source) -> list[tuple[str, int]]:
-    """The files a source reads, with sizes. Raises SourceError when there are none or all are empty."""
+    """The files a source reads, with sizes, sorted; local entries that are not regular files come with size 0
+    (reading them quarantines them with what they are). Raises SourceError when there are none or all are empty."""
     try:
-        found = storage.glob(source.uri)
+        found = sorted(storage.glob(source.uri) + [(u, 0) for u in special_entries(source.uri)])
     except storage.StorageError as e:
         raise SourceError(f"cannot list {source.uri}: {e}") from None
     exts = FORMATS[source.format].extensions
@@ -54,6 +57,49 @@ def resolve_source_files(source: Source) -> list[tuple[str, int]]:
     if all(size == 0 for _, size in found):
         raise SourceError(f"source is empty: {', '.join(u for u, _ in found[:3])}")
     return found
+
+
+def special_entries(pattern: str) -> list[str]:
+    """Local entries that a source's path, folder or glob matches but `storage.glob` leaves out because they are
+    not regular files: FIFOs, sockets, devices, dangling symlinks, symlink loops, symlinks to folders (not
+    followed), and directories matched by a glob or named as the source. Hidden entries are left out, as there."""
+    if storage.is_s3(pattern):
+        return []
+    if not any(ch in pattern for ch in "*?["):
+        path = storage.local_path(pattern)
+        if path.is_dir() and not path.is_symlink():
+            return _walk_special(pattern, with_dirs=False)
+        return [pattern] if special_kind(path) not in (None, "directory") else []
+    fixed = pattern[: min(pattern.index(ch) for ch in "*?[" if ch in pattern)]
+    base = fixed.rsplit("/", 1)[0] if "/" in fixed else "."
+    return [u for u in _walk_special(base, with_dirs=True) if fnmatch.fnmatch(u, pattern)]
+
+
+def _walk_special(folder: str, with_dirs: bool) -> list[str]:
+    root = storage.local_path(folder)
+    out = []
+    try:
+        for p in root.rglob("*"):
+            rel = p.relative_to(root)
+            if any(part.startswith(".") for part in rel.parts):
+                continue
+            kind = special_kind(p)
+            if kind is not None and (with_dirs or kind != "directory" or p.is_symlink()):
+                out.append(storage.join(folder, rel.as_posix()) if folder != "." else rel.as_posix())
+    except OSError:  # an unreadable folder: what could be listed is enough (storage.glob lists the files)
+        pass
+    return out
+
+
+def _quarantine_unread(c: Collector, uri: str) -> None:
+    """A file that gave no rows and no quarantined rows is listed anyway: empty, blank or without records."""
+    size = None
+    if not storage.is_s3(uri):
+        try:
+            size = storage.local_path(uri).stat().st_size
+        except OSError:
+            pass
+    c.quarantine(None, "empty file" if size == 0 else "no rows in the file")
 
 
 def stream_source_files(
@@ -69,17 +115,33 @@ def stream_source_files(
     reader = FORMATS[source.format]
     c = Collector(source, "", source.lang or default_lang, chunk_rows, sink, limit)
     for uri in uris:
-        c.uri, c.retrieved_at = uri, datetime.now(UTC)
+        c.start_file(uri)
         try:
-            with open_file(uri) as stream:
+            with open_file(uri, source.limits) as stream:
                 reader.read(c, stream)
+            if not c.file_rows and not c.file_bad:
+                _quarantine_unread(c, uri)
         except Enough:
             break
-        except (OSError, EOFError, zlib.error) as e:
-            if isinstance(e, storage.StorageError) and e.transient:
+        except SinkFailed as e:
+            raise e.error from None
+        except BadFile as e:
+            c.quarantine(e.row, e.reason)
+        except BadRow as e:  # a whole-file reader's one row
+            c.quarantine(c.row, str(e))
+        except storage.StorageError as e:
+            if e.transient:
                 raise
-            c.quarantine(None, f"cannot read file: {e}")
-    c.flush()
+            c.quarantine(None, f"cannot read file: {str(e).removeprefix(uri + ': ')}")
+        except OSError as e:
+            c.quarantine(None, f"cannot read file: {e.strerror or error_kind(e)}")
+        except Exception as e:  # a reader's or parser's bug on this input: this file only
+            where = f" at row {c.row}" if c.row is not None else ""
+            c.quarantine(c.row, f"cannot read file{where} ({error_kind(e)}); rest of the file skipped")
+    try:
+        c.flush()
+    except SinkFailed as e:
+        raise e.error from None
 
 
 def read_source_file(source: Source, uri: str, default_lang: str) -> FileRows:

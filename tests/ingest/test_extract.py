@@ -105,7 +105,7 @@ def test_html_gz_page_and_page_without_main_text(tmp_path):
     plain = read_source_file(source, str(PAGES / "thebalance.com.coinbase.html"), "en").rows
     assert rows["text"].to_list() == plain["text"].to_list()
     assert rows["title"].to_list() == ["Coinbase vs. Coinbase Pro"]
-    assert sorted(bad["reason"].to_list()) == ["no main text found", "no main text found"]
+    assert sorted(bad["reason"].to_list()) == ["empty file", "no main text found"]
     assert sorted(u.rsplit("/", 1)[-1] for u in bad["uri"]) == ["b.htm", "c.html"]
 
 

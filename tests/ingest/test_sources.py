@@ -33,6 +33,7 @@ def test_text_over_folder_and_glob(tmp_path, pattern):
     assert bad.is_empty()
     assert_provenance(rows, s)
 
+
 def test_gzip_jsonl(tmp_path):
     f = tmp_path / "docs.jsonl.gz"
     f.write_bytes(gzip.compress(b'{"text": "zipped one"}\n{"text": "zipped two"}\n'))
@@ -40,6 +41,7 @@ def test_gzip_jsonl(tmp_path):
     assert resolve_source_files(s) == [(str(f), f.stat().st_size)]
     got = read_source_file(s, str(f), "en")
     assert got.rows["text"].to_list() == ["zipped one", "zipped two"]
+
 
 def test_corrupt_gzip_is_quarantined_not_raised(tmp_path):
     f = tmp_path / "docs.jsonl.gz"
@@ -49,12 +51,14 @@ def test_corrupt_gzip_is_quarantined_not_raised(tmp_path):
     assert got.quarantine["row"].to_list() == [None]
     assert got.quarantine["reason"][0].startswith("cannot read file")
 
+
 def test_missing_file_is_quarantined_not_raised(tmp_path):
     missing = tmp_path / "gone.jsonl"
     got = read_source_file(src(missing, "jsonl"), str(missing), "en")
     assert got.rows.is_empty()
     assert got.quarantine.select("uri", "row").rows() == [(str(missing), None)]
     assert "cannot read file" in got.quarantine["reason"][0]
+
 
 def test_resolve_source_files_errors(tmp_path):
     with pytest.raises(SourceError, match="no file matches"):
@@ -63,12 +67,14 @@ def test_resolve_source_files_errors(tmp_path):
     with pytest.raises(SourceError, match="source is empty"):
         resolve_source_files(src(tmp_path / "empty.txt", "text"))
 
+
 def test_folder_keeps_only_files_of_the_format(tmp_path):
     jsonl(tmp_path / "a.jsonl", [{"text": "a"}])
     jsonl(tmp_path / "b.json", [{"text": "b"}])
     (tmp_path / "README.md").write_text("readme")
     files = [Path(u).name for u, _ in resolve_source_files(src(tmp_path, "jsonl"))]
     assert files == ["a.jsonl", "b.json"]
+
 
 def test_s3_prefix_and_glob_sources(bucket):
     s3 = boto3.client("s3")
@@ -93,15 +99,18 @@ def test_s3_prefix_and_glob_sources(bucket):
     assert sorted(rows["text"]) == ["s3 one", "s3 three", "s3 two"]
     assert set(rows["uri"]) == {f"s3://{bucket}/raw/part-1.jsonl", f"s3://{bucket}/raw/part-2.jsonl"}
 
+
 def test_s3_missing_key_is_quarantined(bucket):
     uri = f"s3://{bucket}/raw/gone.jsonl"
     got = read_source_file(src(uri, "jsonl"), uri, "en")
     assert got.rows.is_empty()
     assert "cannot read file" in got.quarantine["reason"][0]
 
+
 def test_s3_source_matching_nothing(bucket):
     with pytest.raises(SourceError, match="no file matches"):
         resolve_source_files(src(f"s3://{bucket}/nothing/", "jsonl"))
+
 
 def test_stream_source_file_hands_over_bounded_chunks():
     from pairforge.tasks.ingest.sources import stream_source_files
@@ -112,6 +121,7 @@ def test_stream_source_file_hands_over_bounded_chunks():
     assert [len(c.rows) for c in chunks] == [64, 64, 64, 64, 44]
     whole = read_source_file(src(lee, "text-lines"), str(lee), "en").rows
     assert pl.concat([c.rows for c in chunks])["id"].to_list() == whole["id"].to_list()
+
 
 def test_chunks_span_files_and_batches_group_small_files(tmp_path):
     from pairforge.tasks.ingest.sources import batch_files, stream_source_files

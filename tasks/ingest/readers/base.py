@@ -4,12 +4,17 @@ that turn a record into a documents or pairs row.
 A reader (one module per format family in this package) implements only reading one file: `read(c, stream)`
 gets the file's bytes as a stream and calls `c.document(...)` / `c.pair(...)` for each row, or raises `BadRow`
 (one row, quarantined with its reason) while the Collector keeps count, batches rows into chunks and
-records provenance. Reading files, limits and quarantining whole files are the caller's job
-(`tasks/ingest/sources.py`).
+records provenance. A reader that cannot go on with a file raises `BadFile`; any other exception is caught
+by the caller (`tasks/ingest/sources.py`) too, which quarantines the file and goes on with the next.
+
+Quarantine reasons name a position and a kind of error, never file content (it may be personal data):
+`error_kind` reduces a library's exception to that, and `label` shows a column or role name only when it
+looks like an identifier.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +27,7 @@ from pairforge.tasks.core.schema import DOCUMENTS, PAIRS, QUARANTINE, pipeline_v
 
 if TYPE_CHECKING:
     from pairforge.tasks.core.recipe import Source
+    from pairforge.tasks.ingest.readers.streams import TextDecoder
 
 Table = Literal["documents", "pairs"]
 
@@ -51,8 +57,26 @@ class BadRow(ValueError):
     """One row cannot become a table row; its message is the quarantine reason."""
 
 
+class BadFile(Exception):
+    """The rest of a file cannot be read (broken, or past a limit); `reason` is the quarantine reason, `row` the
+    line/row where reading stopped, if known."""
+
+    def __init__(self, reason: str, row: int | None = None):
+        super().__init__(reason)
+        self.reason, self.row = reason, row
+
+
 class Enough(Exception):
     """The sample limit is reached: stop reading."""
+
+
+class SinkFailed(BaseException):
+    """Handing a chunk on failed (a storage error): not the file's fault, so never quarantined. A BaseException so
+    that no reader's broad `except Exception` can swallow it."""
+
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass
@@ -85,13 +109,25 @@ class Collector:
         self.bad: list[dict] = []
         self.row: int | None = None  # the line/row being read, for readers that quarantine part of a record
         self.retrieved_at = datetime.now(UTC)  # provenance: when the current file was opened
+        self.decoder: TextDecoder | None = None  # how the current file's text is decoded (text formats)
+        self.file_rows = self.file_bad = 0  # rows and quarantined rows of the current file
+
+    @property
+    def limits(self):
+        return self.source.limits
+
+    def start_file(self, uri: str) -> None:
+        self.uri, self.retrieved_at, self.decoder, self.row = uri, datetime.now(UTC), None, None
+        self.file_rows = self.file_bad = 0
 
     def add(self, row: dict) -> None:
         if self.limit is not None and self.added >= self.limit:
             raise Enough
         self.added += 1
+        self.file_rows += 1
         row.setdefault("retrieved_at", self.retrieved_at)
         row["pipeline_version"] = pipeline_version()
+        row["source_encoding"] = self.decoder.label() if self.decoder else None
         self.rows.append(row)
         self.chars += sum(len(row.get(k) or "") for k in ("text", "prompt", "response", "context"))
         if len(self.rows) >= self.chunk_rows or self.chars >= MAX_CHUNK_CHARS:
@@ -99,10 +135,14 @@ class Collector:
 
     def flush(self) -> None:
         if self.rows or self.bad:
-            self.sink(self.frames(self.source.table))
+            try:
+                self.sink(self.frames(self.source.table))
+            except Exception as e:
+                raise SinkFailed(e) from e
             self.rows, self.bad, self.chars = [], [], 0
 
     def quarantine(self, row: int | None, reason: str) -> None:
+        self.file_bad += 1
         self.bad.append({"source": self.source.name, "uri": self.uri, "row": row, "reason": reason, "stage": "ingest"})
 
     def frames(self, table: str) -> FileRows:
@@ -119,6 +159,7 @@ class Collector:
         from readers that know them (web pages, wiki articles)."""
         if not isinstance(text, str):
             raise BadRow(f"text is {type(text).__name__}, expected a string")
+        self._check_size(len(text) + len(title or ""))
         doc_id = stable_id(self.source.name, text)
         row = {"id": doc_id, "doc_id": doc_id, "text": text, "source": self.source.name, "uri": uri or self.uri,
                "license": self.source.license, "lang": lang or self.lang, "title": title}
@@ -140,6 +181,7 @@ class Collector:
             raise BadRow("empty response")
         if not users[-1]["content"].strip():
             raise BadRow("empty prompt")
+        self._check_size(sum(len(m["content"]) for m in messages) + len(context or ""))
         systems = [m["content"] for m in messages if m["role"] == "system"]
         turns = orjson.dumps(messages).decode()
         # pairs without a context keep the ids they always had
@@ -151,15 +193,41 @@ class Collector:
              "uri": self.uri, "license": self.source.license, "lang": self.lang, "origin": self.source.origin}
         )
 
+    def _check_size(self, chars: int) -> None:
+        cap = self.limits.max_document_chars
+        if chars > cap:
+            raise BadRow(f"text longer than {cap:,} characters (limits.max_document_chars)")
 
-def read_limited(c: Collector, stream: BinaryIO, limit: int, what: str) -> bytes | None:
-    """The whole file, or None (quarantined) when it is larger than `limit` bytes."""
-    data = stream.read(limit + 1)
-    if len(data) > limit:
-        c.quarantine(None, f"{what} larger than {limit >> 20} MB")
-        return None
-    return data
 
+# ---- quarantine reasons ------------------------------------------------------------------------
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`|<[^>]*>|\([^)]*\)|\[[^\]]*\]|\{[^}]*\}")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+
+
+def error_kind(e: BaseException) -> str:
+    """What went wrong, for a quarantine reason: the exception's type and the gist of its message with everything
+    that could be file content removed (quoted or bracketed parts, digits, symbols, anything after a colon)."""
+    message = str(e).split("\n", 1)[0]
+    message = _QUOTED.sub(" ", message).split(":", 1)[0]
+    words = re.sub(r"[^A-Za-z ]+", " ", message).split()
+    words = [w for w in words if len(w) <= 20][:10]
+    return f"{type(e).__name__}: {' '.join(words)}" if words else type(e).__name__
+
+
+def label(name: object) -> str:
+    """A column or role name as a reason may show it: quoted when it looks like an identifier, else only its type
+    (a headerless CSV's "column names" are its first row: data)."""
+    if isinstance(name, str) and _IDENTIFIER.fullmatch(name):
+        return repr(name)
+    return "None" if name is None else f"a {type(name).__name__} value"
+
+
+def labels(names: list, limit: int = 10) -> str:
+    """`'a', 'b', 'c'` for the identifier-like names among `names`, and how many others there are."""
+    shown = [n for n in names if isinstance(n, str) and _IDENTIFIER.fullmatch(n)][:limit]
+    rest = len(names) - len(shown)
+    return ", ".join([*shown, *([f"{rest} other(s)"] if rest else [])]) or "none"
 
 
 # ---- record fields -----------------------------------------------------------------------------

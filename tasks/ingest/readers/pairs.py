@@ -8,6 +8,7 @@ from pairforge.tasks.ingest.readers.base import (
     BadRow,
     Collector,
     get,
+    label,
     mapped,
     optional_text,
     required_text,
@@ -71,7 +72,7 @@ class ShareGPT(RecordReader):
             who = m.get("from")
             role = SHAREGPT_ROLES.get(who.lower()) if isinstance(who, str) else None
             if role is None:
-                raise BadRow(f"conversations[{i}]: unknown from {who!r}; expected one of {sorted(SHAREGPT_ROLES)}")
+                raise BadRow(f"conversations[{i}]: unknown from {label(who)}; expected one of {sorted(SHAREGPT_ROLES)}")
             messages.append({"role": role, "content": text(m.get("value") or "", f"conversations[{i}].value")})
         system = optional_text(obj, mapped(c.source, "system"))
         if system and not any(m["role"] == "system" for m in messages):

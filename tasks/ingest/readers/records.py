@@ -1,6 +1,9 @@
 """JSON records: JSON Lines, or a `.json` file whose first non-space byte is `[` read as one JSON array of
 records (streamed element by element, rows numbered by array index + 1). `RecordReader` is the base of every
-record format (the pair dialects in `pairs.py`); `jsonl` reads documents from a text field."""
+record format (the pair dialects in `pairs.py`); `jsonl` reads documents from a text field.
+
+A record nested deeper than `limits.max_depth`, or larger than `limits.max_record_bytes`, is quarantined (in an
+array, with the rest of the file: an array cannot be resynchronised)."""
 
 from __future__ import annotations
 
@@ -12,35 +15,60 @@ from typing import BinaryIO, ClassVar
 import orjson
 
 from pairforge.tasks.ingest.readers.base import BadRow, Collector, Reader, get, mapped
-from pairforge.tasks.ingest.readers.streams import first_byte, lines, strip_compression
+from pairforge.tasks.ingest.readers.streams import decoded_lines, first_byte, size_text, strip_compression, text_stream
 
 ARRAY_CHUNK = 1 << 20  # characters decoded per read of a JSON array file
 
 
-def json_lines(stream: BinaryIO, encoding: str) -> Iterator[tuple[int, dict | None, str | None]]:
+def too_deep(obj: object, limit: int) -> bool:
+    """Whether a parsed JSON value nests more than `limit` objects/arrays deep (without recursion)."""
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((v, depth + 1) for v in children if isinstance(v, dict | list))
+    return False
+
+
+def deep_reason(limit: int) -> str:
+    return f"JSON nested deeper than {limit} levels (limits.max_depth)"
+
+
+def json_lines(c: Collector, stream: BinaryIO) -> Iterator[tuple[int, dict | None, str | None]]:
     """(line number, record, error) per non-blank JSON line."""
-    for n, line, err in lines(stream, encoding):
+    depth = c.limits.max_depth
+    for n, line, err in decoded_lines(c, stream):
         if err:
             yield n, None, err
             continue
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError as e:
-            yield n, None, f"broken JSON: {str(e).split(':')[0]}"
+            kind = str(e).split(":")[0]  # orjson's messages: a fixed phrase, then the position
+            too_deep_for_orjson = "depth" in kind or "recursion" in kind  # it stops at 1024 levels
+            yield n, None, deep_reason(depth) if too_deep_for_orjson else f"broken JSON: {kind}"
             continue
         if not isinstance(obj, dict):
             yield n, None, f"JSON line is a {type(obj).__name__}, expected an object"
             continue
+        if too_deep(obj, depth):
+            yield n, None, deep_reason(depth)
+            continue
         yield n, obj, None
 
 
-def array_records(stream: BinaryIO, encoding: str, chunk: int | None = None
-                  ) -> Iterator[tuple[int | None, dict | None, str | None]]:
+def array_records(stream: BinaryIO, encoding: str, chunk: int | None = None, *, max_depth: int = 100,
+                  max_chars: int = 16 << 20) -> Iterator[tuple[int | None, dict | None, str | None]]:
     """(array index + 1, record, error) per element of a file holding one JSON array, read as a stream.
 
-    Memory holds one read chunk plus the element being parsed. An element that is not an object is
-    quarantined on its own; broken JSON or undecodable bytes end the file there (an array cannot
-    be resynchronised), keeping every element before it."""
+    Memory holds one read chunk plus the element being parsed (at most `max_chars` characters). An element
+    that is not an object, or nests deeper than `max_depth`, is quarantined on its own; broken JSON,
+    undecodable bytes or an element too large end the file there (an array cannot be resynchronised),
+    keeping every element before it."""
     chunk = chunk or ARRAY_CHUNK
     decoder = codecs.getincrementaldecoder(encoding)()
     scanner = json.JSONDecoder()
@@ -106,9 +134,16 @@ def array_records(stream: BinaryIO, encoding: str, chunk: int | None = None
             try:
                 obj, end = scanner.raw_decode(buf, pos)
             except json.JSONDecodeError as e:
+                if len(buf) - pos > max_chars:
+                    yield broken(n + 1, f"JSON array element larger than {size_text(max_chars)} "
+                                        "(limits.max_record_bytes); rest of the file skipped")
+                    return
                 if more():
                     continue  # the element runs past the buffer
                 yield broken(n + 1, f"broken JSON: {e.msg}; rest of the file skipped")
+                return
+            except RecursionError:  # deeper than the interpreter's recursion limit (max_depth is at most 1000)
+                yield broken(n + 1, f"{deep_reason(max_depth)}; rest of the file skipped")
                 return
             if end == len(buf) and more():
                 continue  # a number at the buffer's end may go on: parse again with the next chunk
@@ -116,20 +151,28 @@ def array_records(stream: BinaryIO, encoding: str, chunk: int | None = None
         pos = end
         n += 1
         expect_item = False
-        if isinstance(obj, dict):
-            yield n, obj, None
-        else:
+        if not isinstance(obj, dict):
             yield n, None, f"JSON array element is a {type(obj).__name__}, expected an object"
+        elif too_deep(obj, max_depth):
+            yield n, None, deep_reason(max_depth)
+        else:
+            yield n, obj, None
 
 
 def each_record(c: Collector, stream: BinaryIO) -> Iterator[tuple[int | None, dict]]:
     """(row, record) per JSON record of the file; records that are not JSON objects are quarantined."""
-    records = json_lines
     if strip_compression(c.uri).lower().endswith(".json"):
+        stream = text_stream(c, stream)
         first, stream = first_byte(stream)
         if first == b"[":
-            records = array_records
-    for n, obj, err in records(stream, c.source.encoding):
+            lim = c.limits
+            records = array_records(stream, c.decoder.stream_codec, max_depth=lim.max_depth,
+                                    max_chars=lim.max_record_bytes)
+        else:
+            records = json_lines(c, stream)
+    else:
+        records = json_lines(c, stream)
+    for n, obj, err in records:
         if err:
             c.quarantine(n, err)
         else:

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from pairforge.tasks.ingest.readers.base import Collector, Reader
-from pairforge.tasks.ingest.readers.streams import lines
+from pairforge.tasks.ingest.readers.base import BadFile, BadRow, Collector, Reader
+from pairforge.tasks.ingest.readers.streams import decode_whole, decoded_lines, read_whole
 
 
 class Text(Reader):
     name = "text"
 
     def read(self, c: Collector, stream: BinaryIO) -> None:
-        try:
-            text = stream.read().decode(c.source.encoding)
-        except UnicodeDecodeError as e:
-            c.quarantine(None, f"not valid {c.source.encoding} (byte {e.start})")
-            return
+        # a document of max_document_chars characters takes at most 4 bytes a character (and a byte order mark)
+        cap = 4 * c.limits.max_document_chars + 4
+        if cap < c.limits.max_file_bytes:
+            data = stream.read(cap + 1)
+            if len(data) > cap:
+                raise BadFile(f"text longer than {c.limits.max_document_chars:,} characters "
+                              "(limits.max_document_chars)")
+        else:
+            data = read_whole(stream, c.limits.max_file_bytes)
+        text = decode_whole(c, data)
         if text.strip():
             c.document(text)
 
@@ -25,8 +30,11 @@ class TextLines(Reader):
     name = "text-lines"
 
     def read(self, c: Collector, stream: BinaryIO) -> None:
-        for n, line, err in lines(stream, c.source.encoding):
+        for n, line, err in decoded_lines(c, stream):
             if err:
                 c.quarantine(n, err)
-            else:
+                continue
+            try:
                 c.document(line)
+            except BadRow as e:
+                c.quarantine(n, str(e))

@@ -36,6 +36,7 @@ def test_alpaca_with_and_without_input(tmp_path):
     assert got.quarantine.select("row", "reason").rows() == [(4, "missing field 'output'")]
     assert_provenance(got.rows, s)
 
+
 def test_openai_multi_turn(tmp_path):
     turns = [
         {"role": "system", "content": "Be brief."},
@@ -68,6 +69,7 @@ def test_openai_multi_turn(tmp_path):
     assert "role must be one of" in reasons[5]
     assert reasons[6] == "messages is not a list"
 
+
 def test_prompt_completion_with_mapping(tmp_path):
     f = jsonl(tmp_path / "pc.jsonl", [
         {"question": "Capital of France?", "answer": "Paris"},
@@ -78,12 +80,14 @@ def test_prompt_completion_with_mapping(tmp_path):
     assert got.rows.select("prompt", "response").rows() == [("Capital of France?", "Paris")]
     assert got.quarantine.select("row", "reason").rows() == [(2, "empty response")]
 
+
 def test_pair_ids_stable_and_distinct(tmp_path):
     f = jsonl(tmp_path / "pc.jsonl", [{"prompt": "a", "completion": "b"}, {"prompt": "a", "completion": "c"}])
     s = src(f, "prompt-completion")
     ids = read_source_file(s, str(f), "en").rows["id"].to_list()
     assert ids == read_source_file(s, str(f), "en").rows["id"].to_list()
     assert ids[0] != ids[1]
+
 
 def test_real_openai_chat_corpus():
     path = CORPORA / "chat" / "toy_chat_fine_tuning.jsonl"
@@ -102,6 +106,7 @@ def test_real_openai_chat_corpus():
     assert kept["messages"][0].to_list() == longest
     assert kept["prompt"][0] == [m for m in longest if m["role"] == "user"][-1]["content"]
     assert kept["response"][0] == longest[-1]["content"]
+
 
 def test_dolly_with_and_without_context(tmp_path):
     f = jsonl(tmp_path / "dolly.jsonl", [
@@ -133,6 +138,7 @@ def test_dolly_with_and_without_context(tmp_path):
     again = read_source_file(s, str(f), "en").rows["id"].to_list()
     assert again == got.rows["id"].to_list() and len(set(again)) == 3
 
+
 SHAREGPT = [
     {"id": "a", "conversations": [
         {"from": "system", "value": "You are terse."},
@@ -151,12 +157,14 @@ SHAREGPT = [
     {"id": "g", "conversations": [{"from": "human", "value": "q"}, {"value": "no from"}]},
 ]
 
+
 def _write_sharegpt(path: Path, layout: str) -> Path:
     if layout == "jsonl":
         return jsonl(path.with_suffix(".jsonl"), SHAREGPT)
     path = path.with_suffix(".json")
     path.write_text(json.dumps(SHAREGPT, indent=2, ensure_ascii=False))  # one pretty-printed array
     return path
+
 
 @pytest.mark.parametrize("layout", ["jsonl", "array"])
 def test_sharegpt_multi_turn_jsonl_and_json_array(tmp_path, layout):
@@ -185,12 +193,14 @@ def test_sharegpt_multi_turn_jsonl_and_json_array(tmp_path, layout):
     assert reasons[7].startswith("conversations[1]: unknown from None")
     assert_provenance(got.rows, s)
 
+
 def test_sharegpt_ids_do_not_depend_on_the_file_layout(tmp_path):
     a = _write_sharegpt(tmp_path / "share", "jsonl")
     b = _write_sharegpt(tmp_path / "share", "array")
     ids_a = read_source_file(src(a, "sharegpt"), str(a), "en").rows["id"].to_list()
     ids_b = read_source_file(src(b, "sharegpt"), str(b), "en").rows["id"].to_list()
     assert ids_a == ids_b and len(set(ids_a)) == 3
+
 
 def test_self_instruct_one_pair_per_instance(tmp_path):
     f = jsonl(tmp_path / "seed.jsonl", [
@@ -220,6 +230,7 @@ def test_self_instruct_one_pair_per_instance(tmp_path):
         (5, "missing field 'instruction'"),
     ]
     assert_provenance(got.rows, s)
+
 
 @pytest.mark.parametrize("name, records", [("alpaca_seed_tasks.jsonl", 175), ("user_oriented_instructions.jsonl", 252)])
 def test_real_self_instruct_corpora(name, records):

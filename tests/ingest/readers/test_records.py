@@ -22,16 +22,21 @@ def test_jsonl_with_field_mapping(tmp_path):
         (4, "text is int, expected a string"),
     ]
 
+
 def test_jsonl_broken_json_and_non_utf8_lines_are_quarantined(tmp_path):
     f = tmp_path / "docs.jsonl"
     f.write_bytes(b'{"text": "ok 1"}\n{"text": "unterminated\n[1, 2]\n{"text": "bad \xff byte"}\n{"text": "ok 2"}\n')
-    got = read_source_file(src(f, "jsonl"), str(f), "en")
+    got = read_source_file(src(f, "jsonl", encoding="utf-8"), str(f), "en")
     assert got.rows["text"].to_list() == ["ok 1", "ok 2"]
     reasons = dict(got.quarantine.select("row", "reason").rows())
     assert sorted(reasons) == [2, 3, 4]
     assert reasons[2].startswith("broken JSON")
     assert "expected an object" in reasons[3]
     assert reasons[4] == "not valid utf-8"
+    auto = read_source_file(src(f, "jsonl"), str(f), "en")  # the stray byte is read as Windows-1252
+    assert auto.rows["text"].to_list() == ["ok 1", "bad ÿ byte", "ok 2"]
+    assert sorted(dict(auto.quarantine.select("row", "reason").rows())) == [2, 3]
+
 
 def test_jsonl_with_byte_order_mark_keeps_first_record(tmp_path):
     f = tmp_path / "bom.jsonl"
@@ -39,6 +44,7 @@ def test_jsonl_with_byte_order_mark_keeps_first_record(tmp_path):
     got = read_source_file(src(f, "jsonl"), str(f), "en")
     assert got.rows["text"].to_list() == ["first", "second"]
     assert got.quarantine.is_empty()
+
 
 def test_json_array_is_streamed_across_small_chunks(tmp_path, monkeypatch):
     from pairforge.tasks.ingest.readers import records as record_readers
@@ -59,6 +65,7 @@ def test_json_array_is_streamed_across_small_chunks(tmp_path, monkeypatch):
     assert chunked.rows.drop("retrieved_at").equals(whole.rows.drop("retrieved_at"))
     assert whole.rows["prompt"][0] == "Übersetze Nummer 0 ✓" and whole.rows["response"][-1] == "ééééé"
 
+
 @pytest.mark.parametrize(
     "text, rows, quarantined",
     [
@@ -69,7 +76,7 @@ def test_json_array_is_streamed_across_small_chunks(tmp_path, monkeypatch):
         ('[{"prompt": "a", "completion": "b"}] trailing', [("a", "b")], (None, "data after the end of the JSON array")),
         ('[{"prompt": "a", "completion": "b"} {"prompt": "c", "completion": "d"}]',
          [("a", "b")], (2, "broken JSON: expecting ',' or ']' after element 1; rest of the file skipped")),
-        ('[]', [], None),
+        ('[]', [], (None, "no rows in the file")),
     ],
     ids=["broken-element", "truncated", "trailing-data", "missing-comma", "empty"],
 )
@@ -80,12 +87,17 @@ def test_broken_json_arrays_keep_what_parsed(tmp_path, text, rows, quarantined):
     assert got.rows.select("prompt", "response").rows() == rows
     assert got.quarantine.select("row", "reason").rows() == ([quarantined] if quarantined else [])
 
+
 def test_json_array_not_valid_utf8_keeps_what_came_before(tmp_path):
     f = tmp_path / "pc.json"
     f.write_bytes(b'[{"prompt": "a", "completion": "b"},\n {"prompt": "\xff", "completion": "d"}]')
-    got = read_source_file(src(f, "prompt-completion"), str(f), "en")
+    got = read_source_file(src(f, "prompt-completion", encoding="utf-8"), str(f), "en")
     assert got.rows.select("prompt", "response").rows() == [("a", "b")]
     assert got.quarantine.select("row", "reason").rows() == [(2, "not valid utf-8; rest of the file skipped")]
+    auto = read_source_file(src(f, "prompt-completion"), str(f), "en")  # detected: the file is Windows-1252
+    assert auto.rows.select("prompt", "response", "source_encoding").rows() == [("a", "b", "cp1252"),
+                                                                               ("ÿ", "d", "cp1252")]
+
 
 def test_array_only_for_json_files_starting_with_a_bracket(tmp_path):
     """`.jsonl` files stay line-based even when a line is an array; `.json` JSONL files still work."""
@@ -96,6 +108,7 @@ def test_array_only_for_json_files_starting_with_a_bracket(tmp_path):
     gz = tmp_path / "y.json.gz"
     gz.write_bytes(gzip.compress(b'\n [{"prompt": "a", "completion": "b"}]'))
     assert read_source_file(src(gz, "prompt-completion"), str(gz), "en").rows["prompt"].to_list() == ["a"]
+
 
 def test_json_array_parse_does_not_depend_on_read_boundaries():
     """Every read size, down to one byte (inside multi-byte characters, numbers and strings), gives the same."""

@@ -27,6 +27,7 @@ def test_source_table_and_origin_rules():
     with pytest.raises(ValidationError, match="origin"):
         src("x.jsonl", "alpaca", origin="generated")  # generated pairs come from the generate stage
 
+
 def test_recipe_accepts_the_new_pair_sources(tmp_path):
     from pairforge.tasks.core.recipe import load_recipe
 

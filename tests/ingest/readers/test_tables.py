@@ -19,6 +19,7 @@ def test_csv_with_mapping(tmp_path):
     assert got.rows["text"].to_list() == ["hello, world", "multi\nline"]
     assert got.quarantine.select("row", "reason").rows() == [(2, "empty 'content'")]
 
+
 def test_parquet_with_mapping_and_wrong_columns(tmp_path):
     f = tmp_path / "docs.parquet"
     pl.DataFrame({"article": ["p one", "p two", None], "n": [1, 2, 3]}).write_parquet(f)
@@ -33,12 +34,14 @@ def test_parquet_with_mapping_and_wrong_columns(tmp_path):
     assert "no column 'text'" in wrong.quarantine["reason"][0]
     assert "article" in wrong.quarantine["reason"][0]  # says what it has instead
 
+
 def test_unparseable_parquet_is_quarantined(tmp_path):
     f = tmp_path / "broken.parquet"
     f.write_bytes(b"PAR1 definitely not parquet")
     got = read_source_file(src(f, "parquet"), str(f), "en")
     assert got.rows.is_empty()
     assert "cannot parse Parquet" in got.quarantine["reason"][0]
+
 
 ANNOTATED = [
     {"question": "What is the boiling point of water at sea level?", "answer": "100 °C.", "persona": "Be exact.",
@@ -51,7 +54,9 @@ ANNOTATED = [
      "passage": "On Everest water boils at about 70 °C; at sea level at 100 °C.", "annotator": "ann-2"},
 ]
 
+
 MAPPING = {"prompt": "question", "response": "answer", "system": "persona", "context": "passage"}
+
 
 def _annotator_file(tmp_path: Path, kind: str, frame: pl.DataFrame | None = None) -> Path:
     frame = pl.DataFrame(ANNOTATED) if frame is None else frame
@@ -61,6 +66,7 @@ def _annotator_file(tmp_path: Path, kind: str, frame: pl.DataFrame | None = None
     else:
         frame.write_parquet(f)
     return f
+
 
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
 def test_annotator_table_becomes_pairs(tmp_path, kind):
@@ -90,6 +96,7 @@ def test_annotator_table_becomes_pairs(tmp_path, kind):
     assert read_source_file(s, str(f), "en").rows["id"].to_list() == ids
     assert set(got.rows["source"]) == {"src"} and set(got.rows["license"]) == {"CC-BY-4.0"}
 
+
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
 def test_annotator_table_missing_mapped_column(tmp_path, kind):
     f = _annotator_file(tmp_path, kind, pl.DataFrame(ANNOTATED).drop("passage", "answer"))
@@ -98,6 +105,7 @@ def test_annotator_table_missing_mapped_column(tmp_path, kind):
     assert len(got.quarantine) == 1 and got.quarantine["row"][0] is None
     reason = got.quarantine["reason"][0]
     assert "no column 'answer', 'passage'" in reason and "question" in reason
+
 
 def test_annotator_table_minimal_mapping_and_imported_default(tmp_path):
     f = _annotator_file(tmp_path, "csv")
