@@ -69,6 +69,7 @@ def run(
         if version is not None:
             check_name(version, "--version")  # a name, never a path ("..", "../x", "/abs")
         options = RunOptions(sample_rows=sample_rows, export_uri=export_uri, skip=skip or [], set=set_ or [])
+        _refuse_credentials(options.overrides())  # options become flow-run parameters, kept in Prefect's database
         load_recipe(recipe, options.overrides())  # fail fast, before Prefect starts
     except ValidationError as e:
         fail(f"bad option: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}", 2)
@@ -86,16 +87,41 @@ def run(
         flow = build_dataset.with_options(task_runner=task_runner(
             runner or ("dask" if dask_address else settings.runner), dask_address or settings.dask_address,
             settings.dask_workers))
-    state = flow(str(recipe), version=version, options=options, return_state=True)
-    if not state.is_completed():
-        try:
-            state.result()
-        except Exception as e:  # the flow's failure: report it in one line
-            fail(f"run failed: {type(e).__name__}: {e}", 1)
-        fail(f"run ended {state.name}", 1)
-    uri = state.result()
-    _print_summary(uri)
-    print(uri)
+    from pairforge.flows.lifecycle import run_process
+    from pairforge.tasks.core.masking import mask_text
+
+    # a temporary Prefect server if there is no PREFECT_API_URL; SIGINT/SIGTERM stop the run in seconds
+    with run_process(resume_hint=lambda: _resume_hint(version)):
+        state = flow(str(recipe), version=version, options=options, return_state=True)
+        if not state.is_completed():
+            try:
+                state.result()
+            except Exception as e:  # the flow's failure: report it in one line
+                fail(f"run failed: {type(e).__name__}: {mask_text(str(e))}", 1)
+            fail(f"run ended {state.name}", 1)
+        uri = state.result()
+        _print_summary(uri)
+        print(uri)
+
+
+def _refuse_credentials(overrides: list[str]) -> None:
+    from pairforge.tasks.core.masking import credential_in_override
+
+    for item in overrides:
+        if why := credential_in_override(item):
+            fail(f"--set {item.partition('=')[0]}: {why}. Run options are stored with the flow run in Prefect's "
+                 "database, so credentials never go there: put an API key in the environment variable that "
+                 "generate.api_key_env names, and a URL's user:password or key= query in the recipe file "
+                 "(read at run time, masked in everything published)", 2)
+
+
+def _resume_hint(version: str | None) -> str | None:
+    from pairforge.flows import hooks
+
+    version = version or (hooks.last_report or {}).get("version")
+    return f"run again with --version {version} to resume" if version else None
+
+
 
 
 def _print_summary(version_uri: str) -> None:

@@ -13,23 +13,28 @@ work them out from the run's parameters and recipe.
 What is sent: names, URIs without credentials or query strings, counts, and the failure message
 (one line, at most 500 characters, with secret-looking environment values masked). Never row
 contents, never the webhook URL, never credentials.
+
+A crashed run (interrupted by SIGINT/SIGTERM, see flows/lifecycle.py) leaves task runs that will never finish:
+`on_crashed` marks those Cancelled first, so the run's history shows no task still running.
+The last report built in this process is kept in `last_report` (the CLI tells from it how to resume).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
 import httpx
 
+from pairforge.tasks.core.masking import mask_text
+
 TIMEOUT_SECONDS = 5.0
 MESSAGE_LIMIT = 500
-_SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|WEBHOOK", re.IGNORECASE)
 _USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
 _QUERY = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#]+)[?#][^\s'\"]*")
 
 _runs: dict[str, dict[str, str]] = {}  # flow run id -> what the flow recorded about itself
+last_report: dict[str, Any] | None = None  # the newest failure report built in this process
 
 
 def record_run(dataset: str, version: str, work_uri: str | None = None) -> None:
@@ -47,10 +52,7 @@ def sanitize(text: str | None, limit: int = MESSAGE_LIMIT) -> str:
     """One line, credentials and query strings out of URIs, secret-looking env values masked, truncated."""
     if not text:
         return ""
-    text = " ".join(str(text).split())
-    for name, value in os.environ.items():
-        if _SECRET_NAME.search(name) and len(value) >= 6 and value in text:
-            text = text.replace(value, "***")
+    text = mask_text(" ".join(str(text).split()))  # secret-looking env values, auth values, secret fields
     text = _USERINFO.sub(r"\1***@", text)
     text = _QUERY.sub(r"\1?***", text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -143,14 +145,15 @@ def notify(event: str, flow: Any, flow_run: Any, state: Any, url: str | None = N
         logger = flow_run_logger(flow_run, flow)
     except Exception:
         pass
+    global last_report
     try:
         if url is None:
             from pairforge.tasks.core.settings import get_settings
 
             url = get_settings().webhook_url
+        report = last_report = failure_report(event, flow, flow_run, state)
         if not url:
             return None
-        report = failure_report(event, flow, flow_run, state)
         response = httpx.post(url, json=report, timeout=TIMEOUT_SECONDS)
         if logger:
             logger.info("failure notification sent to the webhook (HTTP %s)", response.status_code)
@@ -166,9 +169,41 @@ def on_failure(flow: Any, flow_run: Any, state: Any) -> None:
     notify("failed", flow, flow_run, state)
 
 
+def cancel_unfinished_task_runs(flow_run: Any, message: str) -> int:
+    """Mark the flow run's task runs that are not in a final state Cancelled (their threads are abandoned or their
+    process is gone: they never will be); returns how many. Never raises."""
+    try:
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterId,
+            TaskRunFilter,
+            TaskRunFilterState,
+            TaskRunFilterStateType,
+        )
+        from prefect.client.schemas.objects import StateType
+        from prefect.states import Cancelled
+
+        unfinished = [StateType.PENDING, StateType.SCHEDULED, StateType.RUNNING, StateType.PAUSED,
+                      StateType.CANCELLING]
+        with get_client(sync_client=True) as client:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])),
+                task_run_filter=TaskRunFilter(state=TaskRunFilterState(type=TaskRunFilterStateType(any_=unfinished))),
+            )
+            for run in runs:
+                client.set_task_run_state(run.id, Cancelled(message=message), force=True)
+        return len(runs)
+    except Exception:
+        return 0
+
+
 def on_crashed(flow: Any, flow_run: Any, state: Any) -> None:
-    """Flow `on_crashed` hook (the run's process was interrupted or its infrastructure failed)."""
+    """Flow `on_crashed` hook (the run's process was interrupted or its infrastructure failed): its unfinished task
+    runs are marked Cancelled, then the report goes out."""
+    cancel_unfinished_task_runs(flow_run, f"stopped with its flow run ({sanitize(getattr(state, 'message', ''), 200)})")
     notify("crashed", flow, flow_run, state)
 
 
-__all__ = ["on_failure", "on_crashed", "record_run", "failure_report", "notify", "sanitize"]
+__all__ = ["on_failure", "on_crashed", "record_run", "failure_report", "notify", "sanitize",
+           "cancel_unfinished_task_runs"]
