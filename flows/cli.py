@@ -454,14 +454,24 @@ def bench_pii_cmd(
 
 @bench_app.command("pii-quality")
 def bench_pii_quality_cmd(
-    gold: Annotated[list[Path], typer.Option("--gold", help="presidio-research JSON (full_text + spans); repeatable")],
+    gold: Annotated[list[Path] | None, typer.Option("--gold", help="presidio-research JSON (full_text + spans); "
+                    "repeatable; default: every labelled set (shared corpus, tests/data, tests/data/pii_eval and its "
+                    "holdouts)")] = None,
     check: Annotated[bool, typer.Option(help="exit 1 when a target is missed")] = False,
     recipe: Annotated[Path | None, typer.Option(help="use this recipe's pii options (default: the defaults)")] = None,
 ) -> None:
-    """Per entity type: share of gold values removed, share of words outside gold spans kept."""
-    from pairforge.flows.bench import bench_pii_quality, print_pii_quality
+    """Per set and entity type: share of gold values removed, share of words outside gold spans kept."""
+    from pairforge.flows.bench import (
+        bench_pii_quality,
+        default_gold_paths,
+        print_pii_quality,
+        print_pii_quality_summary,
+    )
     from pairforge.tasks.core.recipe import RecipeError, load_recipe
 
+    gold = gold or default_gold_paths()
+    if not gold:
+        fail("no labelled sets found (they live in a checkout's tests/data): pass --gold FILE", 2)
     for path in gold:
         if not path.is_file():
             fail(f"{path}: no such file", 2)
@@ -479,6 +489,8 @@ def bench_pii_quality_cmd(
     for report in reports:
         print_pii_quality(report)
         missed += [f"{Path(report.source).name}: {m}" for m in report.failures()]
+    if len(reports) > 1:
+        print_pii_quality_summary(reports)
     for m in missed:
         err.print(label("target missed:", "red", m))
     if check and missed:
