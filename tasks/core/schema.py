@@ -24,7 +24,7 @@ DOCUMENTS = pl.Schema(
         "title": pl.String,  # web page or article title, when the source has one
         "retrieved_at": RETRIEVED_AT,  # when the source was read (provenance)
         "pipeline_version": pl.String,  # pairforge version that read it (provenance)
-        "source_encoding": pl.String,  # text encoding the source file was read in (provenance); null: not text
+        "source_encoding": pl.String,  # text encoding its file was read in (provenance); null: Parquet, PDF, web, dumps
         "dup_cluster": pl.String,  # id of the near-duplicate cluster's kept row; null for rows without duplicates
     }
 )

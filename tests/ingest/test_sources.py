@@ -136,3 +136,79 @@ def test_chunks_span_files_and_batches_group_small_files(tmp_path):
     assert chunks[0].rows["uri"].to_list() == [u for u, _ in files[:3]]
     assert batch_files(files, max_files=3) == [[u for u, _ in files[i:i + 3]] for i in (0, 3, 6)]
     assert batch_files([("a", 10), ("b", 10), ("c", 5)], max_bytes=20) == [["a", "b"], ["c"]]
+
+
+# ---- one bad file never costs the others (issue 13) ----------------------------------------------
+
+
+def test_a_reader_failing_on_one_file_quarantines_that_file_only(tmp_path, monkeypatch):
+    from pairforge.tasks.ingest import readers
+    from pairforge.tasks.ingest.readers.text import TextLines
+
+    class Fragile(TextLines):
+        def read(self, c, stream):
+            if c.uri.endswith("b.txt"):
+                c.document("kept before the failure")
+                c.row = 2
+                raise RuntimeError(f"parser broke on {c.uri}: 'jane.roe@example.com'")
+            super().read(c, stream)
+
+    monkeypatch.setitem(readers.FORMATS, "text-lines", Fragile())
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (tmp_path / name).write_text(f"line of {name}\n")
+    rows, bad = read_all(src(tmp_path, "text-lines"))
+    assert sorted(rows["text"]) == ["kept before the failure", "line of a.txt", "line of c.txt"]
+    assert bad.select("uri", "row", "reason").rows() == [
+        (str(tmp_path / "b.txt"), 2, "cannot read file at row 2 (RuntimeError: parser broke on); "
+                                     "rest of the file skipped")]  # no path, no quoted value
+
+
+def test_storage_failures_while_handing_on_rows_are_not_quarantined(tmp_path):
+    from pairforge.tasks.core.storage import StorageError
+    from pairforge.tasks.ingest.sources import stream_source_files
+
+    (tmp_path / "a.txt").write_text("one\ntwo\n")
+
+    def sink(chunk):
+        raise StorageError("disk full")
+
+    with pytest.raises(StorageError, match="disk full"):
+        stream_source_files(src(tmp_path / "a.txt", "text-lines"), [str(tmp_path / "a.txt")], "en", 1, sink)
+
+
+@pytest.mark.parametrize("pattern", ["folder", "glob"])
+def test_entries_that_are_not_files_are_listed_with_what_they_are(tmp_path, pattern):
+    import os
+
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "good.txt").write_text("a good line\n")
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "blank.txt").write_text("\n  \n")
+    (folder / "named-like-a-file.txt").mkdir()
+    os.mkfifo(folder / "pipe.txt")
+    os.symlink(folder / "nowhere", folder / "dangling.txt")
+    os.symlink(folder / "loop2.txt", folder / "loop1.txt")
+    os.symlink(folder / "loop1.txt", folder / "loop2.txt")
+    os.symlink(folder / "named-like-a-file.txt", folder / "dir-link.txt")
+    uri = str(folder) if pattern == "folder" else str(folder / "*.txt")
+    source = src(uri, "text-lines")
+    rows, bad = read_all(source)
+    assert rows["text"].to_list() == ["a good line"]
+    reasons = {Path(u).name: r for u, r in bad.select("uri", "reason").rows()}
+    expected = {"empty.txt": "empty file", "blank.txt": "no rows in the file",
+                "pipe.txt": "not a regular file: FIFO (named pipe)",
+                "dangling.txt": "not a regular file: dangling symlink",
+                "loop1.txt": "not a regular file: symlink loop", "loop2.txt": "not a regular file: symlink loop",
+                "dir-link.txt": "not a regular file: directory"}
+    if pattern == "glob":  # a folder is walked into; a glob matches the directory itself
+        expected["named-like-a-file.txt"] = "not a regular file: directory"
+    assert reasons == expected
+
+
+def test_a_source_of_only_special_entries_is_a_recipe_error(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.txt")
+    with pytest.raises(SourceError, match="source is empty"):
+        resolve_source_files(src(tmp_path / "pipe.txt", "text"))

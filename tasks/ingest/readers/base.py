@@ -201,18 +201,24 @@ class Collector:
 
 # ---- quarantine reasons ------------------------------------------------------------------------
 
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`|<[^>]*>|\([^)]*\)|\[[^\]]*\]|\{[^}]*\}")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+_PLAIN_WORD = re.compile(r"[a-z]+|[A-Z][a-z]*|[A-Z]{2,5}")  # "found", "Expecting", "JSON": not "x1", "Smith"
 
 
 def error_kind(e: BaseException) -> str:
-    """What went wrong, for a quarantine reason: the exception's type and the gist of its message with everything
-    that could be file content removed (quoted or bracketed parts, digits, symbols, anything after a colon)."""
-    message = str(e).split("\n", 1)[0]
-    message = _QUOTED.sub(" ", message).split(":", 1)[0]
-    words = re.sub(r"[^A-Za-z ]+", " ", message).split()
-    words = [w for w in words if len(w) <= 20][:10]
-    return f"{type(e).__name__}: {' '.join(words)}" if words else type(e).__name__
+    """What went wrong, for a quarantine reason: the exception's type and the fixed phrase its message starts with.
+
+    Libraries put the specifics (a value, a path, a quoted row) after that phrase, so the phrase ends at the first
+    word that is not a plain lower-case word (or an acronym), at a colon or at a line break; a capitalised word
+    ends it too unless it is the first (a name is content). At most ten words."""
+    message = str(e).split("\n", 1)[0].split(":", 1)[0]
+    words = []
+    for i, token in enumerate(message.split()):
+        token = token.rstrip(",.;")
+        if not _PLAIN_WORD.fullmatch(token) or (i and token[0].isupper() and not token.isupper()):
+            break
+        words.append(token)
+    return f"{type(e).__name__}: {' '.join(words[:10])}" if words else type(e).__name__
 
 
 def label(name: object) -> str:
