@@ -204,7 +204,7 @@ def print_pii_quality_summary(reports: list) -> None:
     table = Table(title=f"PII scrubbing quality per set: direct identifiers removed (share / n). Targets: all >= "
                   f"{TARGET_OVERALL}; each type >= {TARGET_PER_TYPE} (gated from n >= {MIN_VALUES_PER_TYPE}); words "
                   f"kept >= {TARGET_WORDS_KEPT}")  # fmt: skip
-    table.add_column("set")
+    table.add_column("set", no_wrap=True, min_width=max((len(row["set"]) for row in rows), default=3))
     table.add_column("all direct", justify="right")
     for e in entities:
         table.add_column(e.replace("_", " ").lower(), justify="right")
