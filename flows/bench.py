@@ -34,7 +34,12 @@ def _counter_word(i: int) -> str:
 
 def pii_texts(n: int, texts_path: str | Path | None = None) -> list[str]:
     """n distinct texts cycled from the corpus's `full_text` records (a counter word makes each one unique)."""
-    records = json.loads(Path(texts_path or PII_CORPUS).read_text(encoding="utf-8"))
+    if texts_path:
+        records = json.loads(Path(texts_path).read_text(encoding="utf-8"))
+    else:  # the shared presidio-research file, else the checkout's own English sentences (no ../shared needed)
+        from pairforge.flows.bench_pipeline import bench_corpus, pii_records
+
+        records = pii_records(bench_corpus())
     base = [r["full_text"] for r in records if r.get("full_text")]
     return [f"{t} Ref {_counter_word(i)}." for i, t in zip(range(n), itertools.cycle(base))]
 
@@ -401,26 +406,30 @@ def print_generate_bench(rows: list[dict]) -> None:
     Console(width=max(Console().width, 110)).print(table)
 
 
-SHARED_TEXT = Path(__file__).resolve().parents[2] / "shared/corpora/text"
 MEMORY_FORMATS = ("text-lines", "jsonl", "wikipedia")
 TARGET_RSS_RATIO = 2.0  # peak RSS of ingesting factor x the input < 2x the base size's
 
 
 def _wiki_pages() -> tuple[str, list[str], str]:
-    """(header with siteinfo, raw <page> elements, footer) of the shared Wikipedia dump."""
+    """(header with siteinfo, raw <page> elements, footer) of the benchmark corpus's Wikipedia dump."""
     import bz2
     import re
 
-    xml = bz2.decompress((SHARED_TEXT / "enwiki-shortened.xml.bz2").read_bytes()).decode("utf-8")
+    from pairforge.flows.bench_pipeline import bench_corpus
+
+    xml = bz2.decompress(bench_corpus().wiki.read_bytes()).decode("utf-8")
     first, last = xml.index("<page>"), xml.rindex("</page>") + len("</page>")
     pages = re.findall(r"<page>.*?</page>", xml[first:last], flags=re.S)
     return xml[:first], pages, xml[last:]
 
 
 def write_memory_corpus(fmt: str, folder: Path, target_bytes: int) -> Path:
-    """A file of about `target_bytes` (uncompressed) for `fmt`: the shared lee_background lines (text-lines,
-    jsonl) or the shared dump's pages (wikipedia, bz2), written again and again."""
+    """A file of about `target_bytes` (uncompressed) for `fmt`: the lee_background lines (text-lines, jsonl) or the
+    dump's pages (wikipedia, bz2) of the benchmark corpus (`bench_pipeline.bench_corpus`: ../shared/corpora, else
+    examples/demo/data), written again and again."""
     import bz2
+
+    from pairforge.flows.bench_pipeline import bench_corpus
 
     if fmt == "wikipedia":
         head, pages, tail = _wiki_pages()
@@ -435,7 +444,7 @@ def write_memory_corpus(fmt: str, folder: Path, target_bytes: int) -> Path:
                 size += len(page.encode()) + 1
             out.write(tail)
         return path
-    lines = [line for line in (SHARED_TEXT / "lee_background.cor").read_text("utf-8").splitlines() if line.strip()]
+    lines = [line for line in bench_corpus().news.read_text("utf-8").splitlines() if line.strip()]
     if fmt == "jsonl":
         lines = [json.dumps({"text": line}) for line in lines]
     path = folder / f"{fmt}-{target_bytes}.{'jsonl' if fmt == 'jsonl' else 'txt'}"
@@ -494,6 +503,8 @@ def bench_memory(base_mb: float = 4.0, factor: int = 10, formats: tuple[str, ...
     import subprocess
     import tempfile
 
+    from pairforge.flows.bench_pipeline import bench_corpus
+
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="pairforge-bench-memory-") as tmp:
         folder = Path(tmp)
@@ -510,6 +521,7 @@ def bench_memory(base_mb: float = 4.0, factor: int = 10, formats: tuple[str, ...
                     raise RuntimeError(f"memory benchmark child failed for {fmt}: {child.stderr.strip()[-2000:]}")
                 result = json.loads(child.stdout.strip().splitlines()[-1])
                 runs.append({"format": fmt, "size": label, "input_mb": round(mb, 2), "shard_rows": shard_rows,
+                             "corpus": bench_corpus().name.split(":")[0],
                              "file_mb": round(path.stat().st_size / (1 << 20), 2), **result})
                 path.unlink()
             rows += runs
@@ -525,7 +537,7 @@ def print_memory_bench(rows: list[dict]) -> None:
 
     runs = [r for r in rows if "peak_mb" in r]
     table = Table(title=f"Ingest memory benchmark (stream_source_files writing work shards of {runs[0]['shard_rows']} "
-                  "rows; one fresh process per file)")
+                  f"rows; one fresh process per file; {runs[0].get('corpus', 'shared')} corpus)")
     for col in ("format", "size", "input MB", "file MB", "rows", "shards", "seconds", "RSS after imports MB",
                 "peak RSS MB", "ratio", "target", "met"):
         table.add_column(col, justify="left" if col in ("format", "size") else "right")

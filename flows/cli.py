@@ -532,6 +532,30 @@ def bench_memory_cmd(
         raise typer.Exit(1)
 
 
+@bench_app.command("pipeline")
+def bench_pipeline_cmd(
+    docs: Annotated[int, typer.Option(help="documents of 10-40 real sentences, ~20 % with personal data")] = 2000,
+    rounds: Annotated[int, typer.Option(help="no-PII runs with and without Prefect, order alternating")] = 2,
+    seed: Annotated[int, typer.Option(help="corpus seed")] = 0,
+    corpus: Annotated[str, typer.Option(help="auto (../shared/corpora if present) | shared | embedded")] = "auto",
+    check: Annotated[bool, typer.Option(help="exit 1 when a ratio misses its target")] = False,
+) -> None:
+    """The build flow on real-length documents: seconds per stage, docs/s, peak RSS, and the PII, language ID and
+    orchestration ratios measured side by side (see flows/bench_pipeline.py)."""
+    from pairforge.flows.bench_pipeline import bench_pipeline, checks, print_pipeline_bench, report_progress, summarise
+
+    if docs < 20 or rounds < 1 or corpus not in ("auto", "shared", "embedded"):
+        fail("--docs must be >= 20, --rounds >= 1, --corpus auto, shared or embedded", 2)
+    try:
+        result = bench_pipeline(docs=docs, seed=seed, corpus=corpus, rounds=rounds, progress=report_progress)
+    except (FileNotFoundError, RuntimeError) as e:
+        fail(str(e), 1)
+    summary = summarise(result)
+    print_pipeline_bench(result, summary)
+    if check and (missed := checks(summary)):
+        fail("targets missed: " + "; ".join(missed), 1)
+
+
 @llm_app.command("serve")
 def llm_serve(port: Annotated[int, typer.Option(help="loopback port")] = 8008) -> None:
     """Serve the local model on http://127.0.0.1:PORT/v1 until Ctrl-C (point generate.base_url at it)."""
