@@ -45,7 +45,8 @@ def resolve_source_files(source: Source) -> list[tuple[str, int]]:
     """The files a source reads, with sizes, sorted; local entries that are not regular files come with size 0
     (reading them quarantines them with what they are). Raises SourceError when there are none or all are empty."""
     try:
-        found = sorted(storage.glob(source.uri) + [(u, 0) for u in special_entries(source.uri)])
+        special = special_entries(source.uri)
+        found = sorted(storage.glob(source.uri) + [(u, 0) for u in special])
     except storage.StorageError as e:
         raise SourceError(f"cannot list {source.uri}: {e}") from None
     exts = FORMATS[source.format].extensions
@@ -55,7 +56,8 @@ def resolve_source_files(source: Source) -> list[tuple[str, int]]:
     if not found:
         raise SourceError(f"no file matches {source.uri}")
     if all(size == 0 for _, size in found):
-        raise SourceError(f"source is empty: {', '.join(u for u, _ in found[:3])}")
+        shown = [f"{u} ({special_kind(storage.local_path(u))})" if u in special else u for u, _ in found[:3]]
+        raise SourceError(f"source is empty: {', '.join(shown)}")
     return found
 
 

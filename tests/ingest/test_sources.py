@@ -210,5 +210,5 @@ def test_a_source_of_only_special_entries_is_a_recipe_error(tmp_path):
     import os
 
     os.mkfifo(tmp_path / "pipe.txt")
-    with pytest.raises(SourceError, match="source is empty"):
+    with pytest.raises(SourceError, match=r"source is empty: .*pipe.txt \(FIFO \(named pipe\)\)"):
         resolve_source_files(src(tmp_path / "pipe.txt", "text"))

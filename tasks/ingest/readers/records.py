@@ -55,7 +55,8 @@ def json_lines(c: Collector, stream: BinaryIO) -> Iterator[tuple[int, dict | Non
         if not isinstance(obj, dict):
             yield n, None, f"JSON line is a {type(obj).__name__}, expected an object"
             continue
-        if too_deep(obj, depth):
+        # a line with no more brackets than the limit cannot nest deeper (the common case: no walk)
+        if line.count("{") + line.count("[") > depth and too_deep(obj, depth):
             yield n, None, deep_reason(depth)
             continue
         yield n, obj, None
