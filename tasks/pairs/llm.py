@@ -24,6 +24,7 @@ import json
 import logging
 import random
 import time
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
@@ -215,8 +216,12 @@ class LLMClient:
     async def arun(self, requests: list[ChatRequest]) -> tuple[list[ChatResult], LLMStats]:
         started = time.perf_counter()
         restarted = self.server is not None and await asyncio.to_thread(self.server.ensure_running)
+        # a query in the base URL (`?key=...`, `?api-version=...`) goes on every request; the SDK would glue the
+        # endpoint's path after it (/v1/?key=kchat/completions)
+        base_url, _, query = self.base_url.partition("?")
         client = openai.AsyncOpenAI(
-            base_url=self.base_url, api_key=self._api_key, max_retries=0, timeout=self.timeout_s
+            base_url=base_url, api_key=self._api_key, max_retries=0, timeout=self.timeout_s,
+            default_query=dict(urllib.parse.parse_qsl(query, keep_blank_values=True)) or None,
         )
         async with client:
             state = _Run(client, asyncio.Semaphore(self.max_concurrency), LLMStats(server_restarts=int(restarted)))
