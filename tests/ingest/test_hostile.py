@@ -342,7 +342,10 @@ for s in spec["sources"]:
     files = resolve_source_files(source)
     for batch in batch_files(files, max_files=7):
         stream_source_files(source, batch, "en", 500, sink)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM is this process's own high-water mark; ru_maxrss also counts the parent's memory at the fork (Linux)
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+peak = int(status["VmHWM"].split()[0]) * 1024 if "VmHWM" in status else \
+    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 json.dump({"rows": rows, "quarantine": quarantine, "peak_rss": peak}, open(spec["out"], "w"))
 """
 
