@@ -111,15 +111,16 @@ def ingest(run: Run, stage: Stage, shards: list[Shard]) -> StageRun:
         unmapped(recipe.languages[0]), unmapped(run.work_uri), unmapped(recipe.work_shard_rows),
         unmapped(recipe.sample_rows),
     ).result()
-    quarantined = [r["quarantine_uri"] for r in results if r["quarantine_uri"]]
-    out = StageRun(stage.name, [s for res in results for s in res["shards"]],
-                   files={"quarantine/quarantine.parquet": quarantined})
+    quarantined = [r.quarantine_uri for r in results if r.quarantine_uri]
+    out = StageRun(stage.name, [s for res in results for s in res.shards],
+                   files={"quarantine/quarantine.parquet": quarantined},
+                   reused=sum(r.rows for r in results if r.resumed))
     for res in results:
-        src = out.sources.setdefault(res["source"], {"files": 0, "rows": 0, "quarantined": 0})
-        src["files"] += res["files"]
-        src["rows"] += res["rows"]
-        src["quarantined"] += sum(res["quarantine"].values())
-        out.quarantine.update(res["quarantine"])
+        src = out.sources.setdefault(res.source, {"files": 0, "rows": 0, "quarantined": 0})
+        src["files"] += res.files
+        src["rows"] += res.rows
+        src["quarantined"] += sum(res.quarantine.values())
+        out.quarantine.update(res.quarantine)
     for table in sorted({src.table for src in recipe.sources}):
         kept = sum(s.rows for s in out.shards if s.table == table)
         bad = sum(out.sources.get(src.name, {}).get("quarantined", 0) for src in recipe.sources if src.table == table)

@@ -32,6 +32,7 @@ class StageRun:
     composition: dict = field(default_factory=dict)
     exported: dict[str, dict] = field(default_factory=dict)
     output_uri: str | None = None  # set by the export: the version is live
+    reused: int = 0  # rows whose work an earlier attempt had done (stages without StageResults: ingest)
     failure: Exception | None = None  # the run stops here, once what the stage did is recorded
 
 
@@ -94,6 +95,8 @@ class RunReport:
                 self.files.setdefault(f"rejected/{r.shard.table}.parquet", []).append(r.rejected_uri)
             if r.dead_uri:
                 self.files["dead_letter/dead_letter.parquet"].append(r.dead_uri)
+        if run.reused:
+            self.reused[run.stage] += run.reused
         for name, files in run.files.items():
             self.files.setdefault(name, []).extend(files)
         for name, counts in run.sources.items():

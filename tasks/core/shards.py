@@ -134,8 +134,9 @@ def _stamp(result: Any, key: str) -> Any:
     """Give every Shard in a task's result the task's key as its lineage."""
     if isinstance(result, Shard):
         return dataclasses.replace(result, lineage=key)
-    if isinstance(result, StageResult):
-        return dataclasses.replace(result, shard=_stamp(result.shard, key))
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):  # a typed result: its fields
+        return dataclasses.replace(result, **{f.name: _stamp(getattr(result, f.name), key)
+                                              for f in dataclasses.fields(result) if f.init})
     if isinstance(result, tuple):
         return tuple(_stamp(x, key) for x in result)
     if isinstance(result, list):
@@ -168,9 +169,9 @@ def resumable(stage: str | Callable[[dict], str], name: Callable[[dict], str], i
             if recorded is not None:
                 log(f"{label} {name(arguments)}: finished in an earlier attempt, reusing its result")
                 result = pickle.loads(recorded)
-                if isinstance(result, StageResult):
+                if dataclasses.is_dataclass(result) and hasattr(result, "resumed"):
                     return dataclasses.replace(result, resumed=True)
-                return {**result, "resumed": True} if isinstance(result, dict) else result
+                return result
             result = _stamp(fn(*args, **kwargs), key)
             storage.write_bytes(marker, pickle.dumps(result))
             return result

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -168,10 +169,23 @@ def batch_files(files: list[tuple[str, int]], max_bytes: int = 256 << 20, max_fi
     return batches
 
 
+@dataclass(frozen=True)
+class IngestResult:
+    """What one ingest task read: the shards of a batch of a source's files, and what it quarantined."""
+
+    source: str
+    files: int
+    shards: list[Shard]
+    rows: int
+    quarantine: dict[str, int]  # reason -> rows
+    quarantine_uri: str | None  # the quarantined rows with their reasons, for the version's quarantine table
+    resumed: bool = False  # reused from an earlier attempt's completion marker
+
+
 @task(name="ingest", cache_policy=NO_CACHE, task_run_name="ingest-{source.name}-{index}", **RETRYING)
 @resumable("ingest", lambda a: f"{a['source'].name}-{a['index']:05d}")
 def ingest_files(source: Source, uris: list[str], index: int, default_lang: str, work_uri: str,
-                 chunk_rows: int, limit: int | None = None) -> dict:
+                 chunk_rows: int, limit: int | None = None) -> IngestResult:
     """Stream a batch of files into work-area shards of at most `chunk_rows` rows; returns shards and counts."""
     base = f"{source.name}-{index:05d}"
     shards: list[Shard] = []
@@ -193,5 +207,5 @@ def ingest_files(source: Source, uris: list[str], index: int, default_lang: str,
     rows = sum(s.rows for s in shards)
     get_run_logger().info("%s: %d file(s) -> %d %s rows in %d shard(s), %d quarantined",
                           source.name, len(uris), rows, source.table, len(shards), len(quarantine))
-    return {"source": source.name, "files": len(uris), "shards": shards, "rows": rows,
-            "quarantine": dict(Counter(quarantine.get_column("reason").to_list())), "quarantine_uri": quarantine_uri}
+    return IngestResult(source.name, len(uris), shards, rows, dict(Counter(quarantine.get_column("reason").to_list())),
+                        quarantine_uri)
