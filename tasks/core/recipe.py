@@ -279,6 +279,8 @@ class PIIOptions(_Strict):
     batch_size: int = Field(256, ge=1)
     checkpoint_rows: int = Field(2000, ge=1, description="rows scrubbed between checkpoints: a run stopped in the "
                                  "middle of the scrub redoes at most this many rows of each shard when it resumes")
+    checkpoint_chars: int = Field(2_000_000, ge=1000, description="characters of text scrubbed between checkpoints "
+                                  "(bounds the memory held at once on long documents)")
 
 
 class DedupOptions(_Strict):

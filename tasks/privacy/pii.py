@@ -741,25 +741,44 @@ def scrub_parquet(data: bytes, fields: list[str], options: PIIOptions) -> tuple[
     return storage.parquet_bytes(out), counts
 
 
+def batches(df: pl.DataFrame, columns: list[str], max_rows: int, max_chars: int) -> list[tuple[int, int]]:
+    """(first row, rows) of consecutive batches of at most `max_rows` rows and `max_chars` characters of text (a
+    longer row makes a batch of its own)."""
+    sizes = [pl.col(c).list.eval(pl.element().struct.field("content").str.len_chars()).list.sum()
+             if _is_messages(df.schema[c]) else pl.col(c).str.len_chars() for c in columns]
+    chars = df.select(pl.sum_horizontal([s.fill_null(0) for s in sizes]).alias("n")).get_column("n").to_list() \
+        if columns else [0] * len(df)
+    out, start, total = [], 0, 0
+    for row, n in enumerate(chars):
+        if row > start and (row - start >= max_rows or total + n > max_chars):
+            out.append((start, row - start))
+            start, total = row, 0
+        total += n
+    if start < len(df):
+        out.append((start, len(df) - start))
+    return out
+
+
 @task(name="scrub-pii", cache_policy=NO_CACHE, task_run_name="scrub-pii-{shard.table}-{shard.name}", **RETRYING)
 @resumable("pii", lambda a: a["shard"].name)
 def scrub_shard(shard: Shard, options: PIIOptions, work_uri: str) -> StageResult:
-    """Scrub a shard in batches of `options.checkpoint_rows` rows, each kept in the work area as it is done, so a
-    run stopped in the middle resumes after the last finished batch (rows are scrubbed one document at a time,
-    so batches give the same result as the whole shard at once)."""
+    """Scrub a shard in batches (at most `options.checkpoint_rows` rows and `options.checkpoint_chars` characters),
+    each kept in the work area as it is done, so a run stopped in the middle resumes after the last finished batch
+    (rows are scrubbed one document at a time, so batches give the same result as the whole shard at once); the
+    character bound also bounds the memory of the NLP documents held at once."""
     df = shard.read()
     columns = [c for c in TEXT_COLUMNS[shard.table] if c in df.columns]
     # named after the input shard (its lineage) and the options: other inputs never reuse these batches
     parts = storage.join(work_uri, "pii-batches", shard.table, f"{shard.name}-{fingerprint(shard, options)}")
     done, counts, reused = [], Counter(), 0
-    for i, start in enumerate(range(0, len(df), options.checkpoint_rows)):
+    for i, (start, length) in enumerate(batches(df, columns, options.checkpoint_rows, options.checkpoint_chars)):
         part, found = storage.join(parts, f"{i:05d}.parquet"), storage.join(parts, f"{i:05d}.json")
         if (recorded := storage.read_if_exists(found)) is not None:  # written after its batch: the batch is whole
             batch = storage.read_parquet(part)
             counts.update(json.loads(recorded))
             reused += len(batch)
         else:
-            batch, batch_counts = scrub_frame(df.slice(start, options.checkpoint_rows), columns, options)
+            batch, batch_counts = scrub_frame(df.slice(start, length), columns, options)
             storage.write_parquet(batch, part)
             storage.write_bytes(found, json.dumps(dict(batch_counts)).encode())
             counts.update(batch_counts)

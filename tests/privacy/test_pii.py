@@ -327,3 +327,20 @@ def test_batches_give_the_same_result_as_the_whole_shard(tmp_path):
         batched = pii.scrub_shard.fn(shard, PIIOptions(operator=operator, checkpoint_rows=7), str(tmp_path / "b"))
         assert batched.shard.read().equals(whole.shard.read()) and batched.pii == whole.pii and whole.pii
         assert whole.reused == batched.reused == 0
+
+
+def test_batches_are_bounded_by_rows_and_characters():
+    df = pl.DataFrame({"text": ["a" * 10, "b" * 10, "c" * 50, "d" * 5, "e" * 5, "f" * 5],
+                       "messages": [[{"role": "user", "content": "x" * 3}]] * 6},
+                      schema={"text": pl.String, "messages": pl.List(MESSAGE)})
+    # 13 characters per row but row 2 (53): a row longer than the bound is a batch of its own
+    assert pii.batches(df, ["text", "messages"], max_rows=10, max_chars=30) == [(0, 2), (2, 1), (3, 3)]
+    assert pii.batches(df, ["text", "messages"], max_rows=2, max_chars=1000) == [(0, 2), (2, 2), (4, 2)]
+    assert pii.batches(df.head(0), ["text"], 10, 10) == []
+
+
+def test_character_bounded_batches_give_the_same_result(tmp_path):
+    shard = _pii_corpus_shard(tmp_path, 40)
+    whole = pii.scrub_shard.fn(shard, PIIOptions(operator="pseudonym"), str(tmp_path / "a"))
+    small = pii.scrub_shard.fn(shard, PIIOptions(operator="pseudonym", checkpoint_chars=1000), str(tmp_path / "b"))
+    assert small.shard.read().equals(whole.shard.read()) and small.pii == whole.pii
