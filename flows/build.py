@@ -61,7 +61,9 @@ def task_runner(runner: str, address: str | None = None, workers: int = 2):
 
         if address:
             return DaskTaskRunner(address=address)
-        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+        # workers die with this process, even by SIGKILL (tasks.core.procs.dask_setup)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                                              "preload": ["pairforge.tasks.core.procs"]})
     return InterruptibleThreadPoolTaskRunner()
 
 

@@ -15,7 +15,8 @@
   process (a child started from a short-lived worker thread would die with that thread).
 
 Every child spawned here is registered until it is reaped, so `stop_all()` can end whatever is still
-running when the run is interrupted.
+running when the run is interrupted. Dask's worker processes (forked by Dask) arm the same signal themselves,
+through this module as a Dask preload (`dask_setup`).
 """
 
 from __future__ import annotations
@@ -115,6 +116,21 @@ def spawn(args: list[str], **popen_kwargs: Any) -> subprocess.Popen:
     return proc
 
 
+def die_with_parent() -> bool:
+    """Arm PR_SET_PDEATHSIG=SIGKILL in this process, for children pairforge does not fork itself (Dask's worker
+    processes, through `dask_setup`); False where there is no prctl."""
+    if _prctl is None:
+        return False
+    return _prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+
+
+def dask_setup(worker: Any = None) -> None:
+    """Dask preload hook (`preload=["pairforge.tasks.core.procs"]`): the worker process dies with the process that
+    started its cluster. (distributed forks a worker from a thread of its nanny that lives until the worker is
+    closed, so the signal does not come early.)"""
+    die_with_parent()
+
+
 def stop(proc: subprocess.Popen, grace_s: float = 10.0) -> int:
     """SIGTERM the child, SIGKILL it if it is still there after `grace_s` seconds (0: at once); returns its exit
     code. A child that already exited is only reaped."""
@@ -157,4 +173,4 @@ def stop_all(grace_s: float = 3.0) -> list[int]:
     return [p.pid for p in procs]
 
 
-__all__ = ["spawn", "stop", "stop_all", "running"]
+__all__ = ["spawn", "stop", "stop_all", "running", "die_with_parent", "dask_setup"]
