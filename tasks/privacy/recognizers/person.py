@@ -1,5 +1,8 @@
-"""PERSON from honorifics ("Mr. John Smith", "Dr. Li", "Frau Weber"), cue phrases ("my name is", "Dear",
-"Regards,", "Name:", "said"), census name lists, in any letter case. Needs the lexicon (`lexicon.get_lexicon`)."""
+"""PERSON from honorifics ("Mr. John Smith", "Dr. Li", "Frau Weber"), cue phrases in several languages ("my name is",
+"Dear", "Regards,", "Name:", "said", "mein Name ist", "au nom de"), name lists (US census, and given and family names of
+many cultures), lists and coordinations of names ("Our founders: Kónya, Becker and Vasquez"), speaker labels in
+dialogue ("Ubul: What a wife."), initials with or without a full stop ("Ravil G Yefimov"), possessives, name columns
+of tables, in any letter case. Needs the lexicon (`lexicon.get_lexicon`)."""
 
 from __future__ import annotations
 
@@ -13,39 +16,63 @@ from pairforge.tasks.privacy.recognizers.lexicon import (
     AMBIGUOUS_FIRST,
     GENERIC_ADDRESSEES,
     HONORIFICS,
+    INITIAL_HONORIFICS,
     NON_NAME_WORDS,
     PARTICLES,
+    PEOPLE_NOUNS,
     ROLE_TITLES,
     WORD,
 )
 
+# Cue phrases, each matched once over the whole text (`_cue_starts`): a cue ending where a word starts marks that word.
 _STRONG_CUES = re.compile(
-    r"(?i)(?:\bmy\s+name\s+is|\bname\s+is|\bname's|\bnamed|\bcall\s+me|\bcalls\s+me|\bit'?s\s+me,?|\b(?:full|first|last|given|family|maiden|middle|sur|nick|user)\s*name(?:\s+is|\s*[:?=-])?|"
+    r"(?i)(?:\bmy\s+name\s+is|\bname\s+(?:is|was)|\bname's|\bnamed|\bcall\s+me|\bcalls\s+me|\bit'?s\s+me,?|\b(?:full|first|last|given|family|maiden|middle|sur|nick|user)\s*name(?:\s+is|\s*[:?=-])?|"
     r"\bname\s*[:=-]|\bname(?=\s+[A-Z])|"
+    r"\b(?:hi|hey|hello|hiya|yo|ok|oh)\s*,?\s+it'?s|"
+    r"\bmein\s+name\s+ist|\bich\s+heiße|\bje\s+m['’]appelle|\bmoi\s+c['’]est|\bme\s+llamo|\bmi\s+nombre\s+es|"
+    r"\bmi\s+chiamo|\bo\s+meu\s+nome\s+é|\bmijn\s+naam\s+is|"
+    r"\b(?:reply\s+to|reference\s+for|statement\s+of|on\s+behalf\s+of|au\s+nom\s+de|à\s+l['’]ordre\s+de|"
+    r"de\s+la\s+part\s+de|a\s+nombre\s+de|de\s+parte\s+de|im\s+namen\s+von|zu\s+händen(?:\s+von)?|care\s+of)\b|"
+    r"\bc/o\b|\bz\.\s*hd\.?|\bgez\.|"
     r"\b(?:dear|hi|hello|hey|hiya|greetings|hallo|servus|moin|hola|buenos\s+d[ií]as|bonjour|salut|ciao|olá|ola|"
     r"liebe[rs]?|estimad[oa]s?|querid[oa]s?|sehr\s+geehrte[rs]?|cher|chère)\b|"
-    r"\b(?:name\s+on\s+card|card\s*holder|account\s+holder|contact\s+person|emergency\s+contact|contact|applicant|"
+    r"\b(?:name\s+on\s+card|card\s*holder|account\s+holder|contact\s+persons?|emergency\s+contacts?|contact|applicant|"
     r"patient(?:\s+name)?|customer(?:\s+name)?|client(?:\s+name)?|employee(?:\s+name)?|tenant|landlord|owner|"
-    r"from|to|cc|attn|signed|signature|author|nombre|apellidos?|titular|kontakt|ansprechpartner(?:in)?|"
-    r"nom|prénom|vorname|nachname|recipient|sender|beneficiary|payee|guest|passenger|student|user)\s*:|"
+    r"from|to|cc|attn|attention|signed|signature|author|nombre|apellidos?|titular|kontakt|ansprechpartner(?:in)?|"
+    r"nom|prénom|vorname|nachname|recipient|sender|beneficiary|payee|guest|passenger|student|user|consignee|"
+    r"next\s+of\s+kin|witness|caller|speaker|interviewee|candidate|driver|buyer|seller|member|volunteer|"
+    r"(?:posted|submitted|requested|approved|prepared|reviewed|written|signed|reported|assigned)\s+(?:by|to)|"
+    r"inhaber(?:in)?|absender|empfänger(?:in)?|kunde|kundin|mieter(?:in)?|teilnehmer(?:in)?|verantwortlich|"
+    r"expéditeur|destinataire|titulaire|locataire|auteur|remitente|destinatario|cliente|inquilin[oa]|autor(?:in|a)?|"
+    r"(?:invoice|delivery|shipping|billing|postal|mailing|home)\s+address|ship\s+to|bill\s+to|deliver\s+to|sold\s+to|"
+    r"lieferadresse|rechnungsadresse|lieferanschrift|adresse\s+de\s+(?:livraison|facturation)|"
+    r"dirección\s+de\s+(?:envío|entrega|facturación))\s*:|"
     r"\b(?:thanks|thank\s+you|thx|ty|cheers|regards|best|best\s+wishes|kind\s+regards|best\s+regards|warm\s+regards|"
     r"sincerely|yours(?:\s+truly|\s+sincerely)?|love|xoxo|bye|take\s+care|grüße|gruß|viele\s+grüße|liebe\s+grüße|"
     r"mit\s+freundlichen\s+grüßen|lg|vg|saludos|un\s+saludo|atentamente|cordialmente|cordialement|bisous|"
-    r"abrazos|besos)\s*[,!.]?\s*\n?\s*-*\s*|"
+    r"abrazos|besos|bien\s+à\s+vous|amitiés)\s*[,!.]?\s*\n?\s*-*\s*|"
     r"\bmy\s+(?:wife|husband|partner|son|daughter|kid|child|mother|mom|mum|father|dad|brother|sister|friend|boss|"
     r"colleague|coworker|co-worker|neighbou?r|manager|landlord|tenant|uncle|aunt|cousin|grandma|grandmother|"
     r"grandpa|grandfather|niece|nephew|fianc[ée]e?|girlfriend|boyfriend|roommate|flatmate|student|teacher|doctor|"
-    r"lawyer|baby|twin|stepson|stepdaughter|ex)(?:'s\s+name\s+is)?\s*,?)\s*$"
+    r"lawyer|baby|twin|stepson|stepdaughter|ex)(?:'s\s+name\s+is)?\s*,?)[ \t]*\n?[ \t]*"
 )
 # verbs of talking and meeting: a name-like word after one is a name, whatever the NER model called it
 _MEDIUM_CUES = re.compile(
-    r"(?i)(?:\b(?:said|says|asked|asks|told|tells|replied|replies|wrote|writes|shouted\s+at|shouted|yelled\s+at|"
+    r"(?i)\b(?:said|says|asked|asks|told|tells|replied|replies|wrote|writes|shouted\s+at|shouted|yelled\s+at|"
     r"according\s+to|spoke\s+(?:with|to)|speak\s+(?:with|to)|talked?\s+(?:with|to)|met\s+with|met|married|"
     r"thanked|emailed|texted|phoned|called|ask|tell|ring|email|introducing|welcome|meet|congratulations|congrats|"
     r"reach|visited|interviewed|hired|fired|promoted|invited|note\s+from|message\s+from|i\s+am|i'm|this\s+is|"
-    r"sagte|schrieb|fragte|dijo|escribió|preguntó)\s*)$"
+    r"sagte|schrieb|fragte|dijo|escribió|preguntó)\s*"
 )
-_WEAK_CUES = re.compile(r"(?i)(?:\b(?:with|by|and|from|for|to|starring|featuring|feat\.)\s*)$")
+_WEAK_CUES = re.compile(r"(?i)\b(?:with|by|and|from|for|to|starring|featuring|feat\.)\s*")
+# other languages: after these a known name (census or world lists) is a name, nothing else
+_FOREIGN_CUES = re.compile(
+    r"(?i)\b(?:a\s+dit|dit|a\s+écrit|écrit|contactez|contacter|appelez|appeler|écrivez\s+à|chez|avec|pour|"
+    r"j['’]ai\s+(?:eu|vu|croisé|rencontré|appelé)|rencontré|croisé|de|"
+    r"sagte|schrieb|fragte|hatte|habe|traf|getroffen|mit|bei|an|von|für|erreichen|ich\s+bin|"
+    r"dijo|escribió|preguntó|con|para|llama\s+a|habla\s+con|hablé\s+con|soy|je\s+suis|sono|ik\s+ben|"
+    r"ha\s+detto|per|da|met|van|voor|com|disse)\s+"
+)
 _CUE_AFTER = re.compile(
     r"(?i)^(?:\s*,?\s*(?:said|says|asked|replied|wrote|shouted|yelled|whispered|explained|added|told|"
     r"sagte|schrieb|dijo|escribió|called|calls|phoned|rang|emailed)\b|\s+here\b|\s+speaking\b|"
@@ -56,12 +83,45 @@ _CUE_AFTER = re.compile(
 
 
 _VOCATIVE = re.compile(r"(?i)^,\s+(?:can|could|would|will|please|do|did|are|is|have|thanks|thank|i|we|you)\b")
-# a CSV-like header with a name column: the values under it are names
-_CSV_NAME_HEADER = re.compile(r"(?im)^[ \t]*((?:[\w .-]*[,;\t|])*)[ \t]*(?:full[ _]?)?name[ \t]*(?=[,;\t|]|$)")
-
-
+# a CSV-like header with columns of names: the values under them are names
+_NAME_COLUMN = re.compile(
+    r"(?i)(?:full[ _]?)?name|first(?:[ _]?name)?|last(?:[ _]?name)?|surname|given[ _]?names?|family[ _]?name|"
+    r"forename|customer|client|contact|person|employee|author|guest|patient|tenant|nom|prénom|vorname|nachname|"
+    r"nombre|apellidos?|cognome|nome"
+)
+_TABLE_SEP = re.compile(r"[,;\t|]")
+# "Last, First" (or "De Backer, Ubaid") at the start of a record line, before a field separator or the line end
 _LAST_FIRST_ROW = re.compile(
-    r"(?m)^[ \t]*([A-Z][^\W\d_]+(?:-[A-Z][^\W\d_]+)?),[ \t]*([A-Z][^\W\d_]+)[ \t]*(?:[|;\t]|$)"
+    r"(?m)^[ \t]*((?:(?:de|van|von|le|la|da|di|del|du|o|ó|mac|mc)[ \t]+)?[^\W\d_]+(?:-[^\W\d_]+)?),[ \t]*"
+    r"([^\W\d_]+(?:[ -][^\W\d_]+)?)[ \t]*(?:[|;\t]|$)",
+    re.IGNORECASE,
+)
+# a speaker label at the start of a line: "Ubul: What a wife.", "Tarmo (agent): ...", "A (Isak): ...", "Kiss Péter:"
+_SPEAKER = re.compile(
+    r"(?m)^[ \t]*(?:[-*>•][ \t]*)?(?:\[[^\]\n]{1,20}\][ \t]*)?"
+    r"([^\W\d_][^\W\d_'’\-]*(?:[ \t]+[^\W\d_][^\W\d_'’\-.]*){0,2})[ \t]*(\([^()\n]{1,30}\))?[ \t]*:[ \t]+(?=\S)"
+)
+# separators between the items of a list of names
+_LIST_SEP = re.compile(
+    r"(?i)[ \t]*(?:\([^()\n]{1,40}\)[ \t]*)?(?:[,;/&+][ \t]*(?:(?:and|und|et|y|e|og|och|en|i|és|ve|or|oder|ou|o|"
+    r"plus|sowie)[ \t]+)?|(?:and|und|et|y|e|ed|og|och|en|i|és|ve|or|oder|ou|o|plus|sowie|&)[ \t]+)"
+)
+_PEOPLE_LABEL = re.compile(
+    r"(?i)(?:\b(?:" + "|".join(sorted((re.escape(w) for w in PEOPLE_NOUNS), key=len, reverse=True)) + r")\b"
+    r"(?:[ \t]+(?:list|of\s+\w+))?[ \t]*[:(]|\bwe\s+thank|\bthanks\s+to|\bjoined\s+by|\bnous\s+remercions|"
+    r"\bwir\s+danken|\bagradecemos\s+a)[ \t]*(?:the\s+|les\s+|die\s+|los\s+)?$"
+)
+_SENT_GAP = re.compile(r"[.!?:;\n\"“(]")
+_DOT_GAP = re.compile(r"\.\s+")
+_SPACES = re.compile(r"[ \t]+")
+_INITIAL_GAP = re.compile(r"\.?[ \t]*")
+_HONORIFIC_GAP = re.compile(r"\.?[ \t]+")
+# surname endings of many languages (Slavic, Baltic, Romanian, Turkish, Caucasian, Nordic, Greek...): an unknown
+# capitalised word with one of these is name-shaped even when no list has it
+_SURNAME_END = re.compile(
+    r"(?:ov|ova|ev|eva|ovna|evna|ovich|evich|ski|ska|sky|skaya|cki|cka|wicz|owicz|ewicz|vić|vic|ić|ović|čić|enko|"
+    r"chuk|czuk|escu|eanu|oğlu|oglu|zadə|zade|yan|yants|ishvili|shvili|adze|aitis|aitė|ytė|ienė|iūtė|auskas|"
+    r"dóttir|dottir|sson|poulos|akis|idis|ópoulos)$"
 )
 
 
@@ -74,12 +134,22 @@ class _Tok:
     sent_start: bool
 
 
+def _cue_starts(pattern: re.Pattern, text: str) -> set[int]:
+    """Where the words right after a cue start: one pass over the text per cue pattern (not one search per word)."""
+    return {m.end() for m in pattern.finditer(text)}
+
+
 class PersonRulesRecognizer(Recognizer):
-    """Names the NER model misses: honorifics, cue phrases, census name lists, all letter cases. Reads the spaCy doc
-    in the NlpArtifacts (when there is one) to leave alone words it tagged as places, organisations or dates."""
+    """Names the NER model misses: honorifics, cue phrases, name lists, lists of names, speaker labels, all letter
+    cases. Reads the spaCy doc in the NlpArtifacts (when there is one) to leave alone words it tagged as places,
+    organisations or dates, and to extend its PERSON findings to the lists they stand in."""
 
     ENTITY = "PERSON"
     NAME = "PairforgePersonRulesRecognizer"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._common: dict[tuple[str, str], bool] = {}
 
     def _tokens(self, text: str) -> list[_Tok]:
         toks = []
@@ -90,52 +160,80 @@ class PersonRulesRecognizer(Recognizer):
             if w.endswith(("'s", "’s")) and len(w) > 3:
                 w, end = w[:-2], end - 2
             gap = text[prev_end : m.start()]
-            sent = not toks or bool(re.search(r"[.!?:;\n\"“(]", gap))
-            if toks and re.fullmatch(r"\.\s+", gap) and (len(toks[-1].text) == 1 or toks[-1].low in HONORIFICS):
+            sent = not toks or bool(_SENT_GAP.search(gap))
+            if toks and _DOT_GAP.fullmatch(gap) and (len(toks[-1].text) == 1 or toks[-1].low in HONORIFICS):
                 sent = False  # "J. Smith", "Dr. Li": no sentence break
             toks.append(_Tok(m.start(), end, w, w.lower(), sent))
             prev_end = m.end()
         return toks
 
-    def _name_like(self, t: _Tok, mode: str, strength: str, text: str) -> bool:
-        """Could `t` be part of a name? strength: 'strong' (after an honorific or a strong cue), 'weak', 'bare';
-        mode: the text's letter case (`case_mode`)."""
+    def common(self, low: str, lang: str = "en") -> bool:
+        """An ordinary word of English or of `lang` (cached: the suffix rules of `Lexicon.common` are slow)."""
+        key = (low, lang)
+        hit = self._common.get(key)
+        if hit is None:
+            if len(self._common) > 200_000:
+                self._common.clear()
+            hit = self._common[key] = self.lex.common_in(lang, low)
+        return hit
+
+    def _known(self, low: str, lang: str) -> bool:
+        """A name of the lists: census first/last names, or a world given/family name that is no ordinary word."""
+        return self.lex.known_name(low) or (low not in AMBIGUOUS_FIRST and self.lex.name_word(low)
+                                            and not self.common(low, lang))  # fmt: skip
+
+    def _name_like(self, t: _Tok, mode: str, strength: str, text: str, lang: str = "en") -> bool:
+        """Could `t` be part of a name? strength: 'strong' (after an honorific or a strong cue), 'weak', 'bare', or
+        'known' (only a name of the lists); mode: the text's letter case (`case_mode`)."""
         low = t.low
         if low in NON_NAME_WORDS or low in GENERIC_ADDRESSEES or len(low) < 2 and not t.text.isupper():
             return False
         if low in HONORIFICS or low in ROLE_TITLES:
             return False
-        lex = self.lex
-        known = lex.known_name(low)
-        common = lex.common(low)
+        known = self._known(low, lang)
+        common = self.common(low, lang)
         cap = t.text[:1].isupper() and (mode != "normal" or not t.text[1:].isupper() or len(t.text) <= 2)
         label = common and not known and re.match(r"[ \t]*:", text[t.end : t.end + 3]) is not None  # "Address:"
+        if strength == "known":
+            return (cap or mode != "normal") and known
         if strength == "strong" and not label:  # after "my name is", "Dear", "Name:": anything but plain words
             return (cap or not common and len(low) >= 3) if mode == "normal" else (known or not common)
         if mode == "normal":
             if strength == "weak":
-                return cap and (known or not common)
+                return cap and (known or not common and lang not in ("de", "lb"))
             return cap and known and not common
         return not common and len(low) >= 3  # upper / lower text: letter case says nothing
 
+    def _name_shaped(self, t: _Tok, mode: str, lang: str) -> bool:
+        """A word that could be a name in a list of names: capitalised (any case in ALL-CAPS / lower-case text), not
+        an ordinary word unless the lists know it as a name."""
+        low = t.low
+        if low in NON_NAME_WORDS or low in HONORIFICS or low in ROLE_TITLES or low in GENERIC_ADDRESSEES:
+            return False
+        if mode == "normal" and not (t.text[:1].isupper() and (not t.text.isupper() or len(t.text) <= 3)):
+            return False
+        if len(low) < 2:
+            return False
+        return not self.common(low, lang) or (low not in AMBIGUOUS_FIRST and self.lex.name_word(low))
+
     def analyze(self, text, entities, nlp_artifacts=None):
         mode = case_mode(text)
-        # outside English the dictionary knows nothing: only honorifics, strong cues and "Firstname Name" pairs
-        lang = getattr(nlp_artifacts, "text_language", "en")
+        lang = getattr(nlp_artifacts, "text_language", "en") or "en"
         english = lang == "en"
-        nouns_capitalised = lang in ("de", "lb")  # German capitalises every noun: capitals say nothing there
         toks = self._tokens(text)
         if not toks:
             return []
         # NER entities that are not people: places block the weak rules; other labels block the list rules only
         # (the small model calls many unknown names ORG, GPE or even TIME)
-        places, others = [], []
+        places, others, people = [], [], []
         doc = getattr(nlp_artifacts, "tokens", None) if nlp_artifacts is not None else None
         if doc is not None and hasattr(doc, "ents"):
             for e in doc.ents:
                 if e.label_ in ("GPE", "LOC", "FAC", "NORP"):
                     places.append((e.start_char, e.end_char))
-                elif e.label_ not in ("PERSON", "PER", "CARDINAL", "ORDINAL", "QUANTITY", "PERCENT"):
+                elif e.label_ in ("PERSON", "PER"):
+                    people.append((e.start_char, e.end_char))
+                elif e.label_ not in ("CARDINAL", "ORDINAL", "QUANTITY", "PERCENT"):
                     others.append((e.start_char, e.end_char))
 
         places.sort()
@@ -162,18 +260,23 @@ class PersonRulesRecognizer(Recognizer):
                     gap = text[toks[j - 1].end : t.start]
                     prev = toks[j - 1]
                     after_initial = len(prev.text) == 1 and prev.text.isupper()
-                    if not (re.fullmatch(r"[ \t]+", gap) or (after_initial and re.fullmatch(r"\.[ \t]*", gap))):
+                    if not (_SPACES.fullmatch(gap) or (after_initial and _INITIAL_GAP.fullmatch(gap))):
                         break
-                if j > i and t.low in PARTICLES and j + 1 < n and self._name_like(toks[j + 1], mode, strength, text):
+                if j > i and t.low in PARTICLES and j + 1 < n and self._name_like(toks[j + 1], mode, strength, text,
+                                                                                   lang):  # fmt: skip
                     j += 1
                     continue
-                initial = len(t.text) == 1 and t.text.isupper() and text[t.end : t.end + 1] == "."
+                # an initial: "J. Smith", or "Ravil G Yefimov" (a capital letter alone between two name words)
+                initial = len(t.text) == 1 and t.text.isupper() and (
+                    text[t.end : t.end + 1] == "." or j > i and mode == "normal" and j + 1 < n
+                    and _SPACES.fullmatch(text[t.end : toks[j + 1].start]) is not None
+                    and self._name_like(toks[j + 1], mode, "weak", text, lang))  # fmt: skip
                 if initial and j + 1 < n:
                     j += 1
                     taken += 1
                     continue
                 later = "weak" if strength == "bare" else strength  # words after the first one
-                if not self._name_like(t, mode, strength if j == i else later, text):
+                if not self._name_like(t, mode, strength if j == i else later, text, lang):
                     break
                 j += 1
                 taken += 1
@@ -181,15 +284,19 @@ class PersonRulesRecognizer(Recognizer):
                 j -= 1
             return j
 
+        strong_at = _cue_starts(_STRONG_CUES, text)
+        medium_at = _cue_starts(_MEDIUM_CUES, text) if english else set()
+        weak_at = _cue_starts(_WEAK_CUES, text) if english else set()
+        foreign_at = set() if english else _cue_starts(_FOREIGN_CUES, text)
         i = 0
         while i < n:
             t = toks[i]
-            before = text[max(0, t.start - 60) : t.start]
             # 1. honorific / role title + name
-            if t.low in HONORIFICS or t.low in ROLE_TITLES:
-                gap_ok = i + 1 < n and re.fullmatch(r"\.?[ \t]+", text[t.end : toks[i + 1].start] or "")
-                if gap_ok and (t.low in HONORIFICS or t.text[0].isupper()):
-                    strength = "strong" if t.low in HONORIFICS else "weak"
+            if t.low in HONORIFICS or t.low in ROLE_TITLES or t.low in INITIAL_HONORIFICS:
+                gap = text[t.end : toks[i + 1].start] if i + 1 < n else ""
+                gap_ok = _HONORIFIC_GAP.fullmatch(gap) and (t.low not in INITIAL_HONORIFICS or gap.startswith("."))
+                if gap_ok and (t.low not in ROLE_TITLES or t.text[0].isupper()):
+                    strength = "weak" if t.low in ROLE_TITLES else "strong"
                     j = grab(i + 1, strength, 3)
                     if j > i + 1:
                         found.append((toks[i + 1].start, toks[j - 1].end, 0.85 if strength == "strong" else 0.7))
@@ -197,12 +304,14 @@ class PersonRulesRecognizer(Recognizer):
                         continue
             # 2. cue phrase before the name
             cue = None
-            if _STRONG_CUES.search(before):
+            if t.start in strong_at:
                 cue = "strong"
-            elif english and _MEDIUM_CUES.search(before):
+            elif t.start in medium_at:
                 cue = "weak"
-            elif english and _WEAK_CUES.search(before) and not is_blocked(t):
+            elif t.start in weak_at and not is_blocked(t):
                 cue = "weak"
+            elif t.start in foreign_at and not is_blocked(t):
+                cue = "known"
             if cue:
                 j = grab(i, cue)
                 if j > i:
@@ -223,18 +332,24 @@ class PersonRulesRecognizer(Recognizer):
             if not in_any(t, places):
                 low = t.low
                 cap = t.text[:1].isupper() or mode != "normal"
-                nxt = toks[i + 1] if i + 1 < n and re.fullmatch(r"[ \t]+", text[t.end : toks[i + 1].start]) else None
+                nxt = toks[i + 1] if i + 1 < n and _SPACES.fullmatch(text[t.end : toks[i + 1].start]) else None
                 nxt_cap = nxt is not None and (nxt.text[:1].isupper() and not nxt.text.isupper() or mode != "normal")
-                if cap and self.lex.first_name(low) and len(low) >= 3:
+                common = self.common(low, lang)
+                if cap and len(low) >= 3 and (self.lex.first_name(low) or self.lex.given_name(low) and not common):
                     j = grab(i + 1, "weak", 3)
-                    single_ok = english and (not t.sent_start or not self.lex.common(low)) or j > i + 1
-                    if single_ok and not (mode != "normal" and self.lex.common(low) and j == i + 1):
+                    if english:
+                        single_ok = not t.sent_start or not self.lex.common(low)
+                    else:  # a given name alone: before a verb (a word in lower case) or mid-sentence
+                        after_low = nxt is not None and nxt.text[:1].islower() and nxt.low not in PARTICLES
+                        single_ok = mode == "normal" and (after_low or not t.sent_start and not common)
+                    if (single_ok or j > i + 1) and not (mode != "normal" and common and j == i + 1):
                         found.append((t.start, toks[j - 1].end if j > i + 1 else t.end, 0.7 if j > i + 1 else 0.6))
                         i = max(j, i + 1)
                         continue
-                elif not cap or is_blocked(t) or nouns_capitalised or self.lex.common(low) or len(low) < 3:
+                elif not cap or is_blocked(t) or lang in ("de", "lb") or common or len(low) < 3:
                     pass
-                elif nxt_cap and nxt.low in self.lex.last and not self.lex.common(nxt.low):
+                elif nxt_cap and self._known(nxt.low, lang) and not self.common(nxt.low, lang) and (
+                        nxt.low in self.lex.last or self.lex.name_word(nxt.low)):
                     found.append((t.start, nxt.end, 0.6))  # an unknown word before a list surname: "Evander Garcia"
                     i += 2
                     continue
@@ -245,48 +360,202 @@ class PersonRulesRecognizer(Recognizer):
                     i = max(j, i + 1)
                     continue
                 elif (english and mode == "normal" and not t.sent_start and nxt_cap and len(nxt.low) >= 3
-                      and not self.lex.common(nxt.low) and not is_blocked(nxt) and not in_any(nxt, places)):
+                      and not self.common(nxt.low) and not is_blocked(nxt) and not in_any(nxt, places)):
                     found.append((t.start, nxt.end, 0.55))
                     i += 2
                     continue
+                elif (english and mode == "normal" and nxt is not None and len(nxt.text) == 1 and nxt.text.isupper()
+                      and i + 2 < n and _INITIAL_GAP.fullmatch(text[nxt.end : toks[i + 2].start])
+                      and toks[i + 2].text[:1].isupper() and len(toks[i + 2].low) >= 3
+                      and not self.common(toks[i + 2].low) and not is_blocked(toks[i + 2])):
+                    found.append((t.start, toks[i + 2].end, 0.6))  # "a Ravil G Yefimov concert"
+                    i += 3
+                    continue
             i += 1
-        # "Elif and Raymond": an unknown capitalised word joined to a found name by "and" / "&" / "or"
-        spans = {(a, b) for a, b, _ in found}
-        starts, ends = {a for a, _ in spans}, {b for _, b in spans}
-        for k, t in enumerate(toks):
-            if (t.start, t.end) in spans or not t.text[:1].isupper() or self.lex.common(t.low) or len(t.low) < 3:
-                continue
-            if in_any(t, places) or not english:
-                continue
-            m = re.match(r"[ \t]+(?:and|&|or|und|y)[ \t]+", text[t.end :])
-            if m and t.end + m.end() in starts:
-                found.append((t.start, t.end, 0.6))
-            m = re.search(r"(?:and|&|or|und|y)[ \t]+$", text[max(0, t.start - 6) : t.start])
-            if m and k > 0 and toks[k - 1].end in ends:
-                found.append((t.start, t.end, 0.6))
+        found += self._speakers(text, toks, mode, lang)
+        found += self._lists(text, toks, mode, lang, found, people, in_any, places, others)
         # "Last, First | ..." at the start of a record line
         for m in _LAST_FIRST_ROW.finditer(text):
-            words = [m.group(1), m.group(2)]
-            if all(not self.lex.common(w.lower()) or self.lex.known_name(w.lower()) for w in words):
+            words = [w for w in re.findall(r"[^\W\d_]+", m.group(1) + " " + m.group(2)) if w.lower() not in PARTICLES]
+            shaped = all(w[:1].isupper() for w in words) or mode != "normal"
+            if shaped and words and all(not self.common(w.lower(), lang) or self.lex.known_name(w.lower())
+                                        or self.lex.name_word(w.lower()) for w in words):  # fmt: skip
                 found.append((m.start(1), m.end(2), 0.65))
-        for h in _CSV_NAME_HEADER.finditer(text):
-            col = len(re.findall(r"[,;\t|]", h.group(1)))
-            line_end = text.find("\n", h.start())
-            sep = re.search(r"[,;\t|]", text[h.start() : line_end if line_end >= 0 else len(text)])
-            if not sep:
-                continue
-            pos = text.find("\n", h.end())
-            while pos >= 0:
-                line_end = text.find("\n", pos + 1)
-                line = text[pos + 1 : line_end if line_end >= 0 else len(text)]
-                cells = line.split(sep.group())
-                if len(cells) <= col:
-                    break
-                cell_start = pos + 1 + sum(len(c) + 1 for c in cells[:col])
-                cell = cells[col].strip()
-                if re.search(r"[^\W\d_]{2}", cell) and "@" not in cell:
-                    lead = len(cells[col]) - len(cells[col].lstrip())
-                    found.append((cell_start + lead, cell_start + lead + len(cell), 0.7))
-                pos = line_end
+        found += self._table_columns(text)
         return [self.result(s, e, sc) for s, e, sc in found]
 
+    def _speakers(self, text: str, toks: list[_Tok], mode: str, lang: str) -> list[tuple[int, int, float]]:
+        """Speaker labels of a dialogue: a label that is a known name, or that speaks more than once in turn with
+        others, or that is followed by a role in brackets ("Tarmo (agent):"); a name in brackets after a role
+        ("A (Isak):")."""
+        labels = []  # (start, end, words, paren start, paren end)
+        for m in _SPEAKER.finditer(text):
+            words = m.group(1).split()
+            labels.append((m.start(1), m.end(1), words, m.start(2), m.end(2)))
+        if not labels:
+            return []
+        count: dict[str, int] = {}
+        for _, _, words, _, _ in labels:
+            key = " ".join(words).casefold()
+            count[key] = count.get(key, 0) + 1
+        turns = len(count) >= 2  # at least two different speakers
+        out = []
+        for start, end, words, p_start, p_end in labels:
+            lows = [w.lower().rstrip(".") for w in words]
+            paren = text[p_start + 1 : p_end - 1].strip() if p_start >= 0 else ""
+            if paren and all(w.lower() in ROLE_TITLES or w.lower() in ("q", "a", "answer", "question", "reply")
+                             or self.common(w.lower(), lang) for w in words):  # fmt: skip
+                # "A (Isak):", "Customer (Maria Lopez):": the name is in the brackets
+                inner = [w for w in re.findall(r"[^\W\d_]+", paren)]
+                if inner and all(not self.common(w.lower(), lang) or self._known(w.lower(), lang) for w in inner) and (
+                        mode != "normal" or all(w[:1].isupper() for w in inner)):
+                    out.append((p_start + 1 + (len(text[p_start + 1 : p_end - 1]) -
+                                               len(text[p_start + 1 : p_end - 1].lstrip())), p_end - 1, 0.65))
+                continue
+            if any(w in NON_NAME_WORDS or w in HONORIFICS and len(lows) == 1 or w in ROLE_TITLES for w in lows):
+                continue
+            if mode == "normal" and not all(w[:1].isupper() or w.lower() in PARTICLES for w in words):
+                continue
+            if mode == "normal" and any(len(w) > 3 and w.isupper() for w in words):
+                continue  # "NOTE:", "URGENT:"
+            name_words = [w for w in lows if w not in PARTICLES]
+            known = [w for w in name_words if self._known(w, lang) or self.lex.given_name(w)]
+            plain = [w for w in name_words if self.common(w, lang) and w not in known]
+            unknown = [w for w in name_words if w not in known and w not in plain]
+            if not name_words or any(len(w) < 2 for w in name_words):
+                continue
+            key = " ".join(words).casefold()
+            role_paren = bool(paren) and all(w.lower() in ROLE_TITLES or self.common(w.lower(), lang)
+                                             for w in paren.split())  # fmt: skip
+            if known and not plain:
+                ok = True  # "Élodie :", "Kosisochukwu Ezeugo:"
+            elif known and len(known) + len(unknown) >= len(plain) and len(name_words) >= 2:
+                ok = True  # "Kiss Péter:" (a plain word with a given name)
+            elif not plain and (turns and count[key] >= 2 or role_paren or len(labels) >= 2 and turns
+                                and any(_SURNAME_END.search(w) for w in unknown)):  # fmt: skip
+                ok = True  # "Bonu: ...\nÉmile: ...\nBonu: ty", "Mehrimoh (visitor):"
+            elif not plain and turns and lang == "en" and len(name_words) == 1 and len(labels) >= 2:
+                # a dialogue of unknown one-word labels: each a name unless it is a field ("Tel", "Fax") or what
+                # follows is no speech ("Docker: 24.0")
+                line_end = text.find("\n", end)
+                said = text[end : line_end if line_end >= 0 else len(text)]
+                ok = (len(name_words[0]) >= 3 and name_words[0] not in _FIELD_LABELS
+                      and re.search(r"[^\W\d_]{2}", said) is not None)
+            else:
+                ok = False
+            if ok:
+                out.append((start, end, 0.7))
+        return out
+
+    def _lists(self, text, toks, mode, lang, found, people, in_any, places, others) -> list[tuple[int, int, float]]:
+        """Lists and coordinations of names: items (1-4 name words, initials, particles) joined by commas, "and",
+        "und", "et", "y"... A list is one of names when a people noun introduces it ("Our founders:", "Présents :"),
+        when one of its items was found as a name (by the NER model or the rules above), or when one item starts with
+        a known given name; then each name-shaped item is a name."""
+        n = len(toks)
+        items: list[tuple[int, int]] = []  # token index ranges [a, b)
+        i = 0
+        while i < n:
+            t = toks[i]
+            if not (self._name_shaped(t, mode, lang) or len(t.text) == 1 and t.text.isupper() and mode == "normal"):
+                i += 1
+                continue
+            j = i + 1
+            while j < n and j - i < 5:
+                gap = text[toks[j - 1].end : toks[j].start]
+                nxt = toks[j]
+                if not (_SPACES.fullmatch(gap) or len(toks[j - 1].text) == 1 and _INITIAL_GAP.fullmatch(gap)
+                        or gap == "-"):
+                    break
+                if nxt.low in PARTICLES and j + 1 < n:
+                    j += 1
+                    continue
+                if not (self._name_shaped(nxt, mode, lang) or len(nxt.text) == 1 and nxt.text.isupper()):
+                    break
+                j += 1
+            while j > i + 1 and toks[j - 1].low in PARTICLES:
+                j -= 1
+            items.append((i, j))
+            i = j
+        if len(items) < 2:
+            return []
+        found_spans = [(a, b) for a, b, _ in found] + people
+        out = []
+        k = 0
+        while k < len(items):
+            chain = [items[k]]
+            while k + 1 < len(items):
+                a_end = toks[chain[-1][1] - 1].end
+                b_start = toks[items[k + 1][0]].start
+                if not _LIST_SEP.fullmatch(text[a_end:b_start]):
+                    break
+                chain.append(items[k + 1])
+                k += 1
+            k += 1
+            if len(chain) < 2:
+                continue
+            spans = [(toks[a].start, toks[b - 1].end) for a, b in chain]
+            line_start = text.rfind("\n", 0, spans[0][0]) + 1
+            before = text[max(line_start, spans[0][0] - 60) : spans[0][0]]
+            labelled = _PEOPLE_LABEL.search(before) is not None
+            has_found = any(fa < e and s < fb for s, e in spans for fa, fb in found_spans)
+            has_given = any(self.lex.given_name(toks[a].low) and toks[a].low not in AMBIGUOUS_FIRST
+                            and not self.common(toks[a].low, lang) for a, _ in chain)  # fmt: skip
+            if not (labelled or has_found or has_given):
+                continue
+            for (a, b), (s, e) in zip(chain, spans, strict=True):
+                words = [t for t in toks[a:b] if len(t.text) > 1 and t.low not in PARTICLES]
+                if not words:
+                    continue
+                if not labelled and any(in_any(t, places) or in_any(t, others) for t in words) and not any(
+                        fa < e and s < fb for fa, fb in found_spans):
+                    continue  # a place or organisation in a list with names: kept
+                if not labelled and all(self.common(t.low, lang) for t in words):
+                    continue
+                if not labelled and lang in ("de", "lb") and not any(
+                        self.lex.any_name(t.low) or _SURNAME_END.search(t.low) for t in words):
+                    continue  # German capitalises every noun: "Mit freundlichen Grüßen, Jonas Becker"
+                out.append((s, e, 0.7 if labelled else 0.6))
+        return out
+
+    def _table_columns(self, text: str) -> list[tuple[int, int, float]]:
+        """Values under a header cell that names people ("name", "first", "last", "customer", "Nachname")."""
+        out = []
+        pos = 0
+        while True:
+            line_end = text.find("\n", pos)
+            line = text[pos : line_end if line_end >= 0 else len(text)]
+            sep = _TABLE_SEP.search(line)
+            if sep and line.count(sep.group()) >= 1:
+                cells = [c.strip() for c in line.split(sep.group())]
+                cols = [c for c, cell in enumerate(cells) if _NAME_COLUMN.fullmatch(cell)]
+                if cols and len(cells) >= 2 and all(len(c) <= 30 for c in cells):
+                    out += self._column_values(text, line_end, sep.group(), cols)
+            if line_end < 0:
+                return out
+            pos = line_end + 1
+
+    @staticmethod
+    def _column_values(text: str, pos: int, sep: str, cols: list[int]) -> list[tuple[int, int, float]]:
+        out = []
+        while pos >= 0:
+            line_end = text.find("\n", pos + 1)
+            line = text[pos + 1 : line_end if line_end >= 0 else len(text)]
+            cells = line.split(sep)
+            if len(cells) <= max(cols):
+                break
+            for col in cols:
+                cell_start = pos + 1 + sum(len(c) + 1 for c in cells[:col])
+                cell = cells[col].strip()
+                if re.search(r"[^\W\d_]{2}", cell) and "@" not in cell and not re.search(r"\d", cell):
+                    lead = len(cells[col]) - len(cells[col].lstrip())
+                    out.append((cell_start + lead, cell_start + lead + len(cell), 0.7))
+            pos = line_end
+        return out
+
+
+# one-word line labels of forms and headers that are not speakers, in several languages
+_FIELD_LABELS = frozenset(
+    """tel fax mob cell iban bic swift url id ref nr no re fwd cc bcc ps nb faq tldr eta pin otp ssn dob vat ust
+    uid ip mac os cpu gpu ram api sdk cli env""".split()
+)
