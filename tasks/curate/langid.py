@@ -1,11 +1,20 @@
 """Language identification with lingua: every row gets `lang_score`; confident rows get their detected `lang`.
 
-The detector tells apart `opts.candidates` plus the recipe's languages (ISO 639-1 codes), built once
-per process and candidate set (loading the models is the slow part: ~2 s and ~0.5 GB for the 25
-default candidates). Texts are cut to `opts.max_chars` and detected in parallel batches. A row
-detected with confidence >= `min_confidence` in a language outside the recipe's `languages` is
-rejected; a less certain row keeps its source's language. Lingua's confidences are relative (they
-sum to 1 over the candidates), so a short text that several languages share scores low.
+The detector tells apart `opts.candidates` plus the recipe's languages (ISO 639-1 codes); it is built once per
+process and candidate set, and lingua loads its language models on first use, process-wide, only those the texts
+need: a text of 120 characters or more is scored on trigrams alone (lingua's rule), so a corpus of long documents
+loads the 23 default candidates' trigram models (~1 s, ~0.1 GB) and never the uni-, bi-, quadri- and fivegram ones
+(preloading them all took 8-16 s and ~0.6 GB per process on a loaded 2-core machine); the first short text loads
+those too. Each text is read up to `opts.max_chars` characters (a prefix of 500 decides as well as 2,000 on the 50
+shared web pages and costs a quarter) and detected in parallel batches.
+
+A row detected with confidence >= `min_confidence` in a language outside the recipe's `languages` is rejected; a
+less certain row keeps its source's language. Lingua's confidences are relative (they sum to 1 over the
+candidates), so a short text that several languages share scores low, and a text in a language that is no
+candidate is read as the nearest candidate. The default candidates leave out only languages whose texts the others
+still reject (Danish reads as Swedish, Czech as Vietnamese or Turkish by its diacritics) and keep those a text
+could otherwise pass for English without (Indonesian also catches Tagalog, Turkish Azerbaijani, Vietnamese is no
+other candidate's): see tests/curate/test_langid.py.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from pairforge.tasks.core.stages import RowStage
 log = logging.getLogger(__name__)
 URLS = r"(?i)\b(?:https?://|www\.)\S+|\S+@\S+\.\w+"
 BATCH_ROWS = 10_000  # texts per detector call (bounds the Python objects lingua returns at once)
+URL_WINDOW = 4  # URLs are removed from the first URL_WINDOW x max_chars characters, then the text is cut
 
 
 def base_code(code: str) -> str:
@@ -52,19 +62,18 @@ _lock = threading.Lock()
 
 
 def get_detector(codes: tuple[str, ...]):
-    """A lingua detector over these ISO 639-1 codes, models preloaded; one per process and code set (the
-    lock keeps shards mapped onto threads from loading the models twice)."""
+    """A lingua detector over these ISO 639-1 codes; one per process and code set (the lock keeps shards mapped
+    onto threads from building it twice). Not preloaded: lingua loads the models the texts need on first use
+    (see the module docstring)."""
     with _lock:
         detector = _detectors.get(codes)
         if detector is None:
             from lingua import IsoCode639_1, LanguageDetectorBuilder
 
             started = time.perf_counter()
-            detector = _detectors[codes] = (
-                LanguageDetectorBuilder.from_iso_codes_639_1(*[IsoCode639_1.from_str(c) for c in codes])
-                .with_preloaded_language_models().build())
-            log.info("language detector for %d languages loaded in %.1f s", len(codes),
-                     time.perf_counter() - started)
+            detector = _detectors[codes] = LanguageDetectorBuilder.from_iso_codes_639_1(
+                *[IsoCode639_1.from_str(c) for c in codes]).build()
+            log.info("language detector for %d languages built in %.2f s", len(codes), time.perf_counter() - started)
     return detector
 
 
@@ -99,7 +108,9 @@ def identify_frame(df: pl.DataFrame, table: str, opts: LangIDOptions,
     if table == "pairs" and opts.skip_tasks and "task" in df.columns:
         todo = ~pl.col("task").is_in(opts.skip_tasks).fill_null(False)
     # URLs and e-mail addresses are no language, and their letter soup sways the detector
-    text = row_text(table).str.replace_all(URLS, " ").str.slice(0, opts.max_chars)
+    # (removing URLs from a bounded window first keeps the regex off the rest of a long document)
+    text = (row_text(table).str.slice(0, opts.max_chars * URL_WINDOW).str.replace_all(URLS, " ")
+            .str.slice(0, opts.max_chars))
     sample = df.select(text.alias("t"), todo.alias("todo"))
     # a text without a letter has no language: score 0 without asking the detector
     ask = sample.select(pl.col("todo") & pl.col("t").str.contains(r"\p{L}")).to_series()

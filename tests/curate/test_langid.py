@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import SimpleNamespace
 
 import polars as pl
@@ -92,7 +95,7 @@ def test_fifty_pages_identified(pages):
     found = kept["lang"].to_list()
     correct = sum(f == g for f, g in zip(found, pages["gold"], strict=True))
     vs_manifest = sum(f == g for f, g in zip(found, pages["manifest"], strict=True))
-    chars = df["text"].str.slice(0, 2000).str.len_chars().sum()
+    chars = df["text"].str.slice(0, LangIDOptions().max_chars).str.len_chars().sum()
     print(f"\nlangid: {correct}/50 correct ({correct / 50:.0%}); {vs_manifest}/50 agree with the manifest's html "
           f"lang; detector for {len(codes)} languages loaded in {load_s:.2f} s; 50 pages in {detect_s:.3f} s "
           f"({chars / detect_s / 1e6:.1f} M chars/s)")
@@ -100,6 +103,10 @@ def test_fifty_pages_identified(pages):
     assert (kept["lang_score"] >= 0.5).all()
     disagreements = {f for f, x, m in zip(pages["file"], found, pages["manifest"], strict=True) if x != m}
     assert disagreements <= set(MISLABELLED)
+    # the default prefix (500 characters) decides every page as 2,000 did, with the same confidence
+    wide, _ = identify_frame(df, "documents", LangIDOptions(max_chars=2000), PAGE_LANGS)
+    assert wide["lang"].to_list() == found
+    assert (wide["lang_score"] - kept["lang_score"]).abs().max() < 1e-6
 
 
 def test_detector_built_once_per_candidate_set():
@@ -212,3 +219,50 @@ def test_urls_do_not_sway_the_detector():
     kept, _ = identify_frame(docs((f"Mail info@example.org or see www.example.com/über. {GERMAN}", "en")),
                              "documents", LangIDOptions(), ["en", "de"])
     assert kept["lang"].to_list() == ["de"]
+
+
+def test_default_candidates_still_reject_the_languages_left_out():
+    """Danish and Czech are no default candidates (each Latin-script candidate costs detection time): their texts
+    read as other candidates and are rejected all the same, like Tagalog (as Indonesian) and Azerbaijani (as
+    Turkish), which never were candidates. Real words from faker's per-locale word lists."""
+    from faker import Faker
+
+    opts = LangIDOptions()
+    assert {"da", "cs"}.isdisjoint(opts.candidates) and len(opts.candidates) == 23
+    rows = []
+    for locale in ("da_DK", "cs_CZ", "tl_PH", "az_AZ", "vi_VN", "pl_PL"):
+        fake = Faker(locale)
+        fake.seed_instance(7)
+        rows += [(" ".join(fake.words(nb=80)), "en") for _ in range(5)]
+    kept, rejected = identify_frame(docs(*rows), "documents", opts, ["en"])
+    assert kept.is_empty() and len(rejected) == 30
+    assert (rejected["lang_score"] >= 0.5).all() and "en" not in rejected["lang"].to_list()
+    # with Danish asked for, Danish text is recognised as such
+    kept, _ = identify_frame(docs(*rows[:5]), "documents", opts, ["en", "da"])
+    assert kept["lang"].to_list() == ["da"] * 5
+
+
+def test_long_texts_load_only_the_trigram_models():
+    """The detector is not preloaded: lingua scores a text of 120+ characters on trigrams alone, so a corpus of long
+    documents never loads the other n-gram models (preloading all of them for the default candidates took 8-16 s
+    and ~0.6 GB per process)."""
+    code = """
+import polars as pl
+from pairforge.tasks.core.recipe import LangIDOptions
+from pairforge.tasks.core.schema import DOCUMENTS
+from pairforge.tasks.curate.langid import identify_frame
+text = ("The government decided on Wednesday to cut taxes for small and medium-sized businesses next year. "
+        "Die Bundesregierung hat am Mittwoch beschlossen, die Steuern zu senken. ") * 3
+df = pl.DataFrame([{"id": str(i), "doc_id": str(i), "text": text, "source": "s", "uri": "u", "license": "MIT",
+                    "lang": "en"} for i in range(20)], schema=DOCUMENTS, orient="row")
+identify_frame(df, "documents", LangIDOptions(), ["en", "de"])
+before = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) // 1024
+identify_frame(df.with_columns(pl.lit("Tax cuts for small firms").alias("text")), "documents", LangIDOptions(), ["en"])
+after = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) // 1024
+print(before, after)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    long_only, with_short = map(int, out.stdout.split()[-2:])
+    assert long_only < 450, long_only  # polars, lingua and 15 Latin-script trigram models
+    assert with_short > long_only + 100  # a short text loads the other n-gram models, on first use only
