@@ -39,6 +39,7 @@ from pairforge.tasks.privacy import recognizers
 from pairforge.tasks.privacy.fake_pools import fake_values
 from pairforge.tasks.privacy.recognizers.casing import case_mode, truecase
 from pairforge.tasks.privacy.recognizers.lexicon import HONORIFICS, NON_NAME_WORDS, PARTICLES, get_lexicon
+from pairforge.tasks.privacy.recognizers.person import PersonRulesRecognizer
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 _DIGIT = re.compile(r"\d")
 _URL_USER = re.compile(r"://[^\s/@]*:$")
 _tld_patched = False
+RULES_NAME_KEY = "recognizer_name"  # presidio's RecognizerResult.RECOGNIZER_NAME_KEY
 
 Finding = tuple[int, int, str, float]  # (start, end, entity_type, score)
 
@@ -329,7 +331,8 @@ class Scrubber:
                     start += 1
                 while end > start and piece[end - 1].isspace():
                     end -= 1
-                if r.entity_type == "PERSON":
+                rule = r.recognition_metadata.get(RULES_NAME_KEY) == PersonRulesRecognizer.NAME
+                if r.entity_type == "PERSON" and not rule:  # the person rules' spans are names already
                     start, end = self._clean_person(piece, start, end, lang)
                 elif r.entity_type == "EMAIL_ADDRESS" and _URL_USER.search(piece[max(0, start - 80) : start]):
                     continue  # "https://user:password@host": the password is a SECRET, the host stays

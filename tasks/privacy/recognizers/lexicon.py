@@ -61,7 +61,7 @@ PARTICLES = frozenset("van von der den de del della di da dos das du la le bin i
 GENERIC_ADDRESSEES = frozenset(
     """all everyone everybody team there sir madam madame customer customers client friend friends colleague
     colleagues guys folks user users admin support sales hiring manager committee member members reader readers
-    world mom mum dad you again bot""".split()
+    world mom mum dad you again bot damen herren mesdames messieurs señores señoras signori signore""".split()
 )
 # first names that are ordinary English words as well; kept out of the rules that trust a first name on its own
 AMBIGUOUS_FIRST = frozenset(
@@ -134,14 +134,17 @@ class Lexicon:
     def known_name(self, low: str) -> bool:
         return (low in self.first or low in self.last) and low not in AMBIGUOUS_FIRST
 
-    def given_name(self, low: str) -> bool:
-        """A first name of the census or of the world list (any culture), not an ordinary English word."""
+    def given_name(self, low: str, lang: str = "en") -> bool:
+        """A first name of the census or of the world list (any culture), not an ordinary word of `lang`; a
+        hyphenated one ("Peter-Michael") when each part is one."""
         if low in AMBIGUOUS_FIRST:
             return False
         if low in self.first:
             return True
         f = fold(low)
-        return (f in self.given or f in self.first) and not self.common(low)
+        if "-" in f and f not in self.given:
+            return all(self.given_name(part, lang) for part in low.split("-") if part)
+        return (f in self.given or f in self.first) and not self.common_in(lang, low)
 
     def name_word(self, low: str) -> bool:
         """A given or family name of any list (census, world), ordinary English word or not."""
@@ -174,12 +177,11 @@ class Lexicon:
             self.foreign[lang + ":forms"] = lookups.get_table("lemma_lookup")
 
     def common_in(self, lang: str, low: str) -> bool:
-        """An ordinary word of `lang` (English ones count everywhere: loan words, English text in a foreign row)."""
-        if self.common(low):
-            return True
+        """An ordinary word of `lang`: its dictionary or stop words (English for en; elsewhere English words do not
+        count: "Samson" and "Clemens" are in the English dictionary, and a German text's nouns are capitalised)."""
         if lang == "en":
-            return False
-        if low in self.words_of(lang):
+            return self.common(low)
+        if low in NON_NAME_WORDS or low in self.words_of(lang):  # (English words are no evidence in another language)
             return True
         forms = self.foreign.get(lang + ":forms")
         return forms is not None and low in forms

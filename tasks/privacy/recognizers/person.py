@@ -26,7 +26,7 @@ from pairforge.tasks.privacy.recognizers.lexicon import (
 
 # Cue phrases, each matched once over the whole text (`_cue_starts`): a cue ending where a word starts marks that word.
 _STRONG_CUES = re.compile(
-    r"(?i)(?:\bmy\s+name\s+is|\bname\s+(?:is|was)|\bname's|\bnamed|\bcall\s+me|\bcalls\s+me|\bit'?s\s+me,?|\b(?:full|first|last|given|family|maiden|middle|sur|nick|user)\s*name(?:\s+is|\s*[:?=-])?|"
+    r"(?im)(?:\bmy\s+name\s+is|\bname\s+(?:is|was)|\bname's|\bnamed|\bcall\s+me|\bcalls\s+me|\bit'?s\s+me,?|\b(?:full|first|last|given|family|maiden|middle|sur|nick|user)\s*name(?:\s+is|\s*[:?=-])?|"
     r"\bname\s*[:=-]|\bname(?=\s+[A-Z])|"
     r"\b(?:hi|hey|hello|hiya|yo|ok|oh)\s*,?\s+it'?s|"
     r"\bmein\s+name\s+ist|\bich\s+heiße|\bje\s+m['’]appelle|\bmoi\s+c['’]est|\bme\s+llamo|\bmi\s+nombre\s+es|"
@@ -34,6 +34,7 @@ _STRONG_CUES = re.compile(
     r"\b(?:reply\s+to|reference\s+for|statement\s+of|on\s+behalf\s+of|au\s+nom\s+de|à\s+l['’]ordre\s+de|"
     r"de\s+la\s+part\s+de|a\s+nombre\s+de|de\s+parte\s+de|im\s+namen\s+von|zu\s+händen(?:\s+von)?|care\s+of)\b|"
     r"\bc/o\b|\bz\.\s*hd\.?|\bgez\.|"
+    r"(?<=[.!?)])[ \t]+[-–—~]{1,2}[ \t]*(?=[^\W\d_][^\W\d_'’\-]*(?:[ \t]+[^\W\d_][^\W\d_'’\-]*)?[ \t]*$)|"
     r"\b(?:dear|hi|hello|hey|hiya|greetings|hallo|servus|moin|hola|buenos\s+d[ií]as|bonjour|salut|ciao|olá|ola|"
     r"liebe[rs]?|estimad[oa]s?|querid[oa]s?|sehr\s+geehrte[rs]?|cher|chère)\b|"
     r"\b(?:name\s+on\s+card|card\s*holder|account\s+holder|contact\s+persons?|emergency\s+contacts?|contact|applicant|"
@@ -62,7 +63,8 @@ _MEDIUM_CUES = re.compile(
     r"according\s+to|spoke\s+(?:with|to)|speak\s+(?:with|to)|talked?\s+(?:with|to)|met\s+with|met|married|"
     r"thanked|emailed|texted|phoned|called|ask|tell|ring|email|introducing|welcome|meet|congratulations|congrats|"
     r"reach|visited|interviewed|hired|fired|promoted|invited|note\s+from|message\s+from|i\s+am|i'm|this\s+is|"
-    r"sagte|schrieb|fragte|dijo|escribió|preguntó)\s*"
+    r"sagte|schrieb|fragte|dijo|escribió|preguntó)\s*|"
+    r"\b(?:you|sorry|bye|night|morning|evening|welcome\s+back)[ \t]*,?[ \t]+(?=[^\W\d_]+[ \t]*[?!])"
 )
 _WEAK_CUES = re.compile(r"(?i)\b(?:with|by|and|from|for|to|starring|featuring|feat\.)\s*")
 # other languages: after these a known name (census or world lists) is a name, nothing else
@@ -77,6 +79,8 @@ _CUE_AFTER = re.compile(
     r"(?i)^(?:\s*,?\s*(?:said|says|asked|replied|wrote|shouted|yelled|whispered|explained|added|told|"
     r"sagte|schrieb|dijo|escribió|called|calls|phoned|rang|emailed)\b|\s+here\b|\s+speaking\b|"
     r"\s+(?:lives|lived|works|worked|was\s+born|grew\s+up|turned\s+\d|turns\s+\d|and\s+i\b)|\s+\(\d{1,3}\)|"
+    r"\s+(?:has\s+)?(?:joined|left)\s+(?:the\s+)?(?:chat|room|channel|call|meeting|conversation|group)|"
+    r"\s+is\s+typing|\s+(?:reacted|replied|changed\s+the)\b|"
     r"'s\s+(?:kid|son|daughter|wife|husband|mother|"
     r"father|mom|dad|brother|sister|friend|address|phone|email|number|account|car|house|birthday|phone))"
 )
@@ -196,7 +200,11 @@ class PersonRulesRecognizer(Recognizer):
         label = common and not known and re.match(r"[ \t]*:", text[t.end : t.end + 3]) is not None  # "Address:"
         if strength == "known":
             return (cap or mode != "normal") and known
+        if strength == "cap":  # after a given name: a capitalised word that is no ordinary word ("Samson Davydov")
+            return (cap or mode != "normal") and (known or not common and len(low) >= 2)
         if strength == "strong" and not label:  # after "my name is", "Dear", "Name:": anything but plain words
+            if lang != "en":  # no full dictionary there: letter case, or the lists in ALL-CAPS / lower-case text
+                return cap if mode == "normal" else known or not common and t.sent_start
             return (cap or not common and len(low) >= 3) if mode == "normal" else (known or not common)
         if mode == "normal":
             if strength == "weak":
@@ -276,7 +284,10 @@ class PersonRulesRecognizer(Recognizer):
                     taken += 1
                     continue
                 later = "weak" if strength == "bare" else strength  # words after the first one
-                if not self._name_like(t, mode, strength if j == i else later, text, lang):
+                st = strength if j == i else later
+                if j > i and len(toks[j - 1].text) == 1 and st in ("known", "weak", "bare"):
+                    st = "cap"  # after an initial: "Harry M. Kroker"
+                if not self._name_like(t, mode, st, text, lang):
                     break
                 j += 1
                 taken += 1
@@ -314,6 +325,13 @@ class PersonRulesRecognizer(Recognizer):
                 cue = "known"
             if cue:
                 j = grab(i, cue)
+                if j == i and cue == "weak" and mode == "normal" and t.text[:1].isupper() and i + 1 < n:
+                    # a name that is also a word, then a surname: "Review by Tore Engström", "I'm Cornel Ene"
+                    nxt = toks[i + 1]
+                    if (_SPACES.fullmatch(text[t.end : nxt.start]) and self.lex.name_word(t.low)
+                            and t.low not in NON_NAME_WORDS and nxt.text[:1].isupper() and len(nxt.low) >= 2
+                            and not self.common(nxt.low, lang) and not is_blocked(nxt)):
+                        j = i + 2
                 if j > i:
                     found.append((t.start, toks[j - 1].end, 0.8 if cue == "strong" else 0.65))
                     i = j
@@ -335,13 +353,21 @@ class PersonRulesRecognizer(Recognizer):
                 nxt = toks[i + 1] if i + 1 < n and _SPACES.fullmatch(text[t.end : toks[i + 1].start]) else None
                 nxt_cap = nxt is not None and (nxt.text[:1].isupper() and not nxt.text.isupper() or mode != "normal")
                 common = self.common(low, lang)
-                if cap and len(low) >= 3 and (self.lex.first_name(low) or self.lex.given_name(low) and not common):
-                    j = grab(i + 1, "weak", 3)
+                given = self.lex.first_name(low) or self.lex.given_name(low, lang) and not common
+                if cap and len(low) >= 3 and given:
+                    j = grab(i + 1, "weak" if english else "cap", 3) if nxt is not None else i + 1
                     if english:
                         single_ok = not t.sent_start or not self.lex.common(low)
-                    else:  # a given name alone: before a verb (a word in lower case) or mid-sentence
+                    else:  # a given name alone: before a verb (a word in lower case) or mid-sentence, not after an
+                        # article or an adjective ("den ersten Roman")
                         after_low = nxt is not None and nxt.text[:1].islower() and nxt.low not in PARTICLES
-                        single_ok = mode == "normal" and (after_low or not t.sent_start and not common)
+                        prev = toks[i - 1] if i > 0 and not t.sent_start else None
+                        after_article = prev is not None and (prev.low in _ARTICLES or lang == "de"
+                                                              and prev.text.islower() and prev.low.endswith(_DE_ADJ))
+                        single_ok = mode == "normal" and not after_article and (
+                            after_low or not t.sent_start and not common)
+                    if not english and j == i + 1 and self.lex.common(low) and not self.lex.first_name(low):
+                        single_ok = False  # "Name", "Hand": a German noun can be an English word and a given name
                     if (single_ok or j > i + 1) and not (mode != "normal" and common and j == i + 1):
                         found.append((t.start, toks[j - 1].end if j > i + 1 else t.end, 0.7 if j > i + 1 else 0.6))
                         i = max(j, i + 1)
@@ -355,7 +381,7 @@ class PersonRulesRecognizer(Recognizer):
                     continue
                 elif english and low in self.lex.last and low not in AMBIGUOUS_FIRST and (
                         mode == "normal" or len(low) >= 4):
-                    j = grab(i + 1, "weak", 2)
+                    j = grab(i + 1, "weak", 2) if nxt is not None else i + 1
                     found.append((t.start, toks[j - 1].end if j > i + 1 else t.end, 0.6))
                     i = max(j, i + 1)
                     continue
@@ -406,9 +432,11 @@ class PersonRulesRecognizer(Recognizer):
             if paren and all(w.lower() in ROLE_TITLES or w.lower() in ("q", "a", "answer", "question", "reply")
                              or self.common(w.lower(), lang) for w in words):  # fmt: skip
                 # "A (Isak):", "Customer (Maria Lopez):": the name is in the brackets
-                inner = [w for w in re.findall(r"[^\W\d_]+", paren)]
-                if inner and all(not self.common(w.lower(), lang) or self._known(w.lower(), lang) for w in inner) and (
-                        mode != "normal" or all(w[:1].isupper() for w in inner)):
+                inner = re.findall(r"[^\W\d_]+", paren)
+                if inner and len(inner) <= 4 and all(w.lower() not in NON_NAME_WORDS and w.lower() not in ROLE_TITLES
+                                                     for w in inner) and (
+                        mode != "normal" and all(not self.common(w.lower(), lang) for w in inner)
+                        or mode == "normal" and all(w[:1].isupper() for w in inner)):
                     out.append((p_start + 1 + (len(text[p_start + 1 : p_end - 1]) -
                                                len(text[p_start + 1 : p_end - 1].lstrip())), p_end - 1, 0.65))
                 continue
@@ -419,10 +447,11 @@ class PersonRulesRecognizer(Recognizer):
             if mode == "normal" and any(len(w) > 3 and w.isupper() for w in words):
                 continue  # "NOTE:", "URGENT:"
             name_words = [w for w in lows if w not in PARTICLES]
-            known = [w for w in name_words if self._known(w, lang) or self.lex.given_name(w)]
+            known = [w for w in name_words
+                     if self._known(w, lang) and not self.common(w, lang) or self.lex.given_name(w, lang)]
             plain = [w for w in name_words if self.common(w, lang) and w not in known]
             unknown = [w for w in name_words if w not in known and w not in plain]
-            if not name_words or any(len(w) < 2 for w in name_words):
+            if not name_words or any(len(w) < 2 for w in name_words) or name_words[0] in _FIELD_LABELS:
                 continue
             key = " ".join(words).casefold()
             role_paren = bool(paren) and all(w.lower() in ROLE_TITLES or self.common(w.lower(), lang)
@@ -434,7 +463,7 @@ class PersonRulesRecognizer(Recognizer):
             elif not plain and (turns and count[key] >= 2 or role_paren or len(labels) >= 2 and turns
                                 and any(_SURNAME_END.search(w) for w in unknown)):  # fmt: skip
                 ok = True  # "Bonu: ...\nÉmile: ...\nBonu: ty", "Mehrimoh (visitor):"
-            elif not plain and turns and lang == "en" and len(name_words) == 1 and len(labels) >= 2:
+            elif not plain and turns and len(name_words) == 1 and len(labels) >= 2 and lows[0] not in PEOPLE_NOUNS:
                 # a dialogue of unknown one-word labels: each a name unless it is a field ("Tel", "Fax") or what
                 # follows is no speech ("Docker: 24.0")
                 line_end = text.find("\n", end)
@@ -499,20 +528,22 @@ class PersonRulesRecognizer(Recognizer):
             before = text[max(line_start, spans[0][0] - 60) : spans[0][0]]
             labelled = _PEOPLE_LABEL.search(before) is not None
             has_found = any(fa < e and s < fb for s, e in spans for fa, fb in found_spans)
-            has_given = any(self.lex.given_name(toks[a].low) and toks[a].low not in AMBIGUOUS_FIRST
-                            and not self.common(toks[a].low, lang) for a, _ in chain)  # fmt: skip
+            given = [self.lex.given_name(toks[a].low, lang) and not self.common(toks[a].low, lang) for a, _ in chain]
+            has_given = any(given)
             if not (labelled or has_found or has_given):
                 continue
-            for (a, b), (s, e) in zip(chain, spans, strict=True):
+            # the small English model calls many foreign given names places ("Francine and Constança": GPE)
+            names_in_places = sum(given) >= 2
+            for (a, b), (s, e), is_given in zip(chain, spans, given, strict=True):
                 words = [t for t in toks[a:b] if len(t.text) > 1 and t.low not in PARTICLES]
                 if not words:
                     continue
                 if not labelled and any(in_any(t, places) or in_any(t, others) for t in words) and not any(
-                        fa < e and s < fb for fa, fb in found_spans):
+                        fa < e and s < fb for fa, fb in found_spans) and not (names_in_places and is_given):
                     continue  # a place or organisation in a list with names: kept
                 if not labelled and all(self.common(t.low, lang) for t in words):
                     continue
-                if not labelled and lang in ("de", "lb") and not any(
+                if not labelled and (lang in ("de", "lb") or mode != "normal") and not any(
                         self.lex.any_name(t.low) or _SURNAME_END.search(t.low) for t in words):
                     continue  # German capitalises every noun: "Mit freundlichen Grüßen, Jonas Becker"
                 out.append((s, e, 0.7 if labelled else 0.6))
@@ -554,6 +585,12 @@ class PersonRulesRecognizer(Recognizer):
         return out
 
 
+# articles and determiners: a capitalised word after one is a noun, not a name ("den Roman", "le Moulin")
+_ARTICLES = frozenset(
+    """der die das den dem des ein eine einen einem einer eines kein keine keinen le la les un une du des au aux el
+    los las una unos unas il lo gli uno het een o os um uma the a an this that""".split()
+)
+_DE_ADJ = ("en", "er", "es", "em", "e")  # German adjective endings ("den ersten Roman")
 # one-word line labels of forms and headers that are not speakers, in several languages
 _FIELD_LABELS = frozenset(
     """tel fax mob cell iban bic swift url id ref nr no re fwd cc bcc ps nb faq tldr eta pin otp ssn dob vat ust
