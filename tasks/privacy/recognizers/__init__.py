@@ -4,7 +4,10 @@ scrubber (`tasks/privacy/pii.py`) builds its analyzer.
 Presidio's predefined recognizers, with the small English spaCy model, miss about a third of direct identifiers.
 These fill the gaps:
 
-- `phone.py`           PHONE_NUMBER in the written forms of many regions, context words in several languages
+- `phone.py`           PHONE_NUMBER by form (phonenumbers metadata of ~70 regions) and context words in several
+                       languages; stands in for Presidio's PhoneRecognizer
+- `card.py`            CREDIT_CARD by Luhn check and issuer prefix, or any 12-19 digits next to a card word; stands in
+                       for Presidio's CreditCardRecognizer
 - `secrets.py`         SECRET: private keys, API key/token formats, bearer tokens, URL credentials, `password=...`
 - `driver_license.py`  US_DRIVER_LICENSE in state formats next to a licence word (replaces Presidio's own)
 - `age.py`             AGE (a quasi-identifier, off by default)
@@ -12,8 +15,9 @@ These fill the gaps:
 - `person.py`          PERSON from honorifics, cue phrases and census name lists, in any letter case
 - `username.py`        PERSON from login names (`user=robert`)
 
-Helpers, not recognizers: `base.py` (the `Recognizer` base class), `lexicon.py` (word lists, census names, the
-English dictionary), `casing.py` (`case_mode`, `truecase` for ALL-CAPS and lower-case text).
+Helpers, not recognizers: `base.py` (the `Recognizer` base class), `cues.py` (context words for numbers in several
+languages: phone, card, payment and identifier words, table headers, headings), `lexicon.py` (word lists, census
+names, the English dictionary), `casing.py` (`case_mode`, `truecase` for ALL-CAPS and lower-case text).
 
 Adding a recognizer is one new file plus one line here: subclass `base.Recognizer` (declare `ENTITY` and `NAME`,
 implement `analyze`), and append the class to `RECOGNIZERS`. The scrubber builds each one whose `ENTITY` is in
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 from pairforge.tasks.privacy.recognizers.age import AgeRecognizer
 from pairforge.tasks.privacy.recognizers.base import Recognizer
+from pairforge.tasks.privacy.recognizers.card import CardRecognizer
 from pairforge.tasks.privacy.recognizers.driver_license import DriverLicenseRecognizer
 from pairforge.tasks.privacy.recognizers.person import PersonRulesRecognizer
 from pairforge.tasks.privacy.recognizers.phone import MultiRegionPhoneRecognizer
@@ -34,6 +39,7 @@ from pairforge.tasks.privacy.recognizers.username import UsernameRecognizer
 
 RECOGNIZERS: list[type[Recognizer]] = [
     MultiRegionPhoneRecognizer,
+    CardRecognizer,
     SecretRecognizer,
     StreetAddressRecognizer,
     DriverLicenseRecognizer,

@@ -1,65 +1,325 @@
-"""PHONE_NUMBER in the written forms of many regions (+CC, 00CC, trunk-0 national numbers, NANP, extensions), with
-context words in several languages; plain digit groups need context."""
+"""PHONE_NUMBER as people write them in many regions, scored by what the digits look like and by the words around.
+
+Every run of 7-15 digits written the way phone numbers are (`+`, `00`, `(area)`, spaces, dots, dashes, slashes,
+an extension) is a candidate. Its score adds up:
+
+- form: international (`+CC`, `00CC`, `(+CC)`) and valid or possible for its country (python-phonenumbers); a
+  national number valid in one of `REGIONS` (the EU, the UK, EFTA, India, Brazil, Australia, Japan, US/CA and
+  other large countries) and grouped exactly as that region formats its numbers ("06 12 50 93 06" in France,
+  "(11) 2336-5725" in Brazil, "030 874492" in Germany), or with a trunk 0 and other groupings, or a parenthesised
+  area code; checked against the regions' phonenumbers metadata, compiled once into regexes;
+- context (`cues.py`): a phone word before it in one of several languages ("Tel.", "call me on", "Fax:", "Handy",
+  "appelez le", "llámame al", "M:"), a phone word after it ("(mobile)"), the header of its table column, a heading
+  over its list, an e-mail address on the same line, another phone number next to it;
+- against: an order/invoice/account/ISBN/card word nearer than any phone word, a date, a year range, an IP
+  address, an SSN, a decimal or thousands-grouped amount, a currency or unit next to it.
+
+A number with a phone word right before it is found in any grouping, as one unbroken run or as a bare subscriber
+number ("Phone: 467 3395", "Fax: 9498777106", "call me on 9472 7916"); without context, only numbers whose form
+says "phone" are ("+44 20 7946 0958", "0688 872 49 99", "(415) 555-0123"). Stands in for Presidio's
+`PhoneRecognizer`, whose phonenumbers scan of every text per region cost ~40 % of the analysis time.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import lru_cache
 
-from pairforge.tasks.privacy.recognizers.base import Recognizer, line_around
+from pairforge.tasks.privacy.recognizers import cues
+from pairforge.tasks.privacy.recognizers.base import Recognizer
 
-PHONE_CONTEXT = re.compile(
-    r"(?<![a-z])(?:phone|telephone|tel|tlf|tfno|mobile|mob|cell|cellphone|call|calls|called|calling|ring|rang|"
-    r"fax|office|desk|direct|dial|whatsapp|sms|text me|contact|number|no\.|hotline|landline|reach|"
-    r"telefon|telefonnummer|handy|mobil|rufnummer|anrufen|rufen|erreichbar|"
-    r"tel[ée]fono|m[óo]vil|celular|llame|llama|llamas|ll[aá]mame|ll[aá]manos|llamar|contacto|ruf|rufe|ruft|"
-    r"t[ée]l[ée]phone|portable|appelez|appeler|telefone|telemovel|telefonino|cellulare)(?![a-z])"
+REGIONS = (
+    # EU
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU",
+    "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+    # the rest of Europe
+    "GB", "CH", "NO", "IS", "LI", "RS", "UA", "TR", "RU",
+    # the Americas, Asia-Pacific, Africa, the Middle East
+    "US", "CA", "MX", "BR", "AR", "CO", "CL", "PE", "IN", "PK", "CN", "HK", "TW", "JP", "KR", "PH", "VN", "TH",
+    "MY", "SG", "ID", "AU", "NZ", "ZA", "NG", "KE", "EG", "MA", "IL", "AE", "SA",
+)  # fmt: skip
+MIN_DIGITS, MAX_DIGITS = 7, 15
+THRESHOLD = 0.5  # a candidate scoring below this is not reported (the scrubber's default threshold too)
+
+_EXT = r"[ \u00a0]?(?:x|ext\.?|extn\.?|extension|poste|durchwahl|dw\.?|int\.?)[ \u00a0]?\d{1,6}"
+CANDIDATE = re.compile(
+    r"(?<![\w+\-./])(?<!\d[ .\-/])"  # not inside a word, a longer number, a decimal or a path
+    r"(?=[\d(+][\d()+ .\-/\u00a0]{6})"  # seven phone characters ahead (most numbers in prose stop here)
+    r"(?:\+\s?|\(\s?\+?\s?(?=\d))?"  # +, ( or (+
+    r"\d(?:\d|[ .\-/\u00a0]{1,2}(?=[\d(])|\)[ \u00a0]?[.\-/]?[ \u00a0]?(?=\d)|\((?=\d))*"
+    rf"(?:{_EXT})?"  # extension
+    r"(?!\w|:\d)",  # nor the date of a time stamp ("2023-04-02 10:15")
+    re.I,
 )
-_SEP = r"[ \t.\-/]"
-PHONE_PATTERNS = [
-    # +CC or 00CC, optional (0) or (area), 2-5 groups: +44 20 7946 0958, 0049 (0)30 1234567, +1-944-435-4352x047
-    ("intl", re.compile(
-        r"(?<![\w+])(?:\+|00)[1-9]\d{0,2}" + _SEP + r"?(?:\(0?\d{0,4}\)" + _SEP + r"?)?\d{1,5}"
-        r"(?:" + _SEP + r"?\d{1,5}){1,5}(?:\s*(?:x|ext\.?|extension|ext)\s*\d{1,6})?(?![\w])"), 0.65),
-    # NANP: (415) 555-0123, 415-555-0123, 415.555.0123 x12, 1-800-555-0199
-    ("nanp", re.compile(
-        r"(?<![\w+])(?:1" + _SEP + r")?(?:\(\d{3}\)\s?|\d{3}" + _SEP + r")\d{3}" + _SEP + r"\d{4}"
-        r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?(?![\w])"), 0.6),
-    # trunk-0 national and parenthesised area codes: 030 1234 567, (07) 5331 0577, 027 896 92 86, 07700 900123
-    ("national", re.compile(
-        r"(?<![\w+])(?:\(0?\d{1,4}\)\s?|0\d{1,4}" + _SEP + r")\d{2,5}(?:" + _SEP + r"?\d{2,5}){0,3}"
-        r"(?:\s*(?:x|ext\.?)\s*\d{1,6})?(?![\w])"), 0.45),
-    # plain digit groups (21 212 133 2727, 69 987 88 37, 041-412-293): a phone only next to a context word
-    ("groups", re.compile(r"(?<![\w+])\d{2,5}(?:" + _SEP + r"\d{2,5}){2,4}(?![\w])"), 0.2),
-]  # fmt: skip
-_DATE_LIKE = re.compile(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$")
-_SSN_LIKE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
-_IP_LIKE = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
+_EXTENSION = re.compile(_EXT + "$", re.I)
+_DIGITS = re.compile(r"\d+")
+_DMY = re.compile(r"(\d{1,2})([./\- ])(\d{1,2})\2(\d{4}|\d{2})")
+_YMD = re.compile(r"(\d{4})([./\-])(\d{1,2})\2(\d{1,2})")
+_YEARS = re.compile(r"(?:1[5-9]|20)\d\d ?[-/] ?(?:1[5-9]|20)\d\d")  # 1979-1989, 2000/2001
+_PAREN_GROUP = re.compile(r"\([^)]*\)[ \u00a0]?")
+_INTL_00 = re.compile(r"^\D*0\D*0")
+_IP = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)")
+_SSN = re.compile(r"\d{3}-\d{2}-\d{4}")
+_MONEY_BEFORE = re.compile(
+    r"(?:[$€£¥₹₽₩]|\b(?:usd|eur|gbp|chf|inr|rs\.?|r\$|kr|sek|nok|dkk|pln|czk|huf|jpy|aud|cad|brl|mxn|zar))\s?$", re.I
+)
+_UNIT_AFTER = re.compile(
+    r"\s?(?:[$€£¥₹%‰°]|(?:usd|eur|euros?|dollars?|pounds?|yen|yuan|rupees?|reais|francs?|kr|kronor|kroner|z[łl]|"
+    r"people|persons|inhabitants|residents|habitants|einwohner|habitantes|abitanti|inwoners|km|kg|mi|miles|m²|"
+    r"km²|sq|tons?|tonnes?|barrels|votes|copies|units|views|visitors|times|years|bytes|kb|mb|gb|hz|mhz|ghz)\b)",
+    re.I,
+)
+_IN_URL = re.compile(r"(?:://|www\.|doi:|[?&=/])[^\s]*$", re.I)  # the candidate ends a URL, query or path token
+_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+\.[\w.\-]+")
+_CONNECTOR = re.compile(
+    r"[\s,;/|]*(?:or|oder|ou|o|of|og|eller|and|und|et|y|e|alt\.?|bzw\.?)?[\s,;/|]*(?:[^\W\d_]+[:.,]?\s*){0,2}$", re.I
+)  # what may stand between two numbers of one contact: "X / Y", "X or Y", "X, office Y"
+
+
+@dataclass(frozen=True)
+class _Format:
+    leading: re.Pattern | None
+    pattern: re.Pattern
+    national: str  # the format with the national-prefix rule applied (phonenumbers' NATIONAL format)
+    plain: str  # the format without the national prefix
+
+
+@dataclass(frozen=True)
+class _Region:
+    code: str
+    trunk: str | None
+    lengths: frozenset[int]
+    valid: re.Pattern
+    formats: tuple[_Format, ...]
+
+
+def _py(fmt: str) -> str:
+    return re.sub(r"\$(\d)", r"\\\1", fmt)
+
+
+@lru_cache(maxsize=1)
+def _regions() -> tuple[_Region, ...]:
+    """Each region's valid-number patterns, lengths and national formats from phonenumbers' metadata."""
+    from phonenumbers import PhoneMetadata
+
+    out = []
+    for code in REGIONS:
+        md = PhoneMetadata.metadata_for_region(code)
+        if md is None:
+            continue
+        descs = [md.fixed_line, md.mobile, md.toll_free, md.premium_rate, md.shared_cost, md.personal_number,
+                 md.voip, md.uan, md.pager]  # fmt: skip
+        patterns = [d.national_number_pattern for d in descs if d is not None and d.national_number_pattern]
+        formats = []
+        for f in md.number_format:
+            rule = f.national_prefix_formatting_rule
+            plain = _py(f.format)
+            national = plain
+            if rule and md.national_prefix:
+                national = plain.replace("\\1", _py(rule).replace("$NP", md.national_prefix).replace("$FG", "\\1"), 1)
+            leading = re.compile(f.leading_digits_pattern[-1]) if f.leading_digits_pattern else None
+            formats.append(_Format(leading, re.compile(f.pattern), national, plain))
+        out.append(_Region(code, md.national_prefix or None, frozenset(md.general_desc.possible_length),
+                           re.compile("|".join(f"(?:{p})" for p in patterns)), tuple(formats)))  # fmt: skip
+    return tuple(out)
+
+
+_SKELETON = re.compile(r"\d+")
+
+
+def _groups(s: str) -> tuple[int, ...]:
+    return tuple(len(g) for g in _DIGITS.findall(s))
+
+
+@lru_cache(maxsize=4096)
+def national_form(digits: str, groups: tuple[int, ...], skeleton: str = "", uniform: bool = True) -> int:
+    """2: a valid national number of one of REGIONS, grouped as that region writes it: digit groups of the same
+    lengths, with one kind of separator (`uniform`) or the region's own (`skeleton`: the written number with each
+    digit group as "9"); 1: valid, other grouping; 0: valid nowhere."""
+    best = 0
+    for r in _regions():
+        had_trunk = bool(r.trunk) and digits.startswith(r.trunk)
+        nsn = digits[len(r.trunk) :] if had_trunk and r.trunk else digits
+        if len(nsn) not in r.lengths or not r.valid.fullmatch(nsn):
+            continue
+        best = 1
+        if len(groups) < 2:
+            continue
+        for f in r.formats:
+            if f.leading is not None and not f.leading.match(nsn):
+                continue
+            m = f.pattern.fullmatch(nsn)
+            if not m:
+                continue
+            plain = _groups(m.expand(f.plain))
+            national = m.expand(f.national)
+            if had_trunk:
+                t = len(r.trunk or "")
+                forms = {(t, *plain), (plain[0] + t, *plain[1:]), _groups(national)}
+            else:
+                forms = {plain}
+            if groups in forms and (uniform or _SKELETON.sub("9", national) == skeleton):
+                return 2
+            break  # phonenumbers formats with the first format that applies
+    return best
+
+
+@lru_cache(maxsize=4096)
+def international_form(digits: str) -> float:
+    """Form score of an international number (digits after + or 00): valid 0.85, possible 0.7, else 0.35."""
+    import phonenumbers
+
+    try:
+        num = phonenumbers.parse("+" + digits)
+    except phonenumbers.NumberParseException:
+        return 0.3
+    if phonenumbers.is_valid_number(num):
+        return 0.85
+    if phonenumbers.is_possible_number(num):
+        return 0.7
+    return 0.35
+
+
+def _is_date(s: str) -> bool:
+    if m := _DMY.fullmatch(s):
+        a, b, y = int(m.group(1)), int(m.group(3)), m.group(4)
+        return (1 <= a <= 31 and 1 <= b <= 12 or 1 <= a <= 12 and 1 <= b <= 31) and (len(y) == 2 or y[:2] in _CENTURIES)
+    if m := _YMD.fullmatch(s):
+        return m.group(1)[:2] in _CENTURIES and 1 <= int(m.group(3)) <= 12 and 1 <= int(m.group(4)) <= 31
+    return _YEARS.fullmatch(s) is not None
+
+
+_CENTURIES = {"15", "16", "17", "18", "19", "20", "21"}
+
+
+def form_score(value: str) -> float:
+    """How much the written number alone says "phone" (0 = not a phone at all, see the module docstring)."""
+    main = _EXTENSION.sub("", value).strip()
+    compact = main.replace("\u00a0", " ")
+    if _is_date(compact) or _IP.fullmatch(compact) or _SSN.fullmatch(compact):
+        return 0.0
+    intl = compact.lstrip("( ").startswith("+")
+    body = compact.replace("(0)", "") if intl else compact
+    digits = "".join(_DIGITS.findall(body))
+    if digits.startswith("00") and not digits.startswith("000"):
+        intl, digits, body = True, digits[2:], _INTL_00.sub("", body, count=1)
+    if not MIN_DIGITS <= len(digits) <= MAX_DIGITS:
+        return 0.0
+    if intl:
+        return international_form(digits)
+    groups = _groups(body)
+    seps = set(re.sub(r"[\d()]", "", body))
+    if len(groups) == 2 and seps == {"."} and digits[0] != "0":  # 3.14159: a decimal unless a phone word says so
+        return 0.1
+    if set(digits) <= {"0", "1"}:  # 1101010, 010 0000: binary
+        return 0.1
+    # one kind of separator between the groups ("06 12 50 93 06", "06.12.50.93.06"), or the area code in
+    # parentheses ("(11) 2336-5725"), or the region's own mix ("8 (301) 123-45-67"): 11.830-32 is a reference
+    outside = _PAREN_GROUP.sub(" ", body)
+    uniform = len(set(re.sub(r"[\d()]", "", outside))) <= 1
+    kind = national_form(digits, groups, _SKELETON.sub("9", body.strip()), uniform)
+    trunk0 = digits[0] == "0"
+    short_group = min(_groups(outside)[1:], default=9) < 2  # 0202 988 25 6: a digit left over
+    if kind == 2 and len(groups) >= 2 and not short_group:
+        score = 0.6
+    elif kind and (trunk0 or body.startswith("(")) and 2 <= len(groups) <= 5 and len(digits) >= 8 and not short_group:
+        score = 0.5
+    elif kind and trunk0:
+        score = 0.4
+    elif kind:
+        score = 0.35
+    else:
+        score = 0.25
+    thousands = len(groups) >= 3 and len(seps) == 1 and seps <= {" ", "."} and groups[0] <= 3 and not trunk0
+    if thousands and all(g == 3 for g in groups[1:]):  # 1 234 567, 12.345.678: an amount as often as a phone
+        score -= 0.25
+    return score
+
+
+def context_score(text: str, start: int, end: int, table_cache: dict | None = None) -> float | None:
+    """What the words around add (phone words, table header, heading, e-mail on the line); None: the nearest
+    cue says this number is something else (an order, an account, a card, an amount)."""
+    if _MONEY_BEFORE.search(text, max(0, start - 6), start) or _UNIT_AFTER.match(text, end):
+        return None
+    header, cell = cues.table_cell(text, start, end, table_cache)
+    cue = cues.cue_before(text, start, floor=cell)
+    near = cue.distance <= 30
+    if cue.kind in ("other", "card") and near:
+        return None
+    bonus = 0.0
+    if cue.kind in ("phone", "label"):
+        bonus = 0.45 if near else 0.3
+    elif cue.kind == "phone_weak":
+        bonus = 0.25 if near else 0.15
+    elif cue.kind == "payment" and near:
+        bonus = -0.3
+    if bonus < 0.45 and cues.cue_after(text, end):
+        bonus = 0.45
+    if header:
+        kind = cues.classify(header)
+        if kind in ("other", "card"):
+            return None
+        if kind in ("phone", "phone_weak", "label"):
+            bonus = max(bonus, 0.45)
+    if bonus < 0.25:
+        heading = cues.block_heading(text, start)
+        if heading and cues.classify(heading) in ("phone", "phone_weak"):
+            bonus = 0.25
+    if bonus < 0.2:
+        a, b = cues.line_bounds(text, start, end)
+        if _EMAIL.search(text, a, b):
+            bonus = 0.2
+    return bonus
+
+
+def find_phones(text: str) -> list[tuple[int, int, float]]:
+    """(start, end, score) of every phone number in `text` scoring at least THRESHOLD."""
+    scored: list[tuple[int, int, float]] = []
+    table_cache: dict = {}
+    for m in CANDIDATE.finditer(text):
+        value = m.group()
+        start, end = m.start(), m.end()
+        if value.startswith("(") and ")" not in value:
+            start, value = start + 1, value[1:]
+        if value.count("(") > value.count(")"):  # "85,458 (2014": stop before the unclosed parenthesis
+            value = value[: value.rfind("(")].rstrip(" .-/\u00a0")
+            end = start + len(value)
+        if start and text[start - 1] == "," and start > 1 and text[start - 2].isdigit():
+            continue  # the rest of 85,458,000
+        if _IN_URL.search(text, max(0, start - 80), start):
+            continue  # a path or query of a link, a DOI
+        form = form_score(value)
+        if form <= 0:
+            continue
+        ctx = context_score(text, start, end, table_cache)
+        if ctx is None:
+            continue
+        scored.append((start, end, form + ctx))
+    # numbers listed next to a phone number are phone numbers too ("+353 85 091 7030 / 63 743 553"; "0131544849 /
+    # 260 0465": two phone-like numbers side by side)
+    out = []
+    for i, (s, e, score) in enumerate(scored):
+        if THRESHOLD > score >= 0.3:
+            for j in (i - 1, i + 1):
+                if not 0 <= j < len(scored) or scored[j][2] < 0.35:
+                    continue
+                s2, e2, other = scored[j]
+                gap = text[e2:s] if j < i else text[e:s2]
+                if len(gap) <= 30 and "\n" not in gap and _CONNECTOR.match(gap):
+                    score += 0.2 if other >= THRESHOLD else 0.15
+                    break
+        if score >= THRESHOLD:
+            out.append((s, e, score))
+    return out
 
 
 class MultiRegionPhoneRecognizer(Recognizer):
-    """Phone numbers as written in many regions; 7 to 15 digits; dates, IPs, SSNs and card-like runs excluded."""
+    """Phone numbers of many regions by form and context (see the module docstring)."""
 
     ENTITY = "PHONE_NUMBER"
     NAME = "PairforgePhoneRecognizer"
+    REPLACES = ("PhoneRecognizer",)
 
     def analyze(self, text, entities, nlp_artifacts=None):
-        found: dict[tuple[int, int], float] = {}
-        for _, pattern, base in PHONE_PATTERNS:
-            for m in pattern.finditer(text):
-                value = m.group().rstrip(".-/ ")
-                start, end = m.start(), m.start() + len(value)
-                core = re.split(r"\s*(?:x|ext\.?|extension)\s*\d", value)[0]
-                digits = sum(c.isdigit() for c in core)
-                if not 7 <= digits <= 15 or _DATE_LIKE.match(core) or _SSN_LIKE.match(core) or _IP_LIKE.match(core):
-                    continue
-                if re.fullmatch(r"\d{4}(?: \d{4}){3}|\d{4}(?:-\d{4}){3}", core):  # a card number's layout
-                    continue
-                before, after = line_around(text, start, end)
-                score = base + (0.35 if PHONE_CONTEXT.search(before[-40:]) or PHONE_CONTEXT.search(after[:15]) else 0)
-                if re.search(r"(?:card|iban|account|konto|cuenta|ssn|social security|license|licence|zip|"
-                             r"postcode|order|invoice|ref|id)\W{0,12}$", before):  # fmt: skip
-                    score -= 0.3
-                if score >= 0.5 and found.get((start, end), 0) < score:
-                    found[(start, end)] = min(score, 1.0)
-        return [self.result(s, e, sc) for (s, e), sc in found.items()]
-
+        return [self.result(s, e, min(score, 1.0)) for s, e, score in find_phones(text)]

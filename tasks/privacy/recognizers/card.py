@@ -1,0 +1,103 @@
+"""CREDIT_CARD: payment card numbers, by checksum and issuer prefix, or by a card word next to them.
+
+- With a card word before the number ("card", "card number", "Visa", "carte bancaire", "Karte Nr.", "tarjeta",
+  "cartão", ...; `cues.py`) or a card column header in a table: any run of 12-19 digits, with or without spaces or
+  dashes, whether or not its Luhn check passes (a leak costs more than a masked product code).
+- After a payment word ("paid with", "charged", "Zahlung", "paiement"): 13-19 digits that pass the Luhn check or
+  start with an issuer prefix.
+- Without a cue: 13-19 digits that pass the Luhn check, start with a known issuer prefix (Visa, Mastercard incl.
+  2-series, Amex, Discover, Diners, JCB, UnionPay, Maestro, Mir, RuPay, Verve, Troy, ...) and are written as cards
+  are (one run, groups of four, or Amex/Diners 4-6-5/4-6-4).
+- Never when an identifier word is nearer (order, invoice, ISBN, IMEI, tracking, account, IBAN...).
+
+Stands in for Presidio's `CreditCardRecognizer` (Luhn only, 4 leading-digit groups, 12-17 digits; no cue rule).
+"""
+
+from __future__ import annotations
+
+import re
+
+from pairforge.tasks.privacy.recognizers import cues
+from pairforge.tasks.privacy.recognizers.base import Recognizer
+
+MIN_DIGITS_CUED, MIN_DIGITS, MAX_DIGITS = 12, 13, 19
+
+CANDIDATE = re.compile(r"(?<![\w+\-./,])(?=\d[\d \-]{10})\d(?:[ \-]?\d){11,18}(?![\w\-]|[.,]\d|[ \-]\d)")
+# issuer identification number prefixes of the card schemes in use
+ISSUER = re.compile(
+    r"4"  # Visa (incl. Electron, Dankort co-brand)
+    r"|5[1-5]|2(?:2[2-9][1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)"  # Mastercard, incl. 2221-2720
+    r"|3[47]"  # American Express
+    r"|3(?:0[0-5]|095|[689])"  # Diners Club
+    r"|35(?:2[89]|[3-8]\d)"  # JCB
+    r"|6(?:011|4[4-9]|5|22)"  # Discover, UnionPay co-brand
+    r"|62|81"  # UnionPay
+    r"|5(?:0[0-9]|[6-9])|6(?:304|7[0-9])"  # Maestro, Verve (506), RuPay (508), Laser, Solo
+    r"|220[0-4]"  # Mir
+    r"|60|65|82|353|356"  # RuPay
+    r"|9792"  # Troy
+    r"|63[6-9]"  # InterPayment, InstaPayment
+)
+_GROUPS = re.compile(r"\d+")
+
+
+def luhn(digits: str) -> bool:
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def card_layout(value: str) -> bool:
+    """Written as cards are: one run, groups of four (the last one shorter), Amex 4-6-5 or Diners 4-6-4, with one
+    kind of separator."""
+    groups = [len(g) for g in _GROUPS.findall(value)]
+    if len(groups) == 1:
+        return True
+    if len({c for c in value if not c.isdigit()}) != 1:
+        return False
+    if groups in ([4, 6, 5], [4, 6, 4]):
+        return True
+    return all(g == 4 for g in groups[:-1]) and 1 <= groups[-1] <= 4
+
+
+def card_score(text: str, start: int, end: int, header_cache: dict | None = None) -> float:
+    """Score of the digit run text[start:end] as a card number (0: not one)."""
+    value = text[start:end]
+    digits = "".join(_GROUPS.findall(value))
+    if len(digits) > MAX_DIGITS or len(digits) < MIN_DIGITS_CUED:
+        return 0.0
+    header, cell = cues.table_cell(text, start, end, header_cache)
+    cue = cues.cue_before(text, start, floor=cell)
+    kind = cue.kind if cue.distance <= 40 else ""
+    if header and (hk := cues.classify(header)):
+        kind = hk
+    if kind == "other":
+        return 0.0
+    if kind == "card":
+        return 0.85
+    if len(digits) < MIN_DIGITS:
+        return 0.0
+    valid, issuer = luhn(digits), ISSUER.match(digits) is not None
+    if kind == "payment" and (valid or issuer):
+        return 0.75
+    if valid and issuer and card_layout(value) and kind not in ("phone", "label"):
+        return 0.9
+    return 0.0
+
+
+class CardRecognizer(Recognizer):
+    """Payment card numbers (see the module docstring)."""
+
+    ENTITY = "CREDIT_CARD"
+    NAME = "PairforgeCardRecognizer"
+    REPLACES = ("CreditCardRecognizer",)
+
+    def analyze(self, text, entities, nlp_artifacts=None):
+        out, cache = [], {}
+        for m in CANDIDATE.finditer(text):
+            score = card_score(text, m.start(), m.end(), cache)
+            if score:
+                out.append(self.result(m.start(), m.end(), score))
+        return out
