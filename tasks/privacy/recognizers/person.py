@@ -150,6 +150,9 @@ class PersonRulesRecognizer(Recognizer):
 
     ENTITY = "PERSON"
     NAME = "PairforgePersonRulesRecognizer"
+    # its findings join the NER model's in the overlap resolution as they are: Presidio's duplicate removal would
+    # keep the model's span of the same name ("Kiss Péter", then trimmed of the word "Kiss") instead
+    AFTER_ANALYZER = True
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -319,7 +322,7 @@ class PersonRulesRecognizer(Recognizer):
                 cue = "strong"
             elif t.start in medium_at:
                 cue = "weak"
-            elif t.start in weak_at and not is_blocked(t):
+            elif t.start in weak_at and (not is_blocked(t) or self._strong_shape(toks, i, text, mode, lang)):
                 cue = "weak"
             elif t.start in foreign_at and not is_blocked(t):
                 cue = "known"
@@ -347,13 +350,21 @@ class PersonRulesRecognizer(Recognizer):
                     continue
             # 4. the lists: a first name (+ more name words), a rare surname, an unknown word before a surname,
             # two unknown capitalised words mid-sentence ("meant for Hamza Okonkwo")
-            if not in_any(t, places):
-                low = t.low
+            # (the small English model calls many foreign given names places: "did Máté ever", "Ivana": GPE; a
+            # place that is also a given name is in the English dictionary: "Florence", "Sofia", "Victoria")
+            low = t.low
+            if not in_any(t, places) or not self.common(low) and self.lex.given_name(low, lang):
                 cap = t.text[:1].isupper() or mode != "normal"
                 nxt = toks[i + 1] if i + 1 < n and _SPACES.fullmatch(text[t.end : toks[i + 1].start]) else None
                 nxt_cap = nxt is not None and (nxt.text[:1].isupper() and not nxt.text.isupper() or mode != "normal")
                 common = self.common(low, lang)
                 given = self.lex.first_name(low) or self.lex.given_name(low, lang) and not common
+                if (cap and mode == "normal" and english and common and nxt_cap and self.lex.name_word(low)
+                        and low not in NON_NAME_WORDS and len(nxt.low) >= 4 and _SURNAME_END.search(nxt.low)
+                        and not self.common(nxt.low)):
+                    found.append((t.start, nxt.end, 0.6))  # "Marin Stănescu": a name-word before a surname ending
+                    i += 2
+                    continue
                 if cap and len(low) >= 3 and given:
                     j = grab(i + 1, "weak" if english else "cap", 3) if nxt is not None else i + 1
                     if english:
@@ -410,6 +421,20 @@ class PersonRulesRecognizer(Recognizer):
         found += self._table_columns(text)
         return [self.result(s, e, sc) for s, e, sc in found]
 
+    def _strong_shape(self, toks: list[_Tok], i: int, text: str, mode: str, lang: str) -> bool:
+        """Does a name start at token i whatever the NER model says: a known given name, or a capitalised word then
+        an initial ("Kosisochukwu U. Ezeugo")?"""
+        t = toks[i]
+        if mode != "normal" or not t.text[:1].isupper():
+            return False
+        if self.lex.given_name(t.low, lang) and not self.common(t.low, lang):
+            return True
+        if i + 2 < len(toks):
+            ini, nxt = toks[i + 1], toks[i + 2]
+            return (len(ini.text) == 1 and ini.text.isupper() and _SPACES.fullmatch(text[t.end : ini.start]) is not None
+                    and _INITIAL_GAP.fullmatch(text[ini.end : nxt.start]) is not None and nxt.text[:1].isupper())
+        return False
+
     def _speakers(self, text: str, toks: list[_Tok], mode: str, lang: str) -> list[tuple[int, int, float]]:
         """Speaker labels of a dialogue: a label that is a known name, or that speaks more than once in turn with
         others, or that is followed by a role in brackets ("Tarmo (agent):"); a name in brackets after a role
@@ -425,7 +450,7 @@ class PersonRulesRecognizer(Recognizer):
             key = " ".join(words).casefold()
             count[key] = count.get(key, 0) + 1
         turns = len(count) >= 2  # at least two different speakers
-        out = []
+        out, maybe = [], []
         for start, end, words, p_start, p_end in labels:
             lows = [w.lower().rstrip(".") for w in words]
             paren = text[p_start + 1 : p_end - 1].strip() if p_start >= 0 else ""
@@ -472,9 +497,16 @@ class PersonRulesRecognizer(Recognizer):
                       and re.search(r"[^\W\d_]{2}", said) is not None)
             else:
                 ok = False
+            is_given = len(name_words) == 1 and (name_words[0] in self.lex.first or self.lex.name_word(name_words[0]))
+            if not ok and role_paren and is_given:
+                ok = True  # "Joy (agent):": a given name that is also a word, with its role
             if ok:
                 out.append((start, end, 0.7))
-        return out
+            elif len(name_words) == 1 and len(name_words[0]) >= 2 and name_words[0] not in PEOPLE_NOUNS and (
+                    is_given or not plain):
+                maybe.append((start, end, 0.6))
+        # in a dialogue with named speakers, the other one-word labels are speakers too ("Jan:", "ørni: 0412...")
+        return out + maybe if out else out
 
     def _lists(self, text, toks, mode, lang, found, people, in_any, places, others) -> list[tuple[int, int, float]]:
         """Lists and coordinations of names: items (1-4 name words, initials, particles) joined by commas, "and",
@@ -533,7 +565,7 @@ class PersonRulesRecognizer(Recognizer):
             if not (labelled or has_found or has_given):
                 continue
             # the small English model calls many foreign given names places ("Francine and Constança": GPE)
-            names_in_places = sum(given) >= 2
+            names_in_places = sum(given) >= 1 and all(b - a == 1 for a, b in chain)
             for (a, b), (s, e), is_given in zip(chain, spans, given, strict=True):
                 words = [t for t in toks[a:b] if len(t.text) > 1 and t.low not in PARTICLES]
                 if not words:
