@@ -90,30 +90,42 @@ def test_tree_rss_counts_children():
         child.wait()
 
 
-def _run(stages: dict[str, float], run_s: float, flow_s: float, peak: float = 1000.0) -> dict:
-    return {"stages": [{"stage": k, "seconds": v, "rows": [["documents", 100, 90]]} for k, v in stages.items()],
-            "run_s": run_s, "flow_s": flow_s, "before_flow_s": 5.0, "after_flow_s": 1.0, "tree_peak_mb": peak,
-            "self_peak_mb": peak}  # fmt: skip
+def _run(stages: dict[str, float], run_s: float, flow_s: float, own_cpu: float, server_cpu: float = 0.0) -> dict:
+    return {"stages": [{"stage": k, "seconds": v, "cpu": v / 2, "rows": [["documents", 100, 90]]}
+                       for k, v in stages.items()],
+            "run_s": run_s, "flow_s": flow_s, "run_cpu": [own_cpu + 3, server_cpu + 5],
+            "flow_cpu": [own_cpu, server_cpu], "before_flow_s": 5.0, "after_flow_s": 1.0, "tree_peak_mb": 1000.0,
+            "self_peak_mb": 900.0}  # fmt: skip
 
 
 def test_summary_ratios_and_targets():
     result = {"docs": 100, "runs": {
-        "full": _run({"langid": 2.0, "pii": 50.0}, 70.0, 60.0),
-        "nopii-prefect-0": _run({"langid": 1.0, "pii": 0.0}, 25.0, 21.0),
-        "nopii-direct-0": _run({"langid": 1.0, "pii": 0.0}, 20.0, 20.0),
-        "nopii-direct-1": _run({"langid": 1.0, "pii": 0.0}, 20.0, 20.0),
-        "nopii-prefect-1": _run({"langid": 1.0, "pii": 0.0}, 15.0, 21.0),
-    }, "baselines": {"docs": 100, "naive": 20.0, "pipe": 25.0}}  # fmt: skip
+        "full": _run({"langid": 2.0, "pii": 50.0}, 70.0, 60.0, 30.0, 1.0),
+        "nopii-prefect-0": _run({"langid": 1.0, "pii": 0.0}, 25.0, 21.0, 10.4, 1.0),
+        "nopii-direct-0": _run({"langid": 1.0, "pii": 0.0}, 20.0, 20.0, 10.0),
+        "nopii-direct-1": _run({"langid": 1.0, "pii": 0.0}, 20.0, 20.0, 10.0),
+        "nopii-prefect-1": _run({"langid": 1.0, "pii": 0.0}, 15.0, 21.0, 10.4, 1.0),
+    }, "baselines": {"docs": 100, "naive": 20.0, "pipe": 25.0, "naive_cpu": 10.0, "pipe_cpu": 10.0,
+                  "tree_peak_mb": 800.0}}  # fmt: skip
     s = summarise(result)
-    by = {r["name"].split(" (")[0]: r for r in s["ratios"]}
-    assert by["PII stage / naive Presidio analyze+anonymize loop"]["ratio"] == pytest.approx((100 / 50) / (100 / 20))
-    assert by["PII stage / bare NER-only spaCy nlp.pipe"]["ratio"] == pytest.approx(25 / 50)
-    assert by["language ID share of a no-PII run"]["ratio"] == pytest.approx(1.0 / 20.0)
-    assert by["Prefect flow / same stage functions called directly"]["ratio"] == pytest.approx(21 / 20)
+    by = {r["name"].split(",")[0].split(" (")[0]: r for r in s["ratios"]}
+    naive = by["PII stage / naive Presidio analyze+anonymize loop"]
+    assert naive["checked_on"] == "cpu" and naive["ratio"] == pytest.approx((100 / 25) / (100 / 10))
+    assert naive["wall"] == pytest.approx((100 / 50) / (100 / 20)) and naive["met"] is False
+    assert by["PII stage / bare NER-only spaCy nlp.pipe"]["ratio"] == pytest.approx((100 / 25) / (100 / 10))
+    langid = by["language ID share of a no-PII run"]
+    assert langid["checked_on"] == "wall" and langid["ratio"] == pytest.approx(1.0 / 20.0) and langid["met"]
+    orchestration = by["Prefect flow / the same stage functions called directly"]
+    assert orchestration["ratio"] == pytest.approx(1.04) and orchestration["met"]
+    assert orchestration["wall"] == pytest.approx(21 / 20)
+    with_server = by["  the same with the temporary server's CPU added"]
+    assert with_server["cpu"] == pytest.approx(11.4 / 10) and with_server["met"] is None
     missed = checks(s)
-    assert len(missed) == 2 and all("PII stage" in m for m in missed)
+    assert len(missed) == 2 and all("PII stage" in m and "cpu seconds" in m for m in missed)
     assert s["stages"]["prefect"]["langid"] == 1.0 and s["pii_docs"] == 100
     json.dumps(s)  # printable as JSON too
+    bench_pipeline.print_pipeline_bench({**result, "seed": 0, "pii_docs": 20, "chars": 300_000, "corpus": "x",
+                                         "rounds": 2}, s)  # fmt: skip
 
 
 def test_cli_refuses_bad_options():
