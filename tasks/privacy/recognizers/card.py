@@ -1,8 +1,10 @@
 """CREDIT_CARD: payment card numbers, by checksum and issuer prefix, or by a card word next to them.
 
 - With a card word before the number ("card", "card number", "Visa", "carte bancaire", "Karte Nr.", "tarjeta",
-  "cartão", ...; `cues.py`) or a card column header in a table: any run of 12-19 digits, with or without spaces or
-  dashes, whether or not its Luhn check passes (a leak costs more than a masked product code).
+  "cartão", compounds such as "Kreditkartennummer"; `cues.py`), right after it ("… is my card") or on the line of the
+  question it answers ("…your card number?\nUser: 4111 …"), or a card column header in a table: any run of 12-19
+  digits, with or without spaces, dashes or dots, whether or not its Luhn check passes (a leak costs more than a
+  masked product code).
 - After a payment word ("paid with", "charged", "Zahlung", "paiement"): 13-19 digits that pass the Luhn check or
   start with an issuer prefix.
 - Without a cue: 13-19 digits that pass the Luhn check, start with a known issuer prefix (Visa, Mastercard incl.
@@ -22,7 +24,7 @@ from pairforge.tasks.privacy.recognizers.base import Recognizer
 
 MIN_DIGITS_CUED, MIN_DIGITS, MAX_DIGITS = 12, 13, 19
 
-CANDIDATE = re.compile(r"(?<![\w+\-./,])(?=\d[\d \-]{10})\d(?:[ \-]?\d){11,18}(?![\w\-]|[.,]\d|[ \-]\d)")
+CANDIDATE = re.compile(r"(?<![\w+\-./,])(?=\d[\d \-.]{10})\d(?:[ \-.]?\d){11,18}(?![\w\-]|[.,]\d|[ \-]\d)")
 # issuer identification number prefixes of the card schemes in use
 ISSUER = re.compile(
     r"4"  # Visa (incl. Electron, Dankort co-brand)
@@ -73,6 +75,8 @@ def card_score(text: str, start: int, end: int, header_cache: dict | None = None
     kind = cue.kind if cue.distance <= 40 else ""
     if header and (hk := cues.classify(header)):
         kind = hk
+    if not kind:  # "4111 … is my card", or the turn before: "the digits of your card?\nUser: 4111 …"
+        kind = "card" if "card" in (cues.kind_after(text, end), cues.kind_above(text, start, "?:.")) else ""
     if kind == "other":
         return 0.0
     if kind == "card":

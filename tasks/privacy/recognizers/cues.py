@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 # a trailing "number/no./#/:" that belongs to the cue before it ("card no.", "Tel.-Nr.:", "Karte Nr.")
-_NUM = r"(?:[\s.,:\-]*(?:number|num\.?|no\.?|nr\.?|n[°º]\.?|#|nummer|num[ée]ro|n[úu]mero|numero|nummer))?"
+_NUM = r"(?:[\s.,:\-]*(?:number|num\.?|no\.?|nr\.?|n[°º]\.?|n\.|#|nummer|num[ée]ro|n[úu]mero|numero))?"
 
 PHONE_WORDS = (
     # English
@@ -60,12 +60,16 @@ WEAK_PHONE_WORDS = (
     r"emergenza|noodgeval|noodnummer|emerg[êe]ncia"
 )
 CARD_WORDS = (
-    r"card|cards|credit\s+card|debit\s+card|bank\s+card|payment\s+card|cc|cc#|ccn|visa|mastercard|master\s+card|"
-    r"amex|american\s+express|maestro|jcb|diners|diners\s+club|unionpay|union\s+pay|discover\s+card|"
-    r"carte|carte\s+bancaire|carte\s+bleue|carte\s+de\s+cr[ée]dit|"
-    r"karte|kreditkarte|kartennummer|debitkarte|ec-karte|girokarte|bankkarte|"
-    r"tarjeta|tarjeta\s+de\s+cr[ée]dito|carta|carta\s+di\s+credito|creditcard|kaart|kaartnummer|bankpas|pinpas|"
-    r"cart[ãa]o|cart[ãa]o\s+de\s+cr[ée]dito|kort|kortnummer|karta|kortti"
+    # compounds count: creditcard, cardholder, Kreditkartennummer, EC-Karte, bankkaart, kortnummer
+    r"[^\W\d_]*cards?|[^\W\d_]*cardholders?|[^\W\d_]*cardnumber|credit\s+card|debit\s+card|bank\s+card|"
+    r"payment\s+card|cc|cc#|ccn|visa|mastercard|master\s+card|amex|american\s+express|maestro|jcb|diners|"
+    r"diners\s+club|unionpay|union\s+pay|girocard|"
+    r"carte|cartes|carte\s+bancaire|carte\s+bleue|carte\s+de\s+cr[ée]dit|"
+    r"[^\W\d_]*karten?|[^\W\d_]*kartennummer|[^\W\d_]*kartennr|[^\W\d_]*karteninhaber|[^\W\d_]*kartendaten|"
+    r"tarjeta|tarjetas|tarjeta\s+de\s+cr[ée]dito|carta|carta\s+di\s+credito|"
+    r"[^\W\d_]*kaart|[^\W\d_]*kaartnummer|bankpas|pinpas|pasnummer|"
+    r"cart[ãa]o|cart[õo]es|cart[ãa]o\s+de\s+cr[ée]dito|"
+    r"kort|kortet|kortnummer|kortnumret|kortti|kortin|kortinnumero|karta|karty|kart[ąy]"
 )
 PAYMENT_WORDS = (
     r"paid|pay|paying|payment|charged|charge|billed|"
@@ -94,6 +98,7 @@ OTHER_WORDS = (
 
 
 def _longest_first(words: str) -> str:
+    """The alternatives (no "|" inside them) longest first, so "carte bancaire" wins over "carte"."""
     return "|".join(sorted(words.split("|"), key=len, reverse=True))
 
 
@@ -180,6 +185,25 @@ def cue_after(text: str, end: int) -> bool:
     return _AFTER.match(text, end, min(len(text), end + 20)) is not None
 
 
+def kind_after(text: str, end: int, size: int = 30) -> str:
+    """The kind of the first cue after the value on its line ("4111 … is my card number", "… (Visa)")."""
+    b = text.find("\n", end, end + size)
+    m = _CUE.search(text, end, b if b >= 0 else min(len(text), end + size))
+    return (m.lastgroup or "") if m else ""
+
+
+def kind_above(text: str, start: int, ends: str = "?:") -> str:
+    """The kind of the last cue on the line above the value's line when that line ends a question or a label
+    (`ends`): the turn before an answer in a dialogue ("What is the best number to reach you?\nUser: 0412 …")."""
+    a = text.rfind("\n", 0, start)
+    if a <= 0:
+        return ""
+    above = text[text.rfind("\n", 0, a) + 1 : a].rstrip()
+    if not above or above[-1] not in ends:
+        return ""
+    return classify(above[-200:])
+
+
 def classify(words: str) -> str:
     """The kind of the nearest cue in a short label ("Mobile phone", "card", "Order ID"), "" for none."""
     last = None
@@ -229,7 +253,8 @@ def table_cell(text: str, start: int, end: int, cache: dict | None = None) -> tu
 
 def block_heading(text: str, start: int, max_lines: int = 6) -> str:
     """The first line of the value's block (lines without a blank one between, at most `max_lines` up) when it is
-    a short heading ("Emergency contacts", "Phone numbers:"); else ""."""
+    a heading (up to three words, or a label ending with ":"; no digits): "Emergency contacts", "Phone numbers:";
+    else ""."""
     a = text.rfind("\n", 0, start) + 1
     top, pos = -1, a
     for _ in range(max_lines):
@@ -243,4 +268,5 @@ def block_heading(text: str, start: int, max_lines: int = 6) -> str:
     if top < 0:
         return ""
     first = text[top : text.find("\n", top)].strip()
-    return first.lower() if 0 < len(first) <= 40 and not any(c.isdigit() for c in first) else ""
+    heading = first.endswith(":") or (len(first.split()) <= 3 and first[-1:] not in ".!?,;")
+    return first.lower() if heading and 0 < len(first) <= 40 and not any(c.isdigit() for c in first) else ""

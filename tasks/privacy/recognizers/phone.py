@@ -10,7 +10,8 @@ an extension) is a candidate. Its score adds up:
   area code; checked against the regions' phonenumbers metadata, compiled once into regexes;
 - context (`cues.py`): a phone word before it in one of several languages ("Tel.", "call me on", "Fax:", "Handy",
   "appelez le", "llámame al", "M:"), a phone word after it ("(mobile)"), the header of its table column, a heading
-  over its list, an e-mail address on the same line, another phone number next to it;
+  over its list, the question or label line it answers, an e-mail address on the same line, another phone number
+  next to it;
 - against: an order/invoice/account/ISBN/card word nearer than any phone word, a date, a year range, an IP
   address, an SSN, a decimal or thousands-grouped amount, a currency or unit next to it.
 
@@ -256,6 +257,8 @@ def context_score(text: str, start: int, end: int, table_cache: dict | None = No
         bonus = -0.3
     if bonus < 0.45 and cues.cue_after(text, end):
         bonus = 0.45
+    if not cue.kind and bonus < 0.25 and cues.kind_above(text, start) in ("phone", "phone_weak"):
+        bonus = 0.25  # the question it answers: "What is the best number to reach you?\nUser: 212772075"
     if header:
         kind = cues.classify(header)
         if kind in ("other", "card"):

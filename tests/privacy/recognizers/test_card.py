@@ -50,6 +50,15 @@ def test_any_12_to_19_digits_after_a_card_word_even_failing_luhn(cue):
         assert values(cue.format(number) + " today") == [number], number
 
 
+def test_compound_card_words_and_cues_after_or_on_the_question_line():
+    for text in ("Kreditkartennummer: {}", "EC-Karte {}", "per Visa-Karte {}", "bankkaart {}", "kortnummer {}",
+                 "cardholder number {}", "{} is my card", "{} (Visa)", "What is your card number?\nUser: {}",
+                 "Please send the digits of your card.\nUser: here it is {}"):  # fmt: skip
+        assert values(text.format("4111 1111 1111 1112")) == ["4111 1111 1111 1112"], text
+    assert values("card 4111.1111.1111.1112") == ["4111.1111.1111.1112"]
+    assert values("What is your order number?\nUser: 4111 1111 1111 1112") == []
+
+
 def test_a_card_column_in_a_table():
     table = "id\tcustomer\tcard\n1041\tEve Muru\t501849338567\n1042\tAna Lima\t4458 4095 9236 3"
     assert values(table) == ["501849338567", "4458 4095 9236 3"]

@@ -99,6 +99,8 @@ def test_cues_from_tables_headings_and_neighbours():
     assert values("Emergency contacts\n1. Ana Lima, 612 345 678\n2. Bo Li, 3123 4567") == ["612 345 678", "3123 4567"]
     assert values("+353 85 091 7030 / 63 743 553") == ["+353 85 091 7030", "63 743 553"]
     assert values("Ana Lima, 3123 4567, ana@example.org") == ["3123 4567"]  # a contact line
+    assert values("What is the best number to reach you?\nUser: 31234567") == ["31234567"]  # the question above
+    assert values("The number of visitors grew\nto 31234567 last year") == []  # a wrapped line is no question
 
 
 def test_what_a_number_is_when_a_nearer_word_says_so():
