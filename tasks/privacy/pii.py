@@ -38,7 +38,13 @@ from pairforge.tasks.core.shards import log as run_log
 from pairforge.tasks.privacy import recognizers
 from pairforge.tasks.privacy.fake_pools import fake_values
 from pairforge.tasks.privacy.recognizers.casing import case_mode, truecase
-from pairforge.tasks.privacy.recognizers.lexicon import HONORIFICS, NON_NAME_WORDS, PARTICLES, get_lexicon
+from pairforge.tasks.privacy.recognizers.lexicon import (
+    HONORIFICS,
+    NON_NAME_WORDS,
+    PARTICLES,
+    ROLE_TITLES,
+    get_lexicon,
+)
 from pairforge.tasks.privacy.recognizers.person import PersonRulesRecognizer
 
 log = logging.getLogger(__name__)
@@ -367,8 +373,9 @@ class Scrubber:
             value = value[:-2]
         start += skip
         lex = self.lexicon
-        # a leading title stays ("Mme <PERSON>"), as after the person rules
-        while (m := re.match(r"([^\W\d_]+)\.?[ \t]+(?=\S)", value)) and m.group(1).lower() in HONORIFICS:
+        # a leading title stays ("Mme <PERSON>", "Detective <PERSON>"), as after the person rules
+        while (m := re.match(r"([^\W\d_]+)\.?[ \t]+(?=\S)", value)) and (
+                m.group(1).lower() in HONORIFICS or m.group(1).lower() in ROLE_TITLES and m.group(1)[:1].isupper()):
             value, start = value[m.end() :], start + m.end()
         if lang != "en":
             return self._clean_foreign(value, start, lang)

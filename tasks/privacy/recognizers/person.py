@@ -73,7 +73,7 @@ _FOREIGN_CUES = re.compile(
     r"j['’]ai\s+(?:eu|vu|croisé|rencontré|appelé)|rencontré|croisé|de|"
     r"sagte|schrieb|fragte|hatte|habe|traf|getroffen|mit|bei|an|von|für|erreichen|ich\s+bin|"
     r"dijo|escribió|preguntó|con|para|llama\s+a|habla\s+con|hablé\s+con|soy|je\s+suis|sono|ik\s+ben|"
-    r"ha\s+detto|per|da|met|van|voor|com|disse)\s+"
+    r"ha\s+detto|per|da|met|van|voor|com|disse|bitte|kontaktieren\s+sie|rufen\s+sie|anrufen\s+bei)\s+"
 )
 _CUE_AFTER = re.compile(
     r"(?i)^(?:\s*,?\s*(?:said|says|asked|replied|wrote|shouted|yelled|whispered|explained|added|told|"
@@ -81,6 +81,7 @@ _CUE_AFTER = re.compile(
     r"\s+(?:lives|lived|works|worked|was\s+born|grew\s+up|turned\s+\d|turns\s+\d|and\s+i\b)|\s+\(\d{1,3}\)|"
     r"\s+(?:has\s+)?(?:joined|left)\s+(?:the\s+)?(?:chat|room|channel|call|meeting|conversation|group)|"
     r"\s+is\s+typing|\s+(?:reacted|replied|changed\s+the)\b|"
+    r",?\s+(?:born|geboren|geb\.|née?|nacid[oa]|nat[oa])\b|"
     r"'s\s+(?:kid|son|daughter|wife|husband|mother|"
     r"father|mom|dad|brother|sister|friend|address|phone|email|number|account|car|house|birthday|phone))"
 )
@@ -117,7 +118,7 @@ _PEOPLE_LABEL = re.compile(
 )
 _SENT_GAP = re.compile(r"[.!?:;\n\"“(]")
 _DOT_GAP = re.compile(r"\.\s+")
-_SPACES = re.compile(r"[ \t]+")
+_SPACES = re.compile(r"[ \u00a0]")  # between the words of a name: one space (more is a column gap)
 _INITIAL_GAP = re.compile(r"\.?[ \t]*")
 _HONORIFIC_GAP = re.compile(r"\.?[ \t]+")
 # surname endings of many languages (Slavic, Baltic, Romanian, Turkish, Caucasian, Nordic, Greek...): an unknown
@@ -185,7 +186,11 @@ class PersonRulesRecognizer(Recognizer):
         return hit
 
     def _known(self, low: str, lang: str) -> bool:
-        """A name of the lists: census first/last names, or a world given/family name that is no ordinary word."""
+        """A name of the lists: census first/last names, or a world given/family name that is no ordinary word (in
+        another language than English, no ordinary word of that language either: "der" is a census surname)."""
+        if lang != "en":
+            return (self.lex.known_name(low) or self.lex.name_word(low)) and low not in AMBIGUOUS_FIRST and (
+                not self.common(low, lang))
         return self.lex.known_name(low) or (low not in AMBIGUOUS_FIRST and self.lex.name_word(low)
                                             and not self.common(low, lang))  # fmt: skip
 
@@ -208,10 +213,13 @@ class PersonRulesRecognizer(Recognizer):
         if strength == "strong" and not label:  # after "my name is", "Dear", "Name:": anything but plain words
             if lang != "en":  # no full dictionary there: letter case, or the lists in ALL-CAPS / lower-case text
                 return cap if mode == "normal" else known or not common and t.sent_start
-            return (cap or not common and len(low) >= 3) if mode == "normal" else (known or not common)
+            if mode == "normal":
+                return cap or not common and len(low) >= 3
+            return known and low not in self.lex.nonnoun or not common  # "JOHN SMITH", not "call me back"
         if mode == "normal":
-            if strength == "weak":
-                return cap and (known or not common and lang not in ("de", "lb"))
+            if strength == "weak":  # (a sentence's first word that is an adverb, verb or adjective: "Later Smith")
+                return cap and (known and not (t.sent_start and low in self.lex.nonnoun)
+                                or not common and lang not in ("de", "lb"))
             return cap and known and not common
         return not common and len(low) >= 3  # upper / lower text: letter case says nothing
 
@@ -286,7 +294,7 @@ class PersonRulesRecognizer(Recognizer):
                     j += 1
                     taken += 1
                     continue
-                later = "weak" if strength == "bare" else strength  # words after the first one
+                later = {"bare": "weak", "known": "cap"}.get(strength, strength)  # words after the first one
                 st = strength if j == i else later
                 if j > i and len(toks[j - 1].text) == 1 and st in ("known", "weak", "bare"):
                     st = "cap"  # after an initial: "Harry M. Kroker"
@@ -298,7 +306,14 @@ class PersonRulesRecognizer(Recognizer):
                 j -= 1
             return j
 
-        strong_at = _cue_starts(_STRONG_CUES, text)
+        cue_spans = [(m.start(), m.end()) for m in _STRONG_CUES.finditer(text)]
+        strong_at = {e for _, e in cue_spans}
+        cue_starts = [a for a, _ in cue_spans]
+
+        def in_cue(t: _Tok) -> bool:
+            """Is the word part of a strong cue ("Viele Grüße", "Hallo")?"""
+            k = bisect_right(cue_starts, t.start) - 1
+            return k >= 0 and cue_spans[k][1] > t.start
         medium_at = _cue_starts(_MEDIUM_CUES, text) if english else set()
         weak_at = _cue_starts(_WEAK_CUES, text) if english else set()
         foreign_at = set() if english else _cue_starts(_FOREIGN_CUES, text)
@@ -335,13 +350,20 @@ class PersonRulesRecognizer(Recognizer):
                             and t.low not in NON_NAME_WORDS and nxt.text[:1].isupper() and len(nxt.low) >= 2
                             and not self.common(nxt.low, lang) and not is_blocked(nxt)):
                         j = i + 2
+                if j == i and cue == "known" and mode == "normal" and i + 1 < n:
+                    # two capitalised words after a cue, neither an ordinary word: "an Ervaniye Gülen"
+                    nxt = toks[i + 1]
+                    if (_SPACES.fullmatch(text[t.end : nxt.start]) and t.text[:1].isupper() and nxt.text[:1].isupper()
+                            and not t.text.isupper() and not nxt.text.isupper() and len(t.low) >= 2
+                            and len(nxt.low) >= 2 and not self.common(t.low, lang) and not self.common(nxt.low, lang)):
+                        j = i + 2
                 if j > i:
                     found.append((t.start, toks[j - 1].end, 0.8 if cue == "strong" else 0.65))
                     i = j
                     continue
             # 3. cue after the name: "Ximena here", "Honoré said", "Sumaya's kid"
-            if english and self._name_like(t, mode, "weak", text):
-                j = grab(i, "weak")
+            if (english or t.text[:1].isupper()) and self._name_like(t, mode, "weak" if english else "cap", text, lang):
+                j = grab(i, "weak" if english else "cap")
                 after = text[toks[j - 1].end : toks[j - 1].end + 25] if j > i else ""
                 vocative = i == 0 and _VOCATIVE.match(after)  # "Marisca, can I please speak to your boss?"
                 if j > i and (_CUE_AFTER.match(after) or vocative):
@@ -383,6 +405,15 @@ class PersonRulesRecognizer(Recognizer):
                         found.append((t.start, toks[j - 1].end if j > i + 1 else t.end, 0.7 if j > i + 1 else 0.6))
                         i = max(j, i + 1)
                         continue
+                elif (not english and mode == "normal" and cap and nxt_cap and not common and len(low) >= 3
+                      and nxt.start not in strong_at and not in_cue(t)
+                      and not self.common(nxt.low, lang) and len(nxt.low) >= 2 and self.lex.any_name(low)
+                      and (self.lex.any_name(nxt.low) or _SURNAME_END.search(nxt.low)
+                           or not nxt.low.endswith(_NOUN_ENDINGS))):
+                    j = grab(i + 1, "cap", 3)  # a name of the lists, then a capitalised word: "Szymon Kusik"
+                    found.append((t.start, toks[j - 1].end, 0.6))
+                    i = j
+                    continue
                 elif not cap or is_blocked(t) or lang in ("de", "lb") or common or len(low) < 3:
                     pass
                 elif nxt_cap and self._known(nxt.low, lang) and not self.common(nxt.low, lang) and (
@@ -410,7 +441,7 @@ class PersonRulesRecognizer(Recognizer):
                     continue
             i += 1
         found += self._speakers(text, toks, mode, lang)
-        found += self._lists(text, toks, mode, lang, found, people, in_any, places, others)
+        found += self._lists(text, toks, mode, lang, found, people, in_any, places, others, in_cue)
         # "Last, First | ..." at the start of a record line
         for m in _LAST_FIRST_ROW.finditer(text):
             words = [w for w in re.findall(r"[^\W\d_]+", m.group(1) + " " + m.group(2)) if w.lower() not in PARTICLES]
@@ -508,7 +539,8 @@ class PersonRulesRecognizer(Recognizer):
         # in a dialogue with named speakers, the other one-word labels are speakers too ("Jan:", "ørni: 0412...")
         return out + maybe if out else out
 
-    def _lists(self, text, toks, mode, lang, found, people, in_any, places, others) -> list[tuple[int, int, float]]:
+    def _lists(self, text, toks, mode, lang, found, people, in_any, places, others, in_cue
+               ) -> list[tuple[int, int, float]]:
         """Lists and coordinations of names: items (1-4 name words, initials, particles) joined by commas, "and",
         "und", "et", "y"... A list is one of names when a people noun introduces it ("Our founders:", "Présents :"),
         when one of its items was found as a name (by the NER model or the rules above), or when one item starts with
@@ -568,7 +600,7 @@ class PersonRulesRecognizer(Recognizer):
             names_in_places = sum(given) >= 1 and all(b - a == 1 for a, b in chain)
             for (a, b), (s, e), is_given in zip(chain, spans, given, strict=True):
                 words = [t for t in toks[a:b] if len(t.text) > 1 and t.low not in PARTICLES]
-                if not words:
+                if not words or any(in_cue(t) for t in words):  # "Viele Grüße, Heather Wojcik"
                     continue
                 if not labelled and any(in_any(t, places) or in_any(t, others) for t in words) and not any(
                         fa < e and s < fb for fa, fb in found_spans) and not (names_in_places and is_given):
@@ -623,8 +655,11 @@ _ARTICLES = frozenset(
     los las una unos unas il lo gli uno het een o os um uma the a an this that""".split()
 )
 _DE_ADJ = ("en", "er", "es", "em", "e")  # German adjective endings ("den ersten Roman")
+# noun endings of German, French, Spanish, Italian (a capitalised word with one is a noun, not a surname)
+_NOUN_ENDINGS = ("ung", "heit", "keit", "schaft", "tion", "tät", "ment", "nis", "tum", "chen", "lein", "ität", "ismus",
+                 "ión", "dad", "eza", "mente", "zione", "tà", "age", "ure", "ance", "ence")
 # one-word line labels of forms and headers that are not speakers, in several languages
 _FIELD_LABELS = frozenset(
     """tel fax mob cell iban bic swift url id ref nr no re fwd cc bcc ps nb faq tldr eta pin otp ssn dob vat ust
-    uid ip mac os cpu gpu ram api sdk cli env""".split()
+    uid ip mac os cpu gpu ram api sdk cli env username userid login passwd pwd email mail""".split()
 )
