@@ -170,7 +170,7 @@ def write_inputs(folder: Path, docs: list[dict]) -> Path:
 
 # ---- the runs: each in a child process, timed from inside around each step of the flow -------------------------
 
-# argv[1]: JSON {mode: prefect|direct, recipe, version, skip, export_uri, out, pii_texts}. Writes `out` (JSON).
+# argv[1]: JSON {mode: prefect|direct, recipe, version, skip, set, export_uri, out, pii_texts}. Writes `out` (JSON).
 _RUN_CHILD = r"""
 import json, os, resource, sys, time
 spec = json.loads(sys.argv[1])
@@ -243,6 +243,8 @@ if spec["mode"] == "prefect":
     argv = ["pairforge", "run", spec["recipe"], "--version", spec["version"], "--export-uri", spec["export_uri"]]
     for name in spec["skip"]:
         argv += ["--skip", name]
+    for item in spec.get("set", []):
+        argv += ["--set", item]
     sys.argv = argv
     try:
         main()
@@ -287,7 +289,7 @@ else:  # direct: the flow body and every task as plain functions, no Prefect eng
             if hasattr(module, name):
                 setattr(module, name, nothing)
     prefect.get_run_logger = lambda: logger
-    options = RunOptions(skip=spec["skip"], export_uri=spec["export_uri"])
+    options = RunOptions(skip=spec["skip"], export_uri=spec["export_uri"], set=spec.get("set", []))
     try:
         build.build_dataset.fn(spec["recipe"], version=spec["version"], options=options)
     except Exception as e:
