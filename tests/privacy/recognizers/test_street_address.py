@@ -1,21 +1,174 @@
+"""The street-address grammar (tasks/privacy/recognizers/street_address.py): postal formats of many countries as
+their post offices and residents write them, in both number orders, with units, boxes, military lines, multi-line
+blocks, lower case and ALL CAPS; ordinary prose that holds numbers and street-type words stays untouched; every
+text, however hostile, is read in linear time."""
+
 from __future__ import annotations
+
+import random
+import string
+import time
+
+import pytest
 
 from pairforge.tasks.privacy.recognizers.lexicon import get_lexicon
 from pairforge.tasks.privacy.recognizers.street_address import StreetAddressRecognizer
 
 
-def values(text, lexicon=None):
-    found = StreetAddressRecognizer(lexicon).analyze(text, ["STREET_ADDRESS"])
+@pytest.fixture(scope="module")
+def recognizer():
+    return StreetAddressRecognizer(get_lexicon())
+
+
+def values(text, recognizer=None):
+    found = (recognizer or StreetAddressRecognizer()).analyze(text, ["STREET_ADDRESS"])
     return {text[r.start : r.end] for r in found if r.score >= 0.5}
 
 
-def test_street_lines_with_their_tails():
-    assert "1420 Maple Ave, Springfield, IL 62704" in values("Ship it to 1420 Maple Ave, Springfield, IL 62704 please.")
-    assert "Lindenstraße 38a, 80331 München" in values("Meine Adresse ist Lindenstraße 38a, 80331 München.")
-    assert values("ZIP: 11164") == {"11164"}
+# (text, the address as found): one line per country or format, written the way it is written there
+ADDRESSES = [
+    # number first, type after the name
+    ("Ship it to 1420 Maple Ave, Springfield, IL 62704 please.", "1420 Maple Ave, Springfield, IL 62704"),
+    (
+        "The office is at 1600 Pennsylvania Avenue NW, Washington, DC 20500-0003.",
+        "1600 Pennsylvania Avenue NW, Washington, DC 20500-0003",
+    ),
+    (
+        "Write to Flat 3, 27 Kelso Place, London W8 5QG, United Kingdom.",
+        "Flat 3, 27 Kelso Place, London W8 5QG, United Kingdom",
+    ),
+    ("24 Sussex Drive, Ottawa, ON K1M 1M4", "24 Sussex Drive, Ottawa, ON K1M 1M4"),
+    ("Unit 5/42 Smith Street, Fitzroy VIC 3065", "Unit 5/42 Smith Street, Fitzroy VIC 3065"),
+    ("12 Merrion Square, Dublin 2, D02 XY45", "12 Merrion Square, Dublin 2, D02 XY45"),
+    ("12 Long Street, Cape Town, 8001", "12 Long Street, Cape Town, 8001"),
+    ("Flat No. 12, MG Road, Bengaluru 560001", "Flat No. 12, MG Road, Bengaluru 560001"),
+    # type in front of the name, number after (or before)
+    ("55 rue du Faubourg Saint-Honoré, 75008 Paris", "55 rue du Faubourg Saint-Honoré, 75008 Paris"),
+    ("Rue de la Loi 16, 1000 Bruxelles", "Rue de la Loi 16, 1000 Bruxelles"),
+    ("Via del Corso 12, 00186 Roma RM", "Via del Corso 12, 00186 Roma RM"),
+    ("Calle de Alcalá 42, 3º izq., 28014 Madrid", "Calle de Alcalá 42, 3º izq., 28014 Madrid"),
+    ("C/ Mayor 5, 1º B, 28013 Madrid", "C/ Mayor 5, 1º B, 28013 Madrid"),
+    ("Rua Augusta 24, 1100-053 Lisboa", "Rua Augusta 24, 1100-053 Lisboa"),
+    (
+        "Avenida Paulista, 1578 - Bela Vista, São Paulo - SP, 01310-200",
+        "Avenida Paulista, 1578 - Bela Vista, São Paulo - SP, 01310-200",
+    ),
+    (
+        "Av. Paseo de la Reforma 505, Col. Cuauhtémoc, 06500 Ciudad de México, CDMX",
+        "Av. Paseo de la Reforma 505, Col. Cuauhtémoc, 06500 Ciudad de México, CDMX",
+    ),
+    ("Calle 26 # 68-35, Bogotá", "Calle 26 # 68-35, Bogotá"),
+    ("ul. Marszałkowska 10/12 m. 5, 00-590 Warszawa", "ul. Marszałkowska 10/12 m. 5, 00-590 Warszawa"),
+    (
+        "Str. Lipscani nr. 5, bl. A, sc. 2, ap. 10, Sector 3, 030031 București",
+        "Str. Lipscani nr. 5, bl. A, sc. 2, ap. 10, Sector 3, 030031 București",
+    ),
+    ("ул. Тверская, д. 7, кв. 5, Москва, 125009", "ул. Тверская, д. 7, кв. 5, Москва, 125009"),
+    ("Platz der Republik 1, 11011 Berlin", "Platz der Republik 1, 11011 Berlin"),
+    ("Am Kupfergraben 6, 10117 Berlin", "Am Kupfergraben 6, 10117 Berlin"),
+    # name then type word, number after
+    ("Václavské náměstí 1, 110 00 Praha 1", "Václavské náměstí 1, 110 00 Praha 1"),
+    ("Andrássy út 60, Budapest, 1062", "Andrássy út 60, Budapest, 1062"),
+    ("Király u. 15., 1061 Budapest", "Király u. 15., 1061 Budapest"),
+    ("Slovenska cesta 1, 1000 Ljubljana", "Slovenska cesta 1, 1000 Ljubljana"),
+    ("Karl Johans gate 1, 0154 Oslo", "Karl Johans gate 1, 0154 Oslo"),
+    ("Narva mnt 5, 10117 Tallinn", "Narva mnt 5, 10117 Tallinn"),
+    ("Brīvības iela 1, Rīga, LV-1050", "Brīvības iela 1, Rīga, LV-1050"),
+    ("Gedimino pr. 9, LT-01103 Vilnius", "Gedimino pr. 9, LT-01103 Vilnius"),
+    ("Atatürk Cad. No: 5 D: 3, 34000 Fatih/İstanbul", "Atatürk Cad. No: 5 D: 3, 34000 Fatih/İstanbul"),
+    # one-word streets
+    ("Meine Adresse ist Lindenstraße 38a, 80331 München.", "Lindenstraße 38a, 80331 München"),
+    ("Stephansplatz 1, 1010 Wien", "Stephansplatz 1, 1010 Wien"),
+    ("Weimerstr. 3-5, 92037 Hainichen", "Weimerstr. 3-5, 92037 Hainichen"),
+    ("Prinsengracht 263, 1016 GV Amsterdam", "Prinsengracht 263, 1016 GV Amsterdam"),
+    ("Drottninggatan 1, 111 51 Stockholm", "Drottninggatan 1, 111 51 Stockholm"),
+    ("Strøget 1, 2. tv, 1160 København K", "Strøget 1, 2. tv, 1160 København K"),
+    ("Mannerheimintie 1 A 5, 00100 Helsinki", "Mannerheimintie 1 A 5, 00100 Helsinki"),
+    ("Laugavegur 1, 101 Reykjavík", "Laugavegur 1, 101 Reykjavík"),
+    # boxes and military mail
+    ("GPO Box 1234, Sydney NSW 2001", "GPO Box 1234, Sydney NSW 2001"),
+    (
+        "Private Bag 39993, Wellington Mail Centre, Lower Hutt 5045",
+        "Private Bag 39993, Wellington Mail Centre, Lower Hutt 5045",
+    ),
+    ("Postbus 20018, 2500 EA Den Haag", "Postbus 20018, 2500 EA Den Haag"),
+    ("Case postale 123, 1211 Genève 1", "Case postale 123, 1211 Genève 1"),
+    ("Box 1234, 111 22 Stockholm", "Box 1234, 111 22 Stockholm"),
+    ("Postfach 12 34 56\n10115 Berlin", "Postfach 12 34 56\n10115 Berlin"),
+    ("PSC 1234, Box 5678, APO AE 09012", "PSC 1234, Box 5678, APO AE 09012"),
+    ("USS Nimitz (CVN 68)\nFPO AP 96620-2820", "USS Nimitz (CVN 68)\nFPO AP 96620-2820"),
+    # units alone, and a bare street after an address cue
+    ("Please leave it at Apt. 902, thanks", "Apt. 902"),
+    ("My address: Hollého 648", "Hollého 648"),
+    ("ZIP: 11164", "11164"),
+]
+
+
+@pytest.mark.parametrize(("text", "address"), ADDRESSES, ids=[a for _, a in ADDRESSES])
+def test_postal_formats_of_many_countries(recognizer, text, address):
+    assert address in values(text, recognizer)
+
+
+def test_multi_line_blocks_take_their_postcode_city_and_country_lines(recognizer):
+    text = "Send it to 221B Baker Street\nLondon NW1 6XE\nEngland\nThanks,\nAnna"
+    assert values(text, recognizer) == {"221B Baker Street\nLondon NW1 6XE\nEngland"}
+    text = "Adresse :\n55 rue du Faubourg Saint-Honoré\n75008 Paris\nMerci"
+    assert values(text, recognizer) == {"55 rue du Faubourg Saint-Honoré\n75008 Paris"}
+    # a city alone on its line belongs to the address when the postcode comes on the next one
+    text = "Deliver to:\n4189 Oak Hollow Road\nSPRINGFIELD\n62704\n\nPhone: see below"
+    assert values(text, recognizer) == {"4189 Oak Hollow Road\nSPRINGFIELD\n62704"}
+
+
+def test_lower_case_and_all_caps(recognizer):
+    assert values("ship to 12 main street, springfield, il 62704 pls", recognizer) == {
+        "12 main street, springfield, il 62704"
+    }
+    assert values("DELIVER TO 81 KINGSLEY ST., FAIRVIEW, OR 88580 BEFORE NOON", recognizer) == {
+        "81 KINGSLEY ST., FAIRVIEW, OR 88580"
+    }
+    assert "heiligengeistbrücke 77 and minik courts" in values(
+        "meet me at the corner of heiligengeistbrücke 77 and minik courts", recognizer
+    )
+
+
+def test_ordinary_words_before_a_street_stay(recognizer):
+    assert values("she lives on Nassaustraat 123", recognizer) == {"Nassaustraat 123"}
+    assert values("Lost dog near Evelynelaan 27, call me", recognizer) == {"Evelynelaan 27"}
+    assert values("Treffen bei Dirk, Birgitta-Allee 301, 75297 Oschatz, Klingel oben links.", recognizer) == {
+        "Birgitta-Allee 301, 75297 Oschatz"
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "In 1990 Soviet Union troops left the country.",
+        "The 1989 Tiananmen Square protests were suppressed.",
+        "He bought a 4 wheel drive and an iPad 2 last week.",
+        "During 1863 it rained; Spring 1863 was cold.",
+        "Unit 3 covers fractions; Room 101 is on the left.",
+        "Apollo 11 Moon Landing, the 2012 Pew Research Center survey and ISO 6, ISO 2240.",
+        "A sixth route, I-685, will be formed when I-85 is rerouted.",
+        "The blaze forced the closure of the Hume Highway near 100 homes.",
+        "Savas Beatie LLC, 2006. ISBN 1-932714-12-X.",
+        "Jefferson Davis, 39, of Melbourne was charged.",
+        "Call 555-1234 or IP 172.16.0.1 before 4:30 pm.",
+    ],
+)
+def test_prose_with_numbers_and_street_words_is_no_address(recognizer, text):
+    assert values(text, recognizer) == set()
+
+
+def test_texts_without_digits_or_corners_are_not_read():
     assert values("no digits here at all") == set()
 
 
-def test_the_lexicon_trims_ordinary_words_before_a_street():
-    text = "she lives on Nassaustraat 123"
-    assert "Nassaustraat 123" in values(text, get_lexicon())
+def test_a_hostile_megabyte_is_read_in_linear_time(recognizer):
+    rng = random.Random(0)
+    alphabet = string.ascii_letters + string.digits
+    line = " ".join("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8))) for _ in range(200_000))
+    texts = [line[:1_000_000], "1a " * 333_333, "1." * 500_000, "ab12" * 250_000, "corner of " * 100_000 + "1"]
+    for text in texts:
+        start = time.process_time()
+        recognizer.analyze(text, ["STREET_ADDRESS"])
+        assert time.process_time() - start < 20, text[:20]
