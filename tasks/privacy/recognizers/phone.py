@@ -47,8 +47,8 @@ _EXT = r"[ \u00a0]?(?:x|ext\.?|extn\.?|extension|poste|durchwahl|dw\.?|int\.?)[ 
 CANDIDATE = re.compile(
     r"(?<![\w+\-./])(?<!\d[ .\-/])"  # not inside a word, a longer number, a decimal or a path
     r"(?=[\d(+][\d()+ .\-/\u00a0]{6})"  # seven phone characters ahead (most numbers in prose stop here)
-    r"(?:\+\s?|\(\s?\+?\s?(?=\d))?"  # +, ( or (+
-    r"\d(?:\d|[ .\-/\u00a0]{1,2}(?=[\d(])|\)[ \u00a0]?[.\-/]?[ \u00a0]?(?=\d)|\((?=\d))*"
+    r"(?:\+\s?\(?|\(\s?\+?\s?(?=\d))?"  # +, +(, ( or (+
+    r"\d(?:\d|[ .\-/\u00a0]{1,2}(?=\d|\(\d)|\)[ \u00a0]?[.\-/]?[ \u00a0]?(?=\d)|\((?=\d))*"
     rf"(?:{_EXT})?"  # extension
     r"(?!\w|:\d)",  # nor the date of a time stamp ("2023-04-02 10:15")
     re.I,
@@ -58,6 +58,9 @@ _DIGITS = re.compile(r"\d+")
 _DMY = re.compile(r"(\d{1,2})([./\- ])(\d{1,2})\2(\d{4}|\d{2})")
 _YMD = re.compile(r"(\d{4})([./\-])(\d{1,2})\2(\d{1,2})")
 _YEARS = re.compile(r"(?:1[5-9]|20)\d\d ?[-/] ?(?:1[5-9]|20)\d\d")  # 1979-1989, 2000/2001
+_NANP_SHAPE = re.compile(r"(?:\+?1[-. ]?|001[-. ]?)?(?:\(\d{3}\) ?|\d{3}[-.])\d{3}[-.]\d{4}")
+_AREA_CODE = re.compile(r"\(0?[-\s]?\d{1,5}\)[ \u00a0]?[.\-/]?[ \u00a0]?\d|^\(?\d{1,5}\)?[ \u00a0]?/[ \u00a0]?\d{3}")
+_PAREN_CC = re.compile(r"\([1-9]\d{0,2}\)")
 _PAREN_GROUP = re.compile(r"\([^)]*\)[ \u00a0]?")
 _INTL_00 = re.compile(r"^\D*0\D*0")
 _IP = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)")
@@ -134,17 +137,19 @@ def _groups(s: str) -> tuple[int, ...]:
 
 
 @lru_cache(maxsize=4096)
-def national_form(digits: str, groups: tuple[int, ...], skeleton: str = "", uniform: bool = True) -> int:
-    """2: a valid national number of one of REGIONS, grouped as that region writes it: digit groups of the same
-    lengths, with one kind of separator (`uniform`) or the region's own (`skeleton`: the written number with each
-    digit group as "9"); 1: valid, other grouping; 0: valid nowhere."""
-    best = 0
+def national_form(
+    digits: str, groups: tuple[int, ...], skeleton: str = "", uniform: bool = True
+) -> tuple[bool, bool, bool]:
+    """(valid, trunk, formatted): a valid national number of one of REGIONS; written with that region's trunk
+    prefix (0, 8, 1, 06); grouped as that region writes it: digit groups of the same lengths, with one kind of
+    separator (`uniform`) or the region's own (`skeleton`: the written number with each digit group as "9")."""
+    valid = trunk = False
     for r in _regions():
         had_trunk = bool(r.trunk) and digits.startswith(r.trunk)
         nsn = digits[len(r.trunk) :] if had_trunk and r.trunk else digits
         if len(nsn) not in r.lengths or not r.valid.fullmatch(nsn):
             continue
-        best = 1
+        valid, trunk = True, trunk or had_trunk
         if len(groups) < 2:
             continue
         for f in r.formats:
@@ -153,22 +158,22 @@ def national_form(digits: str, groups: tuple[int, ...], skeleton: str = "", unif
             m = f.pattern.fullmatch(nsn)
             if not m:
                 continue
-            plain = _groups(m.expand(f.plain))
-            national = m.expand(f.national)
+            plain, national = m.expand(f.plain), m.expand(f.national)
             if had_trunk:
-                t = len(r.trunk or "")
-                forms = {(t, *plain), (plain[0] + t, *plain[1:]), _groups(national)}
+                t, lengths = len(r.trunk or ""), _groups(plain)
+                forms = {(t, *lengths), (lengths[0] + t, *lengths[1:]), _groups(national)}
             else:
-                forms = {plain}
-            if groups in forms and (uniform or _SKELETON.sub("9", national) == skeleton):
-                return 2
+                forms = {_groups(plain)}
+            if groups in forms and (uniform or skeleton in (_SKELETON.sub("9", national), _SKELETON.sub("9", plain))):
+                return True, had_trunk, True
             break  # phonenumbers formats with the first format that applies
-    return best
+    return valid, trunk, False
 
 
 @lru_cache(maxsize=4096)
 def international_form(digits: str) -> float:
-    """Form score of an international number (digits after + or 00): valid 0.85, possible 0.7, else 0.35."""
+    """Form score of an international number (digits after + or 00): valid 0.85, possible 0.7, a known country
+    code and 8-15 digits 0.55, else 0.3."""
     import phonenumbers
 
     try:
@@ -179,7 +184,9 @@ def international_form(digits: str) -> float:
         return 0.85
     if phonenumbers.is_possible_number(num):
         return 0.7
-    return 0.35
+    if phonenumbers.region_code_for_country_code(num.country_code) != "ZZ" and 8 <= len(digits) <= 15:
+        return 0.55  # a known country code, then about as many digits as a number has: +54 9 3626 0181
+    return 0.3
 
 
 def _is_date(s: str) -> bool:
@@ -200,6 +207,7 @@ def form_score(value: str) -> float:
     compact = main.replace("\u00a0", " ")
     if _is_date(compact) or _IP.fullmatch(compact) or _SSN.fullmatch(compact):
         return 0.0
+    nanp = 0.55 if _NANP_SHAPE.fullmatch(compact) else 0.0  # 555-123-4567, (555)123-4567, +1-555-123-4567
     intl = compact.lstrip("( ").startswith("+")
     body = compact.replace("(0)", "") if intl else compact
     digits = "".join(_DIGITS.findall(body))
@@ -208,7 +216,7 @@ def form_score(value: str) -> float:
     if not MIN_DIGITS <= len(digits) <= MAX_DIGITS:
         return 0.0
     if intl:
-        return international_form(digits)
+        return max(nanp, international_form(digits))
     groups = _groups(body)
     seps = set(re.sub(r"[\d()]", "", body))
     if len(groups) == 2 and seps == {"."} and digits[0] != "0":  # 3.14159: a decimal unless a phone word says so
@@ -219,23 +227,28 @@ def form_score(value: str) -> float:
     # parentheses ("(11) 2336-5725"), or the region's own mix ("8 (301) 123-45-67"): 11.830-32 is a reference
     outside = _PAREN_GROUP.sub(" ", body)
     uniform = len(set(re.sub(r"[\d()]", "", outside))) <= 1
-    kind = national_form(digits, groups, _SKELETON.sub("9", body.strip()), uniform)
-    trunk0 = digits[0] == "0"
+    valid, trunk, formatted = national_form(digits, groups, _SKELETON.sub("9", body.strip()), uniform)
+    area = _AREA_CODE.search(body) is not None  # (0-613) 97731, 8 (246) 281-9482, 030/1234567, 30/166 1318
     short_group = min(_groups(outside)[1:], default=9) < 2  # 0202 988 25 6: a digit left over
-    if kind == 2 and len(groups) >= 2 and not short_group:
+    if body.startswith("(") and _PAREN_CC.match(body) and international_form(digits) >= 0.7:
+        score = 0.6  # (351) 968 301 661: the country code in parentheses
+    elif formatted and len(groups) >= 2 and not short_group:
         score = 0.6
-    elif kind and (trunk0 or body.startswith("(")) and 2 <= len(groups) <= 5 and len(digits) >= 8 and not short_group:
+    elif valid and (trunk or area) and 2 <= len(groups) <= 5 and len(digits) >= 8 and not short_group:
         score = 0.5
-    elif kind and trunk0:
+    elif valid and trunk and len(groups) == 1 and 9 <= len(digits) <= 11:  # 0612345678: a trunk prefix, no gaps
+        score = 0.5
+    elif valid and trunk:
         score = 0.4
-    elif kind:
+    elif valid:
         score = 0.35
     else:
         score = 0.25
-    thousands = len(groups) >= 3 and len(seps) == 1 and seps <= {" ", "."} and groups[0] <= 3 and not trunk0
+    thousands = len(groups) >= 3 and len(seps) == 1 and seps <= {" ", "."} and groups[0] <= 3 and digits[0] != "0"
+    thousands = thousands and "(" not in body
     if thousands and all(g == 3 for g in groups[1:]):  # 1 234 567, 12.345.678: an amount as often as a phone
         score -= 0.25
-    return score
+    return max(score, nanp)
 
 
 def context_score(text: str, start: int, end: int, table_cache: dict | None = None) -> float | None:

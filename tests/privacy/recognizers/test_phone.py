@@ -12,7 +12,9 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from pairforge.tasks.privacy.recognizers.phone import REGIONS, MultiRegionPhoneRecognizer, find_phones
 
 # the regions issue 14 names: the EU, the UK, India, Brazil, Australia, Japan, US/CA
-NAMED = ("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE GB IN BR AU JP US CA").split()
+NAMED = (
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE GB IN BR AU JP US CA"
+).split()
 
 
 def examples(regions=NAMED):
@@ -50,7 +52,13 @@ def test_international_forms_of_every_region_without_a_cue(fmt):
 
 
 def test_00_prefix_and_trunk_in_parentheses():
-    for value in ("0049 30 123456", "0033 1 23 45 67 89", "+44 (0)20 7946 0958", "+43 (0)664 375734", "(+358) 742299180"):
+    for value in (
+        "0049 30 123456",
+        "0033 1 23 45 67 89",
+        "+44 (0)20 7946 0958",
+        "+43 (0)664 375734",
+        "(+358) 742299180",
+    ):
         assert found(f"write down {value} please", value), value
 
 
@@ -83,6 +91,13 @@ def test_any_grouping_next_to_a_cue(cue):
             if not found(cue.format(value) + " today", value):
                 missed.append((region, value))
     assert missed == []
+
+
+def test_other_peoples_writings_without_a_cue():
+    for value in ("555-123-4567", "(555)123-4567", "555.123.4567 x123", "+1-555-123-4567", "001-555-123-4567",
+                  "(351) 968 301 661", "8 (246) 281-9482", "030/1234567", "0612345678", "+54 9 3626 0181",
+                  "+(371) 26018159"):  # fmt: skip
+        assert found(f"Hello, {value} thanks", value), value
 
 
 def test_issue_examples():
