@@ -293,7 +293,8 @@ class PIIOptions(_Strict):
     batch_size: int = Field(256, ge=1)
     checkpoint_rows: int = Field(2000, ge=1, description="rows scrubbed between checkpoints: a run stopped in the "
                                  "middle of the scrub redoes at most this many rows of each shard when it resumes")
-    checkpoint_chars: int = Field(2_000_000, ge=1000, description="characters of text scrubbed between checkpoints "
+    # measured on 107 Wikipedia articles (2.9 M characters): peak RSS 631 MB at 100 k, 1.5 GB at 500 k, 2.2 GB at 2 M
+    checkpoint_chars: int = Field(100_000, ge=1000, description="characters of text scrubbed between checkpoints "
                                   "(bounds the memory held at once on long documents)")
 
 
