@@ -48,10 +48,10 @@ _STRONG_CUES = re.compile(
     r"(?:invoice|delivery|shipping|billing|postal|mailing|home)\s+address|ship\s+to|bill\s+to|deliver\s+to|sold\s+to|"
     r"lieferadresse|rechnungsadresse|lieferanschrift|adresse\s+de\s+(?:livraison|facturation)|"
     r"dirección\s+de\s+(?:envío|entrega|facturación))\s*:|"
-    r"\b(?:thanks|thank\s+you|thx|ty|cheers|regards|best|best\s+wishes|kind\s+regards|best\s+regards|warm\s+regards|"
-    r"sincerely|yours(?:\s+truly|\s+sincerely)?|love|xoxo|bye|take\s+care|grüße|gruß|viele\s+grüße|liebe\s+grüße|"
-    r"mit\s+freundlichen\s+grüßen|lg|vg|saludos|un\s+saludo|atentamente|cordialmente|cordialement|bisous|"
-    r"abrazos|besos|bien\s+à\s+vous|amitiés)\s*[,!.]?\s*\n?\s*-*\s*|"
+    r"\b(?:thanks|thank\s+you|thx|ty|kind\s+regards|best\s+regards|warm\s+regards|best\s+wishes|"
+    r"mit\s+freundlichen\s+grüßen|viele\s+grüße|liebe\s+grüße|un\s+saludo|bien\s+à\s+vous)\s*[,!.]?\s*\n?\s*-*\s*|"
+    r"\b(?:cheers|regards|best|sincerely|yours(?:\s+truly|\s+sincerely)?|love|xoxo|bye|take\s+care|grüße|gruß|lg|vg|"
+    r"saludos|atentamente|cordialmente|cordialement|bisous|abrazos|besos|amitiés)(?:\s*[,!.]|[ \t]*\n)\s*-*\s*|"
     r"\bmy\s+(?:wife|husband|partner|son|daughter|kid|child|mother|mom|mum|father|dad|brother|sister|friend|boss|"
     r"colleague|coworker|co-worker|neighbou?r|manager|landlord|tenant|uncle|aunt|cousin|grandma|grandmother|"
     r"grandpa|grandfather|niece|nephew|fianc[ée]e?|girlfriend|boyfriend|roommate|flatmate|student|teacher|doctor|"
@@ -191,8 +191,9 @@ class PersonRulesRecognizer(Recognizer):
         if lang != "en":
             return (self.lex.known_name(low) or self.lex.name_word(low)) and low not in AMBIGUOUS_FIRST and (
                 not self.common(low, lang))
-        return self.lex.known_name(low) or (low not in AMBIGUOUS_FIRST and self.lex.name_word(low)
-                                            and not self.common(low, lang))  # fmt: skip
+        if self.lex.known_name(low):  # a census surname that is a word too ("Minister", "State") is no evidence
+            return not self.common(low) or low in self.lex.first
+        return low not in AMBIGUOUS_FIRST and self.lex.name_word(low) and not self.common(low, lang)
 
     def _name_like(self, t: _Tok, mode: str, strength: str, text: str, lang: str = "en") -> bool:
         """Could `t` be part of a name? strength: 'strong' (after an honorific or a strong cue), 'weak', 'bare', or
@@ -233,7 +234,8 @@ class PersonRulesRecognizer(Recognizer):
             return False
         if len(low) < 2:
             return False
-        return not self.common(low, lang) or (low not in AMBIGUOUS_FIRST and self.lex.name_word(low))
+        return (not self.common(low, lang) or self.lex.first_name(low) or self.lex.given_name(low, lang)
+                or self.lex.name_word(low) and low not in self.lex.nonnoun)  # "LE ROUX", not "Prime Minister"
 
     def analyze(self, text, entities, nlp_artifacts=None):
         mode = case_mode(text)
@@ -298,7 +300,9 @@ class PersonRulesRecognizer(Recognizer):
                 st = strength if j == i else later
                 if j > i and len(toks[j - 1].text) == 1 and st in ("known", "weak", "bare"):
                     st = "cap"  # after an initial: "Harry M. Kroker"
-                if not self._name_like(t, mode, st, text, lang):
+                surname = (j > i and st in ("weak", "bare") and t.low in self.lex.last and t.low not in self.lex.nonnoun
+                           and (t.text[:1].isupper() or mode != "normal"))  # "Arne Strand", "Ronnie Lynch"
+                if not surname and not self._name_like(t, mode, st, text, lang):
                     break
                 j += 1
                 taken += 1
@@ -375,7 +379,7 @@ class PersonRulesRecognizer(Recognizer):
             # (the small English model calls many foreign given names places: "did Máté ever", "Ivana": GPE; a
             # place that is also a given name is in the English dictionary: "Florence", "Sofia", "Victoria")
             low = t.low
-            if not in_any(t, places) or not self.common(low) and self.lex.given_name(low, lang):
+            if not in_any(t, places) or self._given_not_place(toks, i, text, places, place_starts, lang):
                 cap = t.text[:1].isupper() or mode != "normal"
                 nxt = toks[i + 1] if i + 1 < n and _SPACES.fullmatch(text[t.end : toks[i + 1].start]) else None
                 nxt_cap = nxt is not None and (nxt.text[:1].isupper() and not nxt.text.isupper() or mode != "normal")
@@ -450,7 +454,33 @@ class PersonRulesRecognizer(Recognizer):
                                         or self.lex.name_word(w.lower()) for w in words):  # fmt: skip
                 found.append((m.start(1), m.end(2), 0.65))
         found += self._table_columns(text)
-        return [self.result(s, e, sc) for s, e, sc in found]
+        return [self.result(s, e, sc) for s, e, sc in (self._tidy(text, f) for f in found) if e > s]
+
+    @staticmethod
+    def _tidy(text: str, f: tuple[int, int, float]) -> tuple[int, int, float]:
+        """A finding without leading titles ("Minister", "Dr."); none when no word of it can be a name ("January")."""
+        s, e, sc = f
+        while (m := re.match(r"([^\W\d_]+)\.?[ \t]+(?=\S)", text[s:e])) and (
+                m.group(1).lower() in HONORIFICS or m.group(1).lower() in ROLE_TITLES and m.group(1)[:1].isupper()):
+            s += m.end()
+        words = [w.lower() for w in WORD.findall(text[s:e]) if len(w) > 1]
+        if not words or all(w in NON_NAME_WORDS or w in HONORIFICS or w in ROLE_TITLES for w in words):
+            return s, s, sc
+        return s, e, sc
+
+    def _given_not_place(self, toks, i, text, places, place_starts, lang) -> bool:
+        """A given name the NER model called a place: the place is this one word, no place preposition comes before
+        it ("in Angola") and no capitalised word after it ("Hong Kong"), and it is no English word ("Florence")."""
+        t = toks[i]
+        if self.common(t.low) or not self.lex.given_name(t.low, lang):
+            return False
+        k = bisect_right(place_starts, t.start) - 1
+        if k < 0 or places[k] != (t.start, t.end):
+            return False
+        if i > 0 and toks[i - 1].low in _PLACE_PREPOSITIONS:
+            return False
+        return not (i + 1 < len(toks) and toks[i + 1].text[:1].isupper()
+                    and _SPACES.fullmatch(text[t.end : toks[i + 1].start]))
 
     def _strong_shape(self, toks: list[_Tok], i: int, text: str, mode: str, lang: str) -> bool:
         """Does a name start at token i whatever the NER model says: a known given name, or a capitalised word then
@@ -587,6 +617,12 @@ class PersonRulesRecognizer(Recognizer):
             k += 1
             if len(chain) < 2:
                 continue
+            if len(chain) == 2 and text[toks[chain[0][1] - 1].end : toks[chain[1][0]].start].strip() == ",":
+                # "A, B" alone is a list, a "Last, First" or an apposition ("The Attorney-General, Daryl Williams"):
+                # both parts must look like names
+                if not all(any(self.lex.any_name(t.low) or _SURNAME_END.search(t.low) for t in toks[a:b])
+                           for a, b in chain):  # fmt: skip
+                    continue
             spans = [(toks[a].start, toks[b - 1].end) for a, b in chain]
             line_start = text.rfind("\n", 0, spans[0][0]) + 1
             before = text[max(line_start, spans[0][0] - 60) : spans[0][0]]
@@ -654,6 +690,7 @@ _ARTICLES = frozenset(
     """der die das den dem des ein eine einen einem einer eines kein keine keinen le la les un une du des au aux el
     los las una unos unas il lo gli uno het een o os um uma the a an this that""".split()
 )
+_PLACE_PREPOSITIONS = frozenset("in of from to at near into across throughout via de du des von aus nach en à".split())
 _DE_ADJ = ("en", "er", "es", "em", "e")  # German adjective endings ("den ersten Roman")
 # noun endings of German, French, Spanish, Italian (a capitalised word with one is a noun, not a surname)
 _NOUN_ENDINGS = ("ung", "heit", "keit", "schaft", "tion", "tät", "ment", "nis", "tum", "chen", "lein", "ität", "ismus",
