@@ -222,18 +222,22 @@ def test_bad_input_is_quarantined_and_run_completes(prefect_server, tmp_path):
     uri = build_dataset(str(recipe), version="v1")
 
     manifest = check_version(uri)
-    assert sum(manifest["tables"]["documents"]["rows"].values()) == 3
+    # the Latin-1 line is decoded (encoding: auto), not quarantined; the file that is neither UTF-8 nor the
+    # UTF-16 its byte order mark claims is
+    assert sum(manifest["tables"]["documents"]["rows"].values()) == 4
     reasons = manifest["stats"]["quarantine"]
-    assert sum(reasons.values()) == 4
+    assert sum(reasons.values()) == 3
     assert any(r.startswith("broken JSON") for r in reasons)
-    assert reasons.get("not valid utf-8") == 1
     assert reasons.get("missing field 'text'") == 1
-    assert any(r.startswith("not valid utf-8 (byte") for r in reasons)
-    assert manifest["stats"]["sources"]["lines"] == {"files": 1, "rows": 2, "quarantined": 3}
+    assert any(r.startswith("not valid utf-16 (byte") for r in reasons)
+    assert manifest["stats"]["sources"]["lines"] == {"files": 1, "rows": 3, "quarantined": 2}
     # where each bad row was, for the user to fix (never its content)
     listed = pl.read_parquet(Path(uri) / "quarantine" / "quarantine.parquet")
-    assert sorted(listed.filter(pl.col("source") == "lines")["row"].to_list()) == [2, 3, 4]
-    assert "latin-1" not in listed.write_ndjson()
+    assert sorted(listed.filter(pl.col("source") == "lines")["row"].to_list()) == [2, 4]
+    assert "wrong field name" not in listed.write_ndjson()
+    docs = read_table(uri, manifest, "documents")
+    decoded = docs.filter(pl.col("text").str.ends_with(" latin-1 bytes are not UTF-8"))
+    assert decoded["source_encoding"].to_list() == ["cp1252"]
 
 
 def test_run_is_recorded_in_prefect_with_artifacts(prefect_server, tmp_path):

@@ -191,7 +191,7 @@ def test_code_version_names_the_commit_and_survives_without_git(monkeypatch):
 
 
 def test_stage_stats_the_flow_records_and_both_forms_of_the_pii_lists():
-    from pairforge.flows.build import STATS_IN_MANIFEST
+    from pairforge.flows.steps import STATS_IN_MANIFEST
     from pairforge.tasks.publish.card import EXTRA_STATS
 
     assert {key for key, _ in EXTRA_STATS} <= set(STATS_IN_MANIFEST)  # no section for stats the flow never writes
