@@ -24,7 +24,7 @@ from pairforge.tasks.privacy.recognizers.lexicon import (
     WORD,
 )
 
-# Cue phrases, each matched once over the whole text (`_cue_starts`): a cue ending where a word starts marks that word.
+# Cue phrases, tried where words start (`_cue_spans`): a cue ending where a word starts marks that word.
 _STRONG_CUES = re.compile(
     r"(?im)(?:\bmy\s+name\s+is|\bname\s+(?:is|was)|\bname's|\bnamed|\bcall\s+me|\bcalls\s+me|\bit'?s\s+me,?|\b(?:full|first|last|given|family|maiden|middle|sur|nick|user)\s*name(?:\s+is|\s*[:?=-])?|"
     r"\bname\s*[:=-]|\bname(?=\s+[A-Z])|"
@@ -34,7 +34,6 @@ _STRONG_CUES = re.compile(
     r"\b(?:reply\s+to|reference\s+for|statement\s+of|on\s+behalf\s+of|au\s+nom\s+de|à\s+l['’]ordre\s+de|"
     r"de\s+la\s+part\s+de|a\s+nombre\s+de|de\s+parte\s+de|im\s+namen\s+von|zu\s+händen(?:\s+von)?|care\s+of)\b|"
     r"\bc/o\b|\bz\.\s*hd\.?|\bgez\.|"
-    r"(?<=[.!?)])[ \t]+[-–—~]{1,2}[ \t]*(?=[^\W\d_][^\W\d_'’\-]*(?:[ \t]+[^\W\d_][^\W\d_'’\-]*)?[ \t]*$)|"
     r"\b(?:dear|hi|hello|hey|hiya|greetings|hallo|servus|moin|hola|buenos\s+d[ií]as|bonjour|salut|ciao|olá|ola|"
     r"liebe[rs]?|estimad[oa]s?|querid[oa]s?|sehr\s+geehrte[rs]?|cher|chère)\b|"
     r"\b(?:name\s+on\s+card|card\s*holder|account\s+holder|contact\s+persons?|emergency\s+contacts?|contact|applicant|"
@@ -56,6 +55,10 @@ _STRONG_CUES = re.compile(
     r"colleague|coworker|co-worker|neighbou?r|manager|landlord|tenant|uncle|aunt|cousin|grandma|grandmother|"
     r"grandpa|grandfather|niece|nephew|fianc[ée]e?|girlfriend|boyfriend|roommate|flatmate|student|teacher|doctor|"
     r"lawyer|baby|twin|stepson|stepdaughter|ex)(?:'s\s+name\s+is)?\s*,?)[ \t]*\n?[ \t]*"
+)
+# a dash before a name at the end of a message: "DM me or call 07400 492789. - Mlungisi"
+_DASH_SIGNOFF = re.compile(
+    r"(?m)(?<=[.!?)])[ \t]+[-–—~]{1,2}[ \t]*(?=[^\W\d_][^\W\d_'’\-]*(?:[ \t]+[^\W\d_][^\W\d_'’\-]*)?[ \t]*$)"
 )
 # verbs of talking and meeting: a name-like word after one is a name, whatever the NER model called it
 _MEDIUM_CUES = re.compile(
@@ -139,9 +142,15 @@ class _Tok:
     sent_start: bool
 
 
-def _cue_starts(pattern: re.Pattern, text: str) -> set[int]:
-    """Where the words right after a cue start: one pass over the text per cue pattern (not one search per word)."""
-    return {m.end() for m in pattern.finditer(text)}
+def _cue_spans(pattern: re.Pattern, text: str, starts: list[int]) -> list[tuple[int, int]]:
+    """(start, end) of the cues that begin at a word (`starts`): every cue starts with a word, so the pattern is tried
+    there only, not at every character (a scan of the whole text per pattern cost more than all the rest)."""
+    out = []
+    for pos in starts:
+        m = pattern.match(text, pos)
+        if m:
+            out.append((pos, m.end()))
+    return out
 
 
 class PersonRulesRecognizer(Recognizer):
@@ -310,17 +319,18 @@ class PersonRulesRecognizer(Recognizer):
                 j -= 1
             return j
 
-        cue_spans = [(m.start(), m.end()) for m in _STRONG_CUES.finditer(text)]
-        strong_at = {e for _, e in cue_spans}
+        word_starts = [t.start for t in toks]
+        cue_spans = _cue_spans(_STRONG_CUES, text, word_starts)
+        strong_at = {e for _, e in cue_spans} | {m.end() for m in _DASH_SIGNOFF.finditer(text)}
         cue_starts = [a for a, _ in cue_spans]
 
         def in_cue(t: _Tok) -> bool:
             """Is the word part of a strong cue ("Viele Grüße", "Hallo")?"""
             k = bisect_right(cue_starts, t.start) - 1
             return k >= 0 and cue_spans[k][1] > t.start
-        medium_at = _cue_starts(_MEDIUM_CUES, text) if english else set()
-        weak_at = _cue_starts(_WEAK_CUES, text) if english else set()
-        foreign_at = set() if english else _cue_starts(_FOREIGN_CUES, text)
+        medium_at = {e for _, e in _cue_spans(_MEDIUM_CUES, text, word_starts)} if english else set()
+        weak_at = {e for _, e in _cue_spans(_WEAK_CUES, text, word_starts)} if english else set()
+        foreign_at = set() if english else {e for _, e in _cue_spans(_FOREIGN_CUES, text, word_starts)}
         i = 0
         while i < n:
             t = toks[i]
