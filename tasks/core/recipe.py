@@ -190,7 +190,8 @@ class LangIDOptions(_Strict):
         0.5, ge=0.0, le=1.0,
         description="below this the detection is uncertain: the row keeps its source's language and is not routed",
     )
-    max_chars: int = Field(500, ge=50, description="characters of each text used for detection (its beginning)")
+    max_chars: int = Field(300, ge=50, description="characters of each text used for detection (its beginning; a row "
+                           "read as another language is read up to 4x further before it is rejected)")
     skip_tasks: list[str] = Field(default_factory=lambda: ["translation"],
                                   description="pair tasks whose two sides are in different languages by design")
 

@@ -103,7 +103,7 @@ def test_fifty_pages_identified(pages):
     assert (kept["lang_score"] >= 0.5).all()
     disagreements = {f for f, x, m in zip(pages["file"], found, pages["manifest"], strict=True) if x != m}
     assert disagreements <= set(MISLABELLED)
-    # the default prefix (500 characters) decides every page as 2,000 did, with the same confidence
+    # the default prefix (300 characters) decides every page as 2,000 did, with the same confidence
     wide, _ = identify_frame(df, "documents", LangIDOptions(max_chars=2000), PAGE_LANGS)
     assert wide["lang"].to_list() == found
     assert (wide["lang_score"] - kept["lang_score"]).abs().max() < 1e-6
@@ -160,6 +160,32 @@ def test_text_cut_to_max_chars():
     assert kept["lang"].to_list() == ["en"]
     kept, _ = identify_frame(docs((mixed, "en")), "documents", LangIDOptions(max_chars=5000), ["en", "de"])
     assert kept["lang"].to_list() == ["de"]
+
+
+def test_a_row_is_read_further_before_it_is_rejected():
+    """A reference in another language at the start of an English document (a real one, from the shared Wikipedia
+    dump) fills most of the 300-character prefix: the row is read up to 4 x max_chars before it is rejected, and
+    kept; a document that is French throughout is still rejected."""
+    reference = ("L’influence de la philosophie schopenhauerienne dans la vie et l’oeuvre de Richard Wagner; et, "
+                 "Qu’est-ce qui séduit, obsède, magnétise le philosophe dans l’art des sons? deux études en "
+                 "esthétique musicale, Université du Québec à Montréal, Département de musique, 2000.")
+    french = ("Le gouvernement a décidé mercredi de réduire les impôts des petites et moyennes entreprises l’an "
+              "prochain, et l’opposition a fait savoir qu’elle ne s’y opposerait pas. ")
+    english = ("The composer spent the winter in Zurich, where he finished the second act and wrote to his publisher "
+               "almost every week. His letters from that year describe long walks by the lake, quarrels with the "
+               "theatre management and a growing interest in the philosopher's writings on music. Critics who heard "
+               "the first performance were divided: some praised the orchestration, others found the libretto far "
+               "too long. Within a decade the opera was staged in most of the major houses of Europe, and the "
+               "arguments about it filled the newspapers of several countries.")
+    df = docs((f"{reference} {english}", "en"), (french * 8, "en"))
+    opts = LangIDOptions()
+    assert opts.max_chars == 300
+    # read on its first 300 characters alone, the English document is French
+    prefix_only, _ = identify_frame(docs((df["text"][0][:opts.max_chars], "en")), "documents", opts, ["en"])
+    assert prefix_only.is_empty()
+    kept, rejected = identify_frame(df, "documents", opts, ["en"])
+    assert kept["id"].to_list() == ["d0"] and kept["lang"].to_list() == ["en"] and kept["lang_score"][0] > 0.9
+    assert rejected["id"].to_list() == ["d1"] and rejected["lang"].to_list() == ["fr"]
 
 
 def test_pairs_use_prompt_and_response_and_skip_translation():
