@@ -8,8 +8,12 @@ These fill the gaps:
                        languages; stands in for Presidio's PhoneRecognizer
 - `card.py`            CREDIT_CARD by Luhn check and issuer prefix, or any 12-19 digits next to a card word; stands in
                        for Presidio's CreditCardRecognizer
+- `iban.py`            IBAN_CODE cut at its country's length, mod-97 check, or next to an account word; stands in
+                       for Presidio's IbanRecognizer
+- `ssn.py`             US_SSN: nine digits after a social security word (Presidio's UsSsnRecognizer stays)
 - `secrets.py`         SECRET: private keys, API key/token formats, bearer tokens, URL credentials, `password=...`
-- `driver_license.py`  US_DRIVER_LICENSE in state formats next to a licence word (replaces Presidio's own)
+- `driver_license.py`  US_DRIVER_LICENSE in state formats after a licence word, on its line or the answer line
+                       (replaces Presidio's own)
 - `age.py`             AGE (a quasi-identifier, off by default)
 - `street_address.py`  STREET_ADDRESS: a grammar of postal lines and their city / postcode / country tails
 - `person.py`          PERSON from honorifics, cue phrases and census name lists, in any letter case
@@ -31,15 +35,19 @@ from pairforge.tasks.privacy.recognizers.age import AgeRecognizer
 from pairforge.tasks.privacy.recognizers.base import Recognizer
 from pairforge.tasks.privacy.recognizers.card import CardRecognizer
 from pairforge.tasks.privacy.recognizers.driver_license import DriverLicenseRecognizer
+from pairforge.tasks.privacy.recognizers.iban import IbanCodeRecognizer
 from pairforge.tasks.privacy.recognizers.person import PersonRulesRecognizer
 from pairforge.tasks.privacy.recognizers.phone import MultiRegionPhoneRecognizer
 from pairforge.tasks.privacy.recognizers.secrets import SecretRecognizer
+from pairforge.tasks.privacy.recognizers.ssn import SsnRecognizer
 from pairforge.tasks.privacy.recognizers.street_address import StreetAddressRecognizer
 from pairforge.tasks.privacy.recognizers.username import UsernameRecognizer
 
 RECOGNIZERS: list[type[Recognizer]] = [
     MultiRegionPhoneRecognizer,
     CardRecognizer,
+    IbanCodeRecognizer,
+    SsnRecognizer,
     SecretRecognizer,
     StreetAddressRecognizer,
     DriverLicenseRecognizer,

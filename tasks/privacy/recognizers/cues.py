@@ -192,16 +192,20 @@ def kind_after(text: str, end: int, size: int = 30) -> str:
     return (m.lastgroup or "") if m else ""
 
 
-def kind_above(text: str, start: int, ends: str = "?:") -> str:
-    """The kind of the last cue on the line above the value's line when that line ends a question or a label
-    (`ends`): the turn before an answer in a dialogue ("What is the best number to reach you?\nUser: 0412 …")."""
+def line_above(text: str, start: int, ends: str = "?:.") -> str:
+    """The line above the value's line when it ends a question, a label or a sentence (`ends`): the turn before an
+    answer in a dialogue ("What is the best number to reach you?\nUser: 0412 …"); else ""."""
     a = text.rfind("\n", 0, start)
     if a <= 0:
         return ""
     above = text[text.rfind("\n", 0, a) + 1 : a].rstrip()
-    if not above or above[-1] not in ends:
-        return ""
-    return classify(above[-200:])
+    return above[-200:] if above and above[-1] in ends else ""
+
+
+def kind_above(text: str, start: int, ends: str = "?:") -> str:
+    """The kind of the last cue on the line above (see `line_above`)."""
+    above = line_above(text, start, ends)
+    return classify(above) if above else ""
 
 
 def classify(words: str) -> str:
