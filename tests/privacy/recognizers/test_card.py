@@ -21,9 +21,10 @@ TEST_NUMBERS = [
     "3056 930902 5904", "36227206271667",  # Diners Club 4-6-4
     "3530 1113 3330 0000", "3566002020360505",  # JCB
     "6200 0000 0000 0005", "6250941006528599",  # UnionPay
-    "6759 6498 2643 8453", "5018 0000 0009",  # Maestro (the 12-digit one only with a cue)
+    "6759 6498 2643 8453", "5018 0000 0009",  # Maestro, 16 and 12 digits
     "2200 0000 0000 0004",  # Mir
     "4000 0000 0000 0000 006",  # Visa, 19 digits
+    "180001452103583", "213100000000001",  # JCB's old 15-digit ranges
 ]  # fmt: skip
 
 
@@ -31,8 +32,7 @@ TEST_NUMBERS = [
 def test_scheme_numbers(number):
     digits = number.replace(" ", "").replace("-", "")
     assert luhn(digits)
-    if len(digits) >= 13:
-        assert values(f"The number {number} was used.") == [number]
+    assert values(f"The number {number} was used.") == [number]
     assert values(f"Card number: {number}") == [number]
 
 
@@ -76,6 +76,7 @@ def test_not_cards():
     assert values("tracking number 4111111111111111") == []
     assert values("The number 4111 1111 1111 1112 was used.") == []  # no cue, Luhn fails
     assert values("UNIX time 1609459200000") == []  # no issuer prefix
+    assert values("reference 400000000002") == []  # 12 digits: only Maestro prefixes without a cue
     assert values("invoice 4111 11 1111 1111 11") == []
     assert values("Card: 12345678901234567890123") == []  # longer than any card
     assert values("Phone: +1 4111 111 1111") == []
