@@ -46,10 +46,15 @@ PHONE_WORDS = (
     # Portuguese
     r"telefone|telem[óo]vel|ligue|ligar|liga|ligue-me|contacte|"
     # Nordic, Polish, Czech, Finnish, ...
-    r"puhelin|puh|komórka|telefonu|zadzwo[ńn]|ring\s+till|ring\s+meg|caller\s+id"
+    r"puhelin|puh|komórka|telefonu|zadzwo[ńn]|ring\s+till|ring\s+meg|caller\s+id|volejte|"
+    # Cyrillic and Greek
+    r"тел|телефон|моб|мобильный|звоните|звонить|τηλ|τηλέφωνο|κινητό|"
+    # informal English
+    r"hit\s+me\s+up|buzz\s+me|give\s+me\s+a\s+ring|shoot\s+me\s+a\s+text"
 )
 WEAK_PHONE_WORDS = (
-    r"number|contact|contacts|contact\s+me|contact\s+us|reach|reached|reachable|line|direct|messages|message|"
+    r"number|contact|contacts|contact\s+me|contact\s+us|reach|reached|reachable|reach\s+out|get\s+in\s+touch|"
+    r"ping\s+me|digits|line|direct|messages|message|"
     r"sent\s+to|from:|to:|office:|home:|work:|main:|private:|"
     r"num[ée]ro|n[°º]|contacter|contactez|ligne|standard|bureau:|domicile:|"
     r"nummer|unter|kontakt|b[üu]ro:|privat:|"
@@ -160,7 +165,7 @@ _LAST_WORD = re.compile(r"[^\W\d_]+$")
 # words written with a dot that does not end the sentence ("Tel. 0412", "Karte Nr. 4111", "Dr. Smith")
 _ABBREVIATIONS = frozenset(
     "tel ph mob no nr num ext fax tlf tfno tlfno puh tél cell dr mr mrs ms prof st mme mlle hr fr sr sra dott ing "
-    "co inc ltd corp approx ca bzw vgl".split()
+    "co inc ltd corp approx ca bzw vgl тел моб τηλ".split()
 )
 
 
