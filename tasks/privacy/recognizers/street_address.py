@@ -81,6 +81,13 @@ trace track trafficway trail trailer tunnel underpass union unions valley valley
 ville vista walk walks wall way ways well wells via alleyway drives roads lanes avenues
 close rise vale wynd chase croft fold garth nook approach broadway parade esplanade promenade quay wharf strand yard
 end cross grange gate ring
+access amble anchorage artery basin brace brae break brow centreway circlet circuit colonnade concourse copse
+courtyard crossway cruiseway cutting dell deviation dip distributor driveway edge elbow entrance fairway firetrail
+follow footway foreshore formation frontage gap glade gully highroad interchange laneway lees line link lookout meander
+outlook parklands pathway plateau pocket quad quadrangle quadrant quays ramble range reach reserve retreat ride
+ridgeway riverway riviera roadway ronde rosebowl rotary round siding slope sound stairs steps strip tarn thoroughfare
+tollway tor towers triangle trunkway turn villas wade walkway
+indawo ithafa
 """)
 SUFFIX_EN = SUFFIX_EN_STRONG | SUFFIX_WEAK
 # after-name abbreviations that need their dot ("Király u. 15.", "Gedimino pr. 9")
@@ -95,7 +102,11 @@ callejon cerrada circuito continuación continuacion corredor privada prolongaci
 periférico periferico bulevar rambla travesía travesia carrer passeig plaça avinguda camí
 rua travessa trav tv alameda praça praca pç estrada rodovia ladeira beco viela fazenda sítio sitio chácara chacara
 quadra qd
-viale piazza piazzale corso vicolo borgo contrada strada lungomare lungotevere salita vico calata
+peatonal feira
+viale piazza piazzale corso vicolo borgo contrada strada lungomare lungotevere salita vico calata incrocio rotonda
+stretto traversa località frazione galleria passaggio circonvallazione
+acceso bajada subida pasadizo cañada sendero urbanización urbanizacion urb polígono poligono ctra circunvalación
+circunvalacion
 ulica ul aleja al plac osiedle os rynek bulwar skwer
 bulevardul calea aleea intrarea splaiul șoseaua soseaua şoseaua piața piata drumul fundătura fundatura
 jl jalan gg
@@ -103,7 +114,9 @@ jl jalan gg
 trg bulevar
 náměstí nábřeží třída námestie
 οδός οδος λεωφόρος πλατεία
-ул улица пр проспект пер переулок бульвар шоссе пл площадь вул вулиця просп провулок
+ул улица пр проспект пер переулок бульвар шоссе пл площадь вул вулиця просп провулок алл аллея наб набережная
+ш бул туп тупик мкр проезд линия
+nám nam nábr
 laan
 """)
 # of those, the ones that make a street even with no number after them ("rue de Neveu", "chemin de Lesage")
@@ -111,12 +124,15 @@ PREFIX_CERTAIN = _w("""rue chemin allée allee impasse calle avenida avda paseo 
 piazza vicolo bulevardul calea aleea intrarea splaiul șoseaua soseaua şoseaua jl jalan ул улица вул вулиця""")
 # before-name types that are ordinary English words too ("avenue", "place", "via", "square")
 PREFIX_WEAK = _w("""avenue place square passage route promenade esplanade villa cité cite résidence residence plaza
-diagonal transversal largo via vila boulevard platz str av pl vial traverse
+diagonal transversal largo via vila boulevard platz str av pl vial traverse gang canale campo
 núcleo nucleo aeroporto condomínio condominio conjunto loteamento recanto residencial trecho trevo vereda viaduto
 esplanada jardim lagoa morro parque pátio patio setor distrito colônia colonia estação estacao passarela área campo
 vale""")
 # one- and two-letter prefixes that must carry their dot or slash ("C/ Mayor 5", "R. Augusta", "Av. Paulista")
-PREFIX_DOT = _w("al pl os cr av tv qd str cra kra trav avd avda psje pje jl gg ul bd bld ул пр пер пл вул просп")
+PREFIX_DOT = _w(
+    "al pl os cr av tv qd str cra kra trav avd avda psje pje jl gg ul bd bld ул пр пер пл вул просп "
+    "алл наб ш бул туп мкр nám nábr urb ctra"
+)
 # German streets named with a preposition ("Am Markt 5", "An der Alster 10"): only before a capitalised name + number
 PREFIX_PREP = _w("am im zum zur unter hinter u na nad pod za pri ke")
 PREFIX_PREP_ARTICLE = _w("an auf in")  # only with their article: "An der Alster 10", "Auf dem Berg 3", "In der Au 5"
@@ -127,7 +143,8 @@ PREFIX_PREP_ARTICLE = _w("an auf in")  # only with their article: "An der Alster
 FUSED_STRONG = (
     "straße", "strasse", "gasse", "gässchen", "platz", "allee", "chaussee", "steig", "stieg", "pfad", "graben",
     "damm", "ufer", "markt", "weg", "zeile", "anger", "gürtel",
-    "straat", "laan", "plein", "gracht", "kade", "singel", "dreef", "steeg", "dijk", "kanaal",
+    "straat", "laan", "plein", "gracht", "kade", "singel", "dreef", "steeg", "dijk", "kanaal", "baan", "boulevard",
+    "kaai", "plaats",
     "gatan", "gata", "gade", "vägen", "väg", "veien", "vegen", "vej", "gränd", "torget", "stigen", "stien", "stræde",
     "plads", "plass", "alléen", "allé", "backen", "bakken", "lunden", "løkka", "bråten", "haugen", "åsen", "jordet",
     "tunet", "svingen", "kroken", "grenda", "engen",
@@ -135,13 +152,19 @@ FUSED_STRONG = (
     "katu", "kuja", "polku", "bulevardi", "väylä", "raitti", "kaari", "rinne", "aukio", "puistikko",
     "tänav", "maantee", "puiestee",
 )  # fmt: skip
-FUSED_WEAK = ("ring", "pad", "tie", "gate", "vei", "tori", "ranta", "kamp", "hof", "kai", "torg", "hagen")
+FUSED_WEAK = (
+    "ring", "pad", "tie", "gate", "vei", "tori", "ranta", "kamp", "hof", "kai", "torg", "hagen", "lei", "wal", "vest",
+    # Norwegian generic elements of street names ("Thorsenskrenten", "Edvardsenvika")
+    "skogen", "toppen", "kollen", "marka", "myra", "vika", "skrenten", "havna", "stranda", "tjernet", "verket",
+    "gjerdet", "holtet", "høgda", "ringen", "plassen", "stykket", "spranget", "flata", "faret", "ekra", "lyngen",
+    "stubben", "berget", "eggen", "gropa",
+)  # fmt: skip
 _FUSED_ALL = FUSED_STRONG + FUSED_WEAK
 NOT_FUSED = _w("ipad ipads thinkpad numpad keypad notepad trackpad touchpad launchpad helipad")
 
 # secondary units, floors and buildings, followed by their number ("Apt. 4", "Piano 7", "Bl. 92", "кв. 5")
 UNIT_WORDS = _w("""
-apt apartment appt app appartement apartament apartamento appartamento suite ste unit flat fl floor room rm bldg
+apt apartment appt app appartement apartament apartamento appartamento suite ste unit flat studio fl floor room rm bldg
 building penthouse
 piso puerta pta planta escalera esc depto dpto dto departamento edif edificio torre local oficina interior int level
 casa lote bloco bloque bl bloc sc scara ap etaj sector
@@ -150,7 +173,7 @@ bâtiment batiment bât bat étage escalier porte appartement
 piano scala interno
 m lok lokal mieszkanie
 lgh lägenhet
-kv кв квартира корп корпус стр офис
+kv кв квартира корп корпус стр офис к
 daire kat
 h.no house plot door hno
 """)
@@ -173,7 +196,7 @@ HOUSE_SUFFIX = _w("bis ter quater")
 # words between name words ("rue de la Paix", "Avenue of the Americas", "Waidhofen an der Ybbs")
 PARTICLES = _w("""de del della delle dei degli di da do dos das du des la le les los las l van von der den het ten ter
 te y e i of the al el an am auf zum zur im sur sous lès lez aux au à en und og och bei unter ob dal dalla sul sulla
-dello da na nad pod pri""")
+dello da na nad pod pri lui op aan bij""")
 # particles that may open a name after a prefix type ("rue de Chevrolet", "Calle del Prado", "Laan van Nieuw")
 OPENING_PARTICLES = _w("de del della delle dei degli di da do dos das du des d la le les l van von der den het ten ter")
 DIRECTIONS = _w("n s e w ne nw se sw north south east west nord sud norte sur este oeste")
@@ -218,11 +241,13 @@ LABELS = _w("""tel tél phone mobile mob cell fax email e-mail card iban nr numm
 account konto customer ssn page chapter figure fig table section vol volume version episode season part step grade
 class code pin otp total price tel. handy telefon teléfono telefono téléphone portable móvil celular cpf cnpj rfc
 dni nif nie passport licence license ip ring call text dial sms whatsapp iso en din isbn issn doi rfc ieee
-astm ansi cen iec itu
-january february march april may june july august september october november december jan feb mar apr jun jul aug
-sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday januar februar märz mai juni juli
-oktober dezember janvier février mars avril juin juillet août septembre octobre novembre décembre enero febrero marzo
-abril mayo junio julio agosto septiembre octubre noviembre diciembre""")
+astm ansi cen iec itu""")
+# dates: a month or weekday and a number are no bare street ("September 3, 1955")
+DATES = _w("""january february march april may june july august september october november december
+jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday
+januar februar märz mai juni juli oktober dezember janvier février mars avril juin juillet août septembre octobre
+novembre décembre enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre""")
+
 CAP_STOP = _w("""the a an in at on of to for from by with and or but my our your his her their its this that these
 those we i you he she they it is was are were be if so as please thanks thank hi hello dear call send ship meet see
 near next via""")
@@ -235,7 +260,7 @@ ARTICLES = _w("a an the this that every each per")
 # words before a year ("in 1990", "the 1989 ...", "since 2004"): a year-like number after them is no house number
 YEAR_CONTEXT = _w("""in of the since by from until till during before after between and or circa c ca early late mid
 around about year years summer winter spring autumn fall season census 's its his her their our my your this that
-than as""")
+than as a an""")
 SHIP_PREFIXES = _w("uss usns usnv uscgc uscg hmas hmcs hms hmnzs")
 # words that start a post-office box
 POBOX_START = _w("""p po post g gpo pob pmb private locked postfach postbus postboks postbox boîte boite bp b case
@@ -265,7 +290,9 @@ norge danmark suomi ísland nederland belgië belgique italia éire hellas ελ�
 _TOKEN = re.compile(r"\w+(?:['’\-/\xa1-\xaa\xac-\xaf\xb1-\xba\xbc-\xbf]+\w+)*|\S")
 # a house number: "12", "221B", "6a/4", "55-29", "4/81/376", "161A"; not "1960s", not an ordinal
 _HOUSE = re.compile(r"\d{1,5}(?:[A-Za-z]{1,2})?(?:[-/]\d{1,5}[A-Za-z]?){0,3}")
-_ORDINAL = re.compile(r"\d{1,3}(?:st|nd|rd|th|e|er|re|ème|eme|º|ª|o|a)", re.I)
+_ORDINAL = re.compile(r"\d{1,3}(?:st|nd|rd|th|e|er|re|ème|eme|º|ª|o|a)", re.I)  # floors: "2º", "1er étage"
+_NAME_ORDINAL = re.compile(r"\d{1,3}(?:st|nd|rd|th|ème|eme|er|e)", re.I)  # in a name: "5th Avenue", "5e Avenue"
+_CITY_PIN = re.compile(r"[^\W\d_][\w'’.\-]*-\d{5,6}")  # Indian "Anantapuram-507529"
 _DECADE = re.compile(r"\d{2,4}s|\d+(?:st|nd|rd|th)", re.I)
 _YEAR = re.compile(r"1[6-9]\d\d|20\d\d")
 _HAS_DIGIT = re.compile(r"\d")
@@ -304,6 +331,19 @@ _ZIP_CUE = re.compile(
     r"postinumero|irányítószám|kod\s+pocztowy)[ \t]*[:#]?|(?:plz|cap|cep|psč|cp)[ \t]*[:#])[ \t]*"
 )
 _NEWLINE = re.compile(r"\n")
+_CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+# Japanese: [〒postcode] [prefecture 都道府県] city / ward / town 市区町村郡 [district] N丁目 N番(地) N号
+# [building N号室]; Chinese: [province 省 / region 自治区] [city 市 / county 县 / district 区] road 路街道巷弄 N号 /
+# building 座栋楼室 [postcode]. Found from their numeric core, then grown back over the place names before it (a
+# bounded walk).
+_JP_CORE = re.compile(r"\d{1,4}(?:丁目|-|－)\d{1,4}(?:番地?|-|－)(?:\d{1,4}号?)?")
+_CN_CORE = re.compile(
+    r"(?:路|街|大道|道|巷|弄|胡同)(?:\d{1,5}号(?:[A-Za-z\d]{1,4}(?:座|栋|幢|楼|单元|室)){0,3}"
+    r"|(?:[A-Za-z\d]{1,4}(?:座|栋|幢|楼|单元|室)){1,3})"
+)
+_JP_BUILDING = re.compile(r"\s?[\u3005\u3040-\u30ff\u4e00-\u9fff\uff01-\uff5e]{1,16}?\d{1,5}(?:号室)?")
+_CN_POSTCODE = re.compile(r"\s?\d{6}(?!\d)")
+_JP_POSTCODE_BEFORE = re.compile(r"〒\s?\d{3}-\d{4}\s?$")
 _CORNER = re.compile(
     r"(?i)\b(?:(?:the\s+)?corner\s+of|(?:the\s+)?intersection\s+of|(?:the\s+)?junction\s+of|crossroads\s+of|"
     r"ecke|kreuzung|esquina\s+(?:de|con|entre|da|do)|(?:au\s+)?coin\s+(?:de\s+la|du|des|de)|"
@@ -327,6 +367,12 @@ _CUE = re.compile(
 )
 
 ROMAN = frozenset("I II III IV V VI VII VIII IX X XI XII".split())
+# Vietnamese: numbered lanes and blocks ("Số 4", "Ngõ 38", "Hẻm 42", "Khu 27") and the administrative units after the
+# street ("phường An Khê", "Quận 1", "Thành phố Hồ Chí Minh")
+VN_UNITS = _w("số ngõ ngách hẻm kiệt khóm khu tổ ấp thôn")
+VN_ADMIN = _w("phường xã quận huyện thị thành tỉnh tp")
+# Russian settlement types before the street ("г. Тверь, ул. ...", "д. Берёзовка, ...", "пгт Новый")
+SETTLEMENTS = _w("г гор с п пгт д дер пос ст х клх снт")
 SUFFIX_ALL = SUFFIX_STRONG | SUFFIX_WEAK
 # words an address may start with (street types in front, units, boxes, military and ship lines)
 START_WORDS = (
@@ -338,6 +384,8 @@ START_WORDS = (
     | UNIT_WORDS
     | POBOX_START
     | SHIP_PREFIXES
+    | SETTLEMENTS
+    | VN_UNITS
     | _w("c r v h house plot door psc cmr apo fpo dpo")
 )
 # what a number is when a unit of measure or amount follows it ("216 km long highway", "2 million U.S.")
@@ -423,13 +471,16 @@ class _Parse:
         if k >= self.n:
             return 0
         t, low = self.T[k], self.L[k]
-        if _ORDINAL.fullmatch(t):
+        if _NAME_ORDINAL.fullmatch(t):
             return 2
         if not self.is_word(k) or low in LABELS:
             return 0
         informative = self.informative(k)
-        if t[:1].isupper() and informative:
+        c = t[0]
+        if (c.isupper() or c.lower() == c.upper()) and informative:  # capitalised, or a script without case
             return 0 if low in CAP_STOP else 2
+        if informative and len(t) > 3 and t[1].isupper() and t[2:].islower():
+            return 2  # "uMgungundlovu", "eThekwini"
         if low in STOP or low in GREETINGS or low in CAP_STOP:
             return 0
         return 1 if informative else 2
@@ -484,9 +535,22 @@ class _Parse:
             return (2, j) if j > k + 1 else (0, k)
         if low in SUFFIX_STRONG:
             return 2, self.dot(k + 1)
-        if low in SUFFIX_WEAK:
+        if low in SUFFIX_WEAK or (low[-1:] == "s" and low[:-1] in SUFFIX_EN):  # "Parkways", "Meadows"
             return 1, self.dot(k + 1)
         return 0, k
+
+    def abbreviation_dot(self, k: int) -> int:
+        """The index after name word k and its dot, when the dot marks an abbreviation ("St. Mary's", "Moch. Ramdan",
+        "Jend. A. Yani", "PHH. Mustofa"): a short word whose dot a capitalised word follows on the same line."""
+        low = self.L[k]
+        j = self.dot(k + 1)
+        if j == k + 1:
+            return j
+        if len(low) <= 2 or low in ABBREVIATIONS:
+            return j
+        if len(low) <= 4 and j < self.n and self.gap(j) == " " and self.T[j][:1].isupper():
+            return j
+        return k + 1
 
     def prefix_word(self, k: int) -> tuple[int, int]:
         """(strength, index after it) for a before-name street type at k ("rue", "ul.", "C/")."""
@@ -495,14 +559,19 @@ class _Parse:
         low = self.L[k]
         if low in ("c", "r", "v") and k + 1 < self.n and self.T[k + 1] == "/" and self.adjacent(k + 1):
             return 2, k + 2  # C/ Mayor
+        if low in ("c", "r", "v") and k + 2 < self.n and self.T[k + 1] == "." and self.adjacent(k + 1):
+            if self.L[k + 2] in OPENING_PARTICLES:
+                return 2, k + 2  # C. de Alcalá, R. da Prata
+            if self.T[k][0].isupper() and self.T[k + 2][:1].isupper():
+                return 1, k + 2  # R. Augusta, 24 (with its number)
         if (
-            low in ("c", "r", "v")
-            and k + 2 < self.n
-            and self.T[k + 1] == "."
-            and self.adjacent(k + 1)
-            and (self.L[k + 2] in OPENING_PARTICLES)
+            low == "av"
+            and self.T[k][0].isupper()
+            and k + 1 < self.n
+            and not self.adjacent(k + 1)
+            and (self.T[k + 1][:1].isupper())
         ):
-            return 2, k + 2  # C. de Alcalá, R. da Prata
+            return 1, k + 1  # "Av Paiva, 9"
         if low in PREFIX_DOT:
             j = self.dot(k + 1)
             if low == "al" and k > 0 and self.L[k - 1] == "et":
@@ -589,6 +658,15 @@ class _Parse:
                 continue
             if low in NUMBER_WORDS and words and self.number(j) > 0:
                 break
+            if (
+                words
+                and _ORDINAL.fullmatch(self.T[j])
+                and j + 1 < self.n
+                and self.T[j + 1][:1].isupper()
+                and (self.gap(j + 1) == " ")
+            ):
+                j += 1  # "Alta Tensão 2ª Seção"
+                continue
             if low in UNIT_WORDS and words and self.unit(j) > 0:
                 break  # "rue Lauzon Apt. 870"
             if low in PARTICLES and not words and not (self.T[j][:1].isupper() and self.informative(j)):
@@ -610,6 +688,8 @@ class _Parse:
                 break
             if self.T[j] in ROMAN and words:
                 kind = 2
+            elif len(self.T[j]) == 1 and self.T[j].isupper() and words and self.dot(j + 1) > j + 1:
+                kind = 2  # an initial: "Jend. A. Yani", "J. F. Kennedy"
             else:
                 kind = self.name_word(j)
             if not kind or (kinds and kind != kinds and not (mixed and kinds == 2 and kind == 1)):
@@ -617,7 +697,7 @@ class _Parse:
             kinds = kind if not mixed else min(kind, kinds or kind)
             words += 1
             caps &= kind == 2
-            j = self.dot(j + 1) if len(low) <= 2 or low in ABBREVIATIONS else j + 1
+            j = self.abbreviation_dot(j)
             last_good = j
             first = False
         return last_good, words, caps
@@ -629,7 +709,7 @@ class _Parse:
             return None
         # type word in front: "rue de la Paix", "ul. Nadrzeczna", "Calle 26 # 68-35" (Colombian grid)
         pstrength, j = self.prefix_word(k)
-        if pstrength:
+        if pstrength and j < n and "\n" not in self.gap(j):
             if j < n and self.T[j][:1].isdigit() and len(self.T[j]) <= 5:
                 m = j + 1
                 while (
@@ -670,7 +750,7 @@ class _Parse:
                     return end, 2, "prefix"
         # name words, then a type word ("Baker Street", "Rovšnikova ulica", "Király u.") or a fused street
         j, words, caps = k, 0, True
-        kinds = 0
+        kinds = particles = 0
         while j < n and words <= 4:
             if j > k and ("\n" in self.gap(j) or self.T[j - 1] in (",", ";")):
                 break
@@ -678,7 +758,7 @@ class _Parse:
                 break
             f = self.fused(j)
             if f and not (j + 1 < n and self.suffix_word(j + 1)[0] and "\n" not in self.gap(j + 1)):
-                if words and not (caps and self.informative(j)):
+                if words and (not (caps and self.informative(j)) or particles):
                     return None  # "Lost dog near Evelynelaan 27": only capitalised words go with a fused street
                 end = j + 1
                 if end < n and self.T[end] == "." and self.adjacent(end) and self.L[j].endswith("str"):
@@ -722,6 +802,7 @@ class _Parse:
             if low in PARTICLES and not (self.T[j][:1].isupper() and self.informative(j)):
                 if not words:
                     return None
+                particles += 1
                 j += 1
                 continue
             if self.T[j] in ("-", "'", "’") and self.adjacent(j) and words:
@@ -733,7 +814,7 @@ class _Parse:
             kinds = kind
             caps &= kind == 2
             words += 1
-            j = self.dot(j + 1) if len(low) <= 2 or low in ABBREVIATIONS else j + 1
+            j = self.abbreviation_dot(j)
         return None
 
     # -- anchors ----------------------------------------------------------------------------------------------------
@@ -748,7 +829,8 @@ class _Parse:
             j = i + 1
             if j < n and L[j] in HOUSE_SUFFIX:
                 j += 1
-            if j < n and T[j] == ",":
+            comma = j < n and T[j] == ","
+            if comma:
                 j += 1
             if j < n and "\n" in self.gap(j):
                 return None
@@ -760,9 +842,15 @@ class _Parse:
             end, strength, kind = got
             if kind in ("prefix", "fused") and strength:
                 strength = 2
+            if comma and (kind == "suffix" and self.suffix_word(end - 1)[0] < 2 or self.year_like(i)):
+                return None  # "In May 1968, NASA Mission": a comma after the number only before "rue", "avenue" ...
             prev = L[i - 1] if i > 0 else ""
             if self.year_like(i) and (
-                prev in YEAR_CONTEXT or i == 0 or prev in (".", "(", "\u2013", "-") or "\n" in self.gap(i)
+                prev in YEAR_CONTEXT
+                or prev in DATES
+                or i == 0
+                or prev in (".", "(", "\u2013", "-")
+                or "\n" in self.gap(i)
             ):
                 strength = min(strength, 1)  # "In 1990 Soviet Union", "the 1989 Tiananmen Square protests"
             elif prev in ARTICLES and not self.cap(j):
@@ -837,7 +925,7 @@ class _Parse:
         n = self.n
         if j < n and self.house(j) and "\n" not in self.gap(j) and len(self.T[j]) <= 4:
             k = j + 1
-            if k >= n or self.T[k] in (",", ";") or "\n" in self.gap(k) or self.L[k] in UNIT_WORDS:
+            if k >= n or self.T[k] in (",", ";", ".") or "\n" in self.gap(k) or self.L[k] in UNIT_WORDS:
                 return k
         return 0
 
@@ -875,7 +963,7 @@ class _Parse:
             if not self.is_word(m):
                 continue
             low = self.L[m]
-            if low in STOP or low in LABELS or low in CAP_STOP:
+            if low in STOP or low in LABELS or low in CAP_STOP or low in DATES:
                 return False
             long_word |= len(low) >= 3
         return long_word
@@ -893,6 +981,10 @@ class _Parse:
             return end if words else -1
         if low in UNIT_BARE:
             return k + 1
+        if T[k] == "RD" and k + 1 < n and T[k + 1].isdigit() and len(T[k + 1]) <= 2 and not alone:
+            return k + 2  # New Zealand rural delivery: "RD 6"
+        if low in VN_UNITS and k + 1 < n and self.house(k + 1) and "\n" not in self.gap(k + 1):
+            return k + 2  # "Ngõ 38", "Hẻm 42", "Số 4/81"
         if low in UNIT_NAMED and self.cap(k):
             if k + 1 < n and len(T[k + 1]) <= 3 and (T[k + 1].isupper() or T[k + 1].isdigit()):
                 return k + 2
@@ -1012,6 +1104,15 @@ class _Parse:
             and (end + 1 >= n or self.T[end + 1] in (",", ".", ")") or "\n" in self.gap(end + 1))
         ):
             end += 1  # district: "Praha 1", "Dublin 2", "Cedex 07"
+        if (
+            end + 1 < n
+            and self.T[end] in ("/", "-", "–")
+            and len(self.T[end + 1]) == 2
+            and self.T[end + 1].isupper()
+            and "\n" not in self.gap(end + 1)
+            and (end + 2 >= n or self.T[end + 2] in (",", ".", ")") or "\n" in self.gap(end + 2))
+        ):
+            end += 2  # a Brazilian state after its city: "Peixoto do Galho / BA", "São Paulo - SP"
         return end
 
     def real_city(self, a: int, b: int) -> bool:
@@ -1091,12 +1192,13 @@ class _Parse:
             return self.postcode_line(k + 1)  # a region code on its own line first
         return False
 
-    def tail(self, j: int, street: bool, after_unit: bool = False) -> tuple[int, int, bool]:
+    def tail(self, j: int, street: bool, after_unit: bool = False, vn: bool = False) -> tuple[int, int, bool]:
         """Extend an address ending before token j over the parts written after it. Returns (new end, postal,
         unit), postal: 3 = a military line, a postcode of a lettered or grouped format ("SW1A 1AA", "00-950",
         "111 22"), or a plain one next to its city or region; 2 = the same with a year-like number ("Sydney 2000");
         1 = a number that may be a postcode; 0 = none. `after_unit`: the address so far is a unit or a box, so a
-        street may follow ("Flat 6, Brenda Parkways")."""
+        street may follow ("Flat 6, Brenda Parkways"). `vn`: a Vietnamese address, whose street may be a name alone
+        ("Số 12 Trần Phú") or a number ("Phố 69")."""
         n, T, L = self.n, self.T, self.L
         postal, unit = 0, False
         end = j
@@ -1145,6 +1247,23 @@ class _Parse:
             if m:
                 end, postal, last = self._tok_after(m.end()), 3, "postal"
                 continue
+            if vn and last in ("unit", "street") and T[k][:1].isupper() or vn and L[k] in ("phố", "đường"):
+                if L[k] in ("phố", "đường") and k + 1 < n and self.house(k + 1):
+                    end, last, street = k + 2, "street", True  # "Phố 69"
+                    continue
+                c = k + (1 if L[k] in ("phố", "đường") else 0)
+                while (
+                    c < n
+                    and c - k < 6
+                    and self.is_word(c)
+                    and T[c][0].isupper()
+                    and "\n" not in self.gap(c)
+                    and (L[c] not in VN_ADMIN and L[c] not in VN_UNITS)
+                ):
+                    c += 1
+                if c > k and not street and sep == "space":
+                    end, last, street = c, "street", True  # "Số 12 Trần Phú"
+                    continue
             # a unit, floor, building, c/o
             u = self.unit(k)
             if u > 0:
@@ -1165,8 +1284,11 @@ class _Parse:
                 if plain and len(T[k]) == 3 and c < 0:
                     break
                 end = c if c > 0 else p
+                after_comma = p + 1 < n and T[p] == "," and "\n" not in self.gap(p + 1)
+                cc = self.city(p + 1) if after_comma else -1
                 with_city = (
                     (c > 0 and self.real_city(p, c))
+                    or (cc > 0 and self.real_city(p + 1, cc))  # "22040, Brenna (CO)"
                     or last == "city"
                     or (sep == "nl" and end < n and "\n" in self.gap(end) and self.city(end) > 0)
                 )  # "65883\nSAULIUSFURT"
@@ -1194,7 +1316,7 @@ class _Parse:
                     r += 1
                 q = self.postcode(r) if r < n and "\n" not in self.gap(r) else -1
                 cased = T[k].isupper() or not self.informative(k)
-                if q > 0 and sep != "nl" and (cased or last in ("city", "street")):
+                if q > 0 and sep != "nl" and last == "city" and (cased or L[k] not in STOP):
                     year = q == r + 1 and self.year_like(r)
                     end, postal, last = q, max(postal, 2 if year else 3), "postal"
                     continue
@@ -1206,6 +1328,32 @@ class _Parse:
                     and (self.postcode_line(k + 1))
                 ):
                     end, last = k + 1, "city"  # a region code alone on its line before the postcode line
+                    continue
+            # an Indian town joined to its PIN code: "Anantapuram-507529"
+            if _CITY_PIN.fullmatch(T[k]) and sep in ("comma", "nl", "dash"):
+                end, postal, last = k + 1, 3, "postal"
+                continue
+            # Vietnamese administrative units, written with or without commas: "phường An Khê Thành phố Huế"
+            if L[k] in VN_ADMIN and (last in ("street", "city") or sep != "space"):
+                j = k + 1
+                if L[k] in ("thành", "thị") and j < n and L[j] in ("phố", "xã", "trấn"):
+                    j += 1
+                j = self.dot(j)
+                c = j
+                while (
+                    c < n
+                    and c - j < 6
+                    and self.is_word(c)
+                    and T[c][0].isupper()
+                    and L[c] not in VN_ADMIN
+                    and ("\n" not in self.gap(c))
+                ):
+                    c += 1  # "An Khê", "Hồ Chí Minh": capitalised syllables
+                c = c if c > j else -1
+                if c < 0 and j < n and T[j].isdigit() and len(T[j]) <= 2:
+                    c = j + 1  # "Quận 1"
+                if c > 0 and (L[k] != "thị" or j > k + 1) and (L[k] != "thành" or j > k + 1):
+                    end, last = c, "city"
                     continue
             # city [,] [region] [,] postcode on one line: "Springfield, IL 62704", "Lake Thomas, NT, 8402",
             # "Thoothukudi 032780", "Tegal, Nusa Tenggara Timur 08101"
@@ -1263,8 +1411,13 @@ class _Parse:
             ):
                 end, last = c, "city"
                 continue
-            if line_end and postal >= 2 and c - k <= 3 and last in ("postal", "city"):
-                end, last = c, "city"
+            sentence_end = (
+                c < n
+                and T[c] in (".", "!", "?", ";")
+                and (c + 1 >= n or "\n" in self.gap(c + 1) or (self.gap(c + 1) == " " and T[c + 1][:1].isupper()))
+            )
+            if (line_end or sentence_end) and postal >= 2 and c - k <= 3 and last in ("postal", "city"):
+                end, last = c, "city"  # "...\n7390DO\nBenningbroek. Then ..."
                 break
             if c < n and T[c] == "," and not line_end and self.line_has_postcode(c):
                 end, last = c, "city"
@@ -1366,6 +1519,9 @@ class _Parse:
                 start, end, score = found
                 spans.append((S[start], E[end - 1], score))
                 done = max(end, i + 1)
+        # Japanese and Chinese addresses, written without spaces
+        if _CJK.search(self.text):
+            spans += self.cjk_spans()
         # a postcode after "ZIP:" on its own
         for m in _ZIP_CUE.finditer(self.text):
             k = self._tok_after(m.end())
@@ -1373,6 +1529,26 @@ class _Parse:
             if p > 0:
                 spans.append((S[k], E[p - 1], 0.7))
         return spans
+
+    def cjk_spans(self) -> list[tuple[int, int, float]]:
+        """Japanese and Chinese addresses: the numeric core ("16丁目3番18号", "路88号", "街F座") and the Han place names
+        written before it (at most 24 characters: prefecture, city, ward, road)."""
+        text, out = self.text, []
+        for core, marks in ((_JP_CORE, "市区町村郡"), (_CN_CORE, "")):
+            for m in core.finditer(text):
+                start = m.start()
+                while start > 0 and m.start() - start < 24 and _CJK.match(text, start - 1):
+                    start -= 1
+                head = text[start : m.start()]
+                if not head or (marks and not any(c in head for c in marks)):
+                    continue
+                end = m.end()
+                extra = (_JP_BUILDING if marks else _CN_POSTCODE).match(text, end)
+                if extra:
+                    end = extra.end()
+                before = _JP_POSTCODE_BEFORE.search(text, max(0, start - 12), start)
+                out.append((before.start() if before else start, end, 0.85))
+        return out
 
     def candidates(self) -> list[int]:
         """Tokens an address may start at, in order: every anchor holds a number or a street-type word within a few
@@ -1389,7 +1565,7 @@ class _Parse:
                 if low in START_WORDS:
                     near.add(k)
                 elif low in SUFFIX_ALL or low.endswith(_FUSED_ALL) or low.endswith("str"):
-                    near.update(range(max(0, k - 5), k + 1))
+                    near.update(range(max(0, k - 7), k + 1))
         return sorted(near)
 
     def anchor(self, i: int) -> tuple[int, int, float] | None:
@@ -1417,6 +1593,24 @@ class _Parse:
                 end, postal, _ = self.tail(j, street=False)
                 if postal == 3:
                     return i, end, 0.85
+        # Russian settlement before its street: "г. Тверь, ул. Советская, д. 7"
+        if low in SETTLEMENTS and i + 1 < n:
+            j = self.dot(i + 1)
+            if j > i + 1 or low in ("пгт", "клх", "снт"):
+                e, words, caps = self.names(j, limit=3)
+                if words and caps and e + 1 < n and T[e] == ",":
+                    got = self.street_line(e + 1)
+                    if got and got[2] == 2:
+                        end, _, _ = self.tail(got[1], street=True)
+                        return i, end, 0.85
+        # Vietnamese: "Số 4/81/376 Hẻm 42 ...", "274 Khóm 62 phố 20"
+        if (low in VN_UNITS and i + 1 < n and self.house(i + 1)) or (
+            self.house(i) and i + 2 < n and L[i + 1] in VN_UNITS and self.house(i + 2)
+        ):
+            u = i + 2 if low in VN_UNITS else i + 3
+            end, _, _ = self.tail(u, street=False, after_unit=True, vn=True)
+            if end > u or low == "số":
+                return i, end, 0.8
         # post-office boxes
         if low in POBOX_START:
             b = self.pobox(i)

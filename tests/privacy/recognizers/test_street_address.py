@@ -41,11 +41,19 @@ ADDRESSES = [
     ("Unit 5/42 Smith Street, Fitzroy VIC 3065", "Unit 5/42 Smith Street, Fitzroy VIC 3065"),
     ("12 Merrion Square, Dublin 2, D02 XY45", "12 Merrion Square, Dublin 2, D02 XY45"),
     ("12 Long Street, Cape Town, 8001", "12 Long Street, Cape Town, 8001"),
+    ("Unit 4, 18 Smith Rotary, Kingsley WA 6026", "Unit 4, 18 Smith Rotary, Kingsley WA 6026"),
+    ("12 Kauri Road\nRD 2\nWhangarei 0172", "12 Kauri Road\nRD 2\nWhangarei 0172"),
+    ("H.No. 5-9-22, Adarsh Nagar, Hyderabad-500063", "H.No. 5-9-22, Adarsh Nagar, Hyderabad-500063"),
     ("Flat No. 12, MG Road, Bengaluru 560001", "Flat No. 12, MG Road, Bengaluru 560001"),
     # type in front of the name, number after (or before)
     ("55 rue du Faubourg Saint-Honoré, 75008 Paris", "55 rue du Faubourg Saint-Honoré, 75008 Paris"),
     ("Rue de la Loi 16, 1000 Bruxelles", "Rue de la Loi 16, 1000 Bruxelles"),
     ("Via del Corso 12, 00186 Roma RM", "Via del Corso 12, 00186 Roma RM"),
+    ("Piazza San Marco, 1\n30124, Venezia (VE)", "Piazza San Marco, 1\n30124, Venezia (VE)"),
+    (
+        "Rua Oscar Freire, 379\nJardim Paulista\n01426-001 São Paulo / SP",
+        "Rua Oscar Freire, 379\nJardim Paulista\n01426-001 São Paulo / SP",
+    ),
     ("Calle de Alcalá 42, 3º izq., 28014 Madrid", "Calle de Alcalá 42, 3º izq., 28014 Madrid"),
     ("C/ Mayor 5, 1º B, 28013 Madrid", "C/ Mayor 5, 1º B, 28013 Madrid"),
     ("Rua Augusta 24, 1100-053 Lisboa", "Rua Augusta 24, 1100-053 Lisboa"),
@@ -64,6 +72,15 @@ ADDRESSES = [
         "Str. Lipscani nr. 5, bl. A, sc. 2, ap. 10, Sector 3, 030031 București",
     ),
     ("ул. Тверская, д. 7, кв. 5, Москва, 125009", "ул. Тверская, д. 7, кв. 5, Москва, 125009"),
+    ("г. Тверь, ул. Советская, д. 7, 170100", "г. Тверь, ул. Советская, д. 7, 170100"),
+    (
+        "Số 12 Ngõ 38 phố Lê Duẩn, phường Hàng Bài, Quận Hoàn Kiếm, Hà Nội",
+        "Số 12 Ngõ 38 phố Lê Duẩn, phường Hàng Bài, Quận Hoàn Kiếm, Hà Nội",
+    ),
+    (
+        "Jl. Jend. Sudirman No. 5\nJakarta Pusat, DKI Jakarta 10220",
+        "Jl. Jend. Sudirman No. 5\nJakarta Pusat, DKI Jakarta 10220",
+    ),
     ("Platz der Republik 1, 11011 Berlin", "Platz der Republik 1, 11011 Berlin"),
     ("Am Kupfergraben 6, 10117 Berlin", "Am Kupfergraben 6, 10117 Berlin"),
     # name then type word, number after
@@ -81,6 +98,7 @@ ADDRESSES = [
     ("Stephansplatz 1, 1010 Wien", "Stephansplatz 1, 1010 Wien"),
     ("Weimerstr. 3-5, 92037 Hainichen", "Weimerstr. 3-5, 92037 Hainichen"),
     ("Prinsengracht 263, 1016 GV Amsterdam", "Prinsengracht 263, 1016 GV Amsterdam"),
+    ("Coolsingel 40\n3011 AD\nRotterdam", "Coolsingel 40\n3011 AD\nRotterdam"),
     ("Drottninggatan 1, 111 51 Stockholm", "Drottninggatan 1, 111 51 Stockholm"),
     ("Strøget 1, 2. tv, 1160 København K", "Strøget 1, 2. tv, 1160 København K"),
     ("Mannerheimintie 1 A 5, 00100 Helsinki", "Mannerheimintie 1 A 5, 00100 Helsinki"),
@@ -167,8 +185,25 @@ def test_a_hostile_megabyte_is_read_in_linear_time(recognizer):
     rng = random.Random(0)
     alphabet = string.ascii_letters + string.digits
     line = " ".join("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8))) for _ in range(200_000))
-    texts = [line[:1_000_000], "1a " * 333_333, "1." * 500_000, "ab12" * 250_000, "corner of " * 100_000 + "1"]
+    texts = [
+        line[:1_000_000],
+        "1a " * 333_333,
+        "1." * 500_000,
+        "ab12" * 250_000,
+        "corner of " * 100_000 + "1",
+        "市" * 1_000_000 + "1",
+        "区1-2-" * 200_000,
+    ]
     for text in texts:
         start = time.process_time()
         recognizer.analyze(text, ["STREET_ADDRESS"])
         assert time.process_time() - start < 20, text[:20]
+
+
+def test_japanese_and_chinese_addresses(recognizer):
+    assert values("〒100-0001 東京都千代田区千代田1-1-1", recognizer) == {"〒100-0001 東京都千代田区千代田1-1-1"}
+    assert values("住所：兵庫県豊島区東大和町16丁目3番18号 コーポ丸の内760", recognizer) == {
+        "兵庫県豊島区東大和町16丁目3番18号 コーポ丸の内760"
+    }
+    assert values("地址：北京市朝阳区建国路88号 100022", recognizer) == {"北京市朝阳区建国路88号 100022"}
+    assert values("会议在2019年举行，共有300人参加。", recognizer) == set()
