@@ -58,7 +58,7 @@ _STRONG_CUES = re.compile(
 )
 # a dash before a name at the end of a message: "DM me or call 07400 492789. - Mlungisi"
 _DASH_SIGNOFF = re.compile(
-    r"(?m)(?<=[.!?)])[ \t]+[-–—~]{1,2}[ \t]*(?=[^\W\d_][^\W\d_'’\-]*(?:[ \t]+[^\W\d_][^\W\d_'’\-]*)?[ \t]*$)"
+    r"(?m)(?<=[.!?)])[ \t]+[-–—~]{1,2}[ \t]*(?=[^\W\d_]+(?:['’\-][^\W\d_]+)*(?:[ \t]+[^\W\d_]+)?[ \t]*$)"
 )
 # verbs of talking and meeting: a name-like word after one is a name, whatever the NER model called it
 _MEDIUM_CUES = re.compile(
@@ -104,10 +104,11 @@ _LAST_FIRST_ROW = re.compile(
     r"([^\W\d_]+(?:[ -][^\W\d_]+)?)[ \t]*(?:[|;\t]|$)",
     re.IGNORECASE,
 )
+_NAME_WORD = r"[^\W\d_]+(?:['’\-][^\W\d_]+)*"  # letters, with inner apostrophes or hyphens ("Peter-Michael")
 # a speaker label at the start of a line: "Ubul: What a wife.", "Tarmo (agent): ...", "A (Isak): ...", "Kiss Péter:"
 _SPEAKER = re.compile(
     r"(?m)^[ \t]*(?:[-*>•][ \t]*)?(?:\[[^\]\n]{1,20}\][ \t]*)?"
-    r"([^\W\d_][^\W\d_'’\-]*(?:[ \t]+[^\W\d_][^\W\d_'’\-.]*){0,2})[ \t]*(\([^()\n]{1,30}\))?[ \t]*:[ \t]+(?=\S)"
+    r"(" + _NAME_WORD + r"(?:[ \t]+" + _NAME_WORD + r"\.?){0,2})[ \t]*(\([^()\n]{1,30}\))?[ \t]*:[ \t]+(?=\S)"
 )
 # separators between the items of a list of names
 _LIST_SEP = re.compile(
@@ -457,6 +458,7 @@ class PersonRulesRecognizer(Recognizer):
                     continue
             i += 1
         found += self._speakers(text, toks, mode, lang)
+        found += self._name_lines(text, toks, mode, lang)
         found += self._lists(text, toks, mode, lang, found, people, in_any, places, others, in_cue)
         # "Last, First | ..." at the start of a record line
         for m in _LAST_FIRST_ROW.finditer(text):
@@ -508,6 +510,47 @@ class PersonRulesRecognizer(Recognizer):
                     and _INITIAL_GAP.fullmatch(text[ini.end : nxt.start]) is not None and nxt.text[:1].isupper())
         return False
 
+    def _name_lines(self, text: str, toks: list[_Tok], mode: str, lang: str) -> list[tuple[int, int, float]]:
+        """A line that opens with a full name and goes on with contact data or nothing: "Robert Price
+        (rprice@example.com)", "Johannes de Wit, +31 ...", "Else Gundersen 05 94 09 43", a name above an address."""
+        if mode != "normal":
+            return []
+        out = []
+        n = len(toks)
+        for i, t in enumerate(toks):
+            line_start = text.rfind("\n", 0, t.start) + 1
+            if text[line_start : t.start].strip() or not t.text[:1].isupper() or _STRONG_CUES.match(text, t.start):
+                continue  # (not "Hallo Amara," nor "Best regards")
+            j, words = i, []
+            while j < n and len(words) < 4:
+                w = toks[j]
+                if j > i:
+                    gap = text[toks[j - 1].end : w.start]
+                    if not (_SPACES.fullmatch(gap) or len(toks[j - 1].text) == 1 and _INITIAL_GAP.fullmatch(gap)):
+                        break
+                if w.low in PARTICLES and j > i:
+                    j += 1
+                    continue
+                if not w.text[:1].isupper() or w.low in NON_NAME_WORDS or w.low in ROLE_TITLES or (
+                        w.low in HONORIFICS or w.low in GENERIC_ADDRESSEES):
+                    break
+                if len(w.text) > 1:
+                    words.append(w)
+                j += 1
+            while j > i and (toks[j - 1].low in PARTICLES or len(toks[j - 1].text) == 1):
+                j -= 1
+            if len(words) < 2 or j <= i:
+                continue
+            rest = text[toks[j - 1].end : text.find("\n", toks[j - 1].end) % (len(text) + 1)]
+            if not re.match(r"[ \t]*(?:$|[(<,;|]|[+\d])", rest):
+                continue
+            first, last = words[0].low, words[-1].low
+            named = self.lex.given_name(first, lang) and not self.common(first, lang) or (
+                self.lex.any_name(first) and self.lex.any_name(last) and not self.common(last, lang))
+            if named and not any(self.common(w.low, lang) and not self.lex.name_word(w.low) for w in words[1:]):
+                out.append((t.start, toks[j - 1].end, 0.65))
+        return out
+
     def _speakers(self, text: str, toks: list[_Tok], mode: str, lang: str) -> list[tuple[int, int, float]]:
         """Speaker labels of a dialogue: a label that is a known name, or that speaks more than once in turn with
         others, or that is followed by a role in brackets ("Tarmo (agent):"); a name in brackets after a role
@@ -538,8 +581,10 @@ class PersonRulesRecognizer(Recognizer):
                     out.append((p_start + 1 + (len(text[p_start + 1 : p_end - 1]) -
                                                len(text[p_start + 1 : p_end - 1].lstrip())), p_end - 1, 0.65))
                 continue
-            if any(w in NON_NAME_WORDS or w in HONORIFICS and len(lows) == 1 or w in ROLE_TITLES for w in lows):
-                continue
+            if any(w in NON_NAME_WORDS or w in HONORIFICS or w in ROLE_TITLES for w in lows):
+                continue  # (a title's name is the honorific rule's: "Sr. Fontaine")
+            if _STRONG_CUES.match(text, start):
+                continue  # a greeting or a field: "Estimado Sr. Fontaine:", "Contact person:"
             if mode == "normal" and not all(w[:1].isupper() or w.lower() in PARTICLES for w in words):
                 continue
             if mode == "normal" and any(len(w) > 3 and w.isupper() for w in words):

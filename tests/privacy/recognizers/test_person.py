@@ -68,6 +68,15 @@ def test_speaker_labels_in_dialogue():
     assert covered(values("Q: where is the form?\nA (Ingrid): on the second floor"), "Ingrid")
 
 
+def test_hyphenated_speakers_and_name_lines_above_contact_data():
+    assert covered(values("Hans-Jürgen: wo seid ihr?\nMerle: am Bahnhof", "de"), "Hans-Jürgen", "Merle")
+    assert covered(values("Anneke van Houten (a.vanhouten@example.org)"), "Anneke van Houten")
+    assert covered(values("Siddharth Raman, +91 98450 12345"), "Siddharth Raman")
+    assert covered(values("Margit Sørensen\nVestergade 12\n8000 Aarhus C"), "Margit Sørensen")
+    assert values("Hallo Amara, die Überweisung ist da.", "de") == set() or not covered(
+        values("Hallo Amara, die Überweisung ist da.", "de"), "Hallo")
+
+
 def test_labels_that_are_fields_are_not_speakers():
     assert values("Note: bring your ID.\nUpdate: the meeting moved to 6.") == set()
     assert values("Tel: 555 0100\nFax: 555 0101") == set()
