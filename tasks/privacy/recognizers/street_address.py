@@ -62,7 +62,7 @@ straat laan plein gracht kade singel dreef steeg dijk
 cesta trg
 sokak sokağı sk sok cadde caddesi cad cd bulvar bulvarı bulvari blv mahallesi mah
 isitaladi umgwaqo indlela
-nagar marg salai chowk
+nagar marg salai chowk ganj gali mohalla vihar bagh
 náměstí nábřeží třída námestie nábrežie
 """)
 # after-name types that are ordinary English words too (USPS Publication 28 street suffixes, UK/IE/AU/NZ usage):
@@ -86,12 +86,12 @@ courtyard crossway cruiseway cutting dell deviation dip distributor driveway edg
 follow footway foreshore formation frontage gap glade gully highroad interchange laneway lees line link lookout meander
 outlook parklands pathway plateau pocket quad quadrangle quadrant quays ramble range reach reserve retreat ride
 ridgeway riverway riviera roadway ronde rosebowl rotary round siding slope sound stairs steps strip tarn thoroughfare
-tollway tor towers triangle trunkway turn villas wade walkway
+tollway tor towers triangle trunkway turn villas wade walkway part
 indawo ithafa
 """)
 SUFFIX_EN = SUFFIX_EN_STRONG | SUFFIX_WEAK
 # after-name abbreviations that need their dot ("Király u. 15.", "Gedimino pr. 9")
-SUFFIX_DOT = _w("u g pr sk cad cd mah blv sok rkp")
+SUFFIX_DOT = _w("u g pr sk cad cd mah blv sok rkp nám nam")
 
 # Street types written before the name. STRONG: not ordinary English words.
 PREFIX_STRONG = _w("""
@@ -157,7 +157,7 @@ FUSED_WEAK = (
     # Norwegian generic elements of street names ("Thorsenskrenten", "Edvardsenvika")
     "skogen", "toppen", "kollen", "marka", "myra", "vika", "skrenten", "havna", "stranda", "tjernet", "verket",
     "gjerdet", "holtet", "høgda", "ringen", "plassen", "stykket", "spranget", "flata", "faret", "ekra", "lyngen",
-    "stubben", "berget", "eggen", "gropa",
+    "stubben", "berget", "eggen", "gropa", "moen",
 )  # fmt: skip
 _FUSED_ALL = FUSED_STRONG + FUSED_WEAK
 NOT_FUSED = _w("ipad ipads thinkpad numpad keypad notepad trackpad touchpad launchpad helipad")
@@ -232,7 +232,7 @@ es son está están era fue ser estar tiene tengo hay muy más menos pero porque
 con para gracias por que quien este esta estos estas ese esa mi mis tu tus su sus nuestro nuestra
 il lo gli un una uno è sono ha hanno non più molto ma perché quando dove che chi questo questa per tra fra mio mia
 tuo suo sua nostro grazie
-o os um uma é são foi tem não mais muito mas onde quem meu minha seu obrigado
+o os um uma é foi tem não mais muito mas onde quem meu minha seu obrigado
 een zijn heeft hebben niet ook nog maar want omdat wanneer waar die dat deze dit voor met naar uit over tot om mijn
 jouw haar ons onze
 """)
@@ -250,7 +250,7 @@ novembre décembre enero febrero marzo abril mayo junio julio agosto septiembre 
 
 CAP_STOP = _w("""the a an in at on of to for from by with and or but my our your his her their its this that these
 those we i you he she they it is was are were be if so as please thanks thank hi hello dear call send ship meet see
-near next via""")
+near next via""") - {"see"}
 # the first word of a line that ends an address rather than continuing it
 GREETINGS = _w("""thanks thank regards cheers best sincerely yours love merci cordialement bises amitiés danke grüße
 gruß mfg viele liebe gracias saludos atentamente grazie saluti cordiali obrigado abraços tack hälsningar hilsen
@@ -367,6 +367,9 @@ _CUE = re.compile(
 )
 
 ROMAN = frozenset("I II III IV V VI VII VIII IX X XI XII".split())
+# words that open a street name in any letter case ("Vester Søgade", "Store Kongensgade", "Alte Gasse")
+NAME_PREFIX_WORDS = _w("""vester nørre søndre øster store lille gamle nye alte neue obere untere große grosse kleine
+hohe lange kurze sankt gamla norra södra östra västra stora lilla nya""")
 # Vietnamese: numbered lanes and blocks ("Số 4", "Ngõ 38", "Hẻm 42", "Khu 27") and the administrative units after the
 # street ("phường An Khê", "Quận 1", "Thành phố Hồ Chí Minh")
 VN_UNITS = _w("số ngõ ngách hẻm kiệt khóm khu tổ ấp thôn")
@@ -514,14 +517,14 @@ class _Parse:
         for suffix in _FUSED_ALL:
             if low.endswith(suffix):
                 stem = low[: -len(suffix)].rstrip("-")
-                if len(stem) < 3 and not (stem and low[len(stem)] == "-"):
-                    continue
+                if len(stem) < (2 if suffix in FUSED_STRONG else 3) and not (stem and low[len(stem)] == "-"):
+                    continue  # "Søgade", "Nygade"; not "Agata"
                 if self.lex is not None and "-" not in low and self.lex.common(low):
                     return 0
                 if suffix in FUSED_WEAK:
                     if len(stem) < 4 or (self.lex is not None and self.lex.known_name(low)):
                         return 0  # "Katie", "Beatie", "Hattie"
-                    return 1 if self.T[k][:1].isupper() and "-" not in stem[-1:] else 0
+                    return 1 if self.cap(k) and "-" not in stem[-1:] else 0
                 return 2
         return 0
 
@@ -569,9 +572,9 @@ class _Parse:
             and self.T[k][0].isupper()
             and k + 1 < self.n
             and not self.adjacent(k + 1)
-            and (self.T[k + 1][:1].isupper())
+            and (self.T[k + 1][:1].isupper() or self.L[k + 1] in OPENING_PARTICLES)
         ):
-            return 1, k + 1  # "Av Paiva, 9"
+            return 1, k + 1  # "Av Paiva, 9", "Av das Rolas, 6"
         if low in PREFIX_DOT:
             j = self.dot(k + 1)
             if low == "al" and k > 0 and self.L[k - 1] == "et":
@@ -742,9 +745,12 @@ class _Parse:
         prep = self.L[k] in PREFIX_PREP or (
             self.L[k] in PREFIX_PREP_ARTICLE and k + 1 < n and self.L[k + 1] in ("der", "dem", "den")
         )
-        if prep and self.T[k][:1].isupper() and self.informative(k):
+        if prep and (
+            self.T[k][:1].isupper() and self.informative(k) or not self.informative(k) and self.L[k] in PREFIX_PREP
+        ):
             end, words, caps = self.names(k + 1, limit=3, opening_particle=True)
-            if words and caps and self.real_city(k + 1, end):
+            typed = any(self.fused(m) or self.suffix_word(m)[0] for m in range(k + 1, end))
+            if words and caps and not typed and self.real_city(k + 1, end):
                 after = end + 1 if end < n and self.T[end] == "," else end
                 if after < n and self.number(after) > 0:
                     return end, 2, "prefix"
@@ -758,7 +764,11 @@ class _Parse:
                 break
             f = self.fused(j)
             if f and not (j + 1 < n and self.suffix_word(j + 1)[0] and "\n" not in self.gap(j + 1)):
-                if words and (not (caps and self.informative(j)) or particles):
+                if (
+                    words
+                    and (not (caps and self.informative(j)) or particles)
+                    and not (words == 1 and self.L[k] in NAME_PREFIX_WORDS)
+                ):
                     return None  # "Lost dog near Evelynelaan 27": only capitalised words go with a fused street
                 end = j + 1
                 if end < n and self.T[end] == "." and self.adjacent(end) and self.L[j].endswith("str"):
@@ -960,7 +970,7 @@ class _Parse:
         """Words a..b are a plausible street name: one of at least three letters, none a stop word in any case."""
         long_word = False
         for m in range(a, b):
-            if not self.is_word(m):
+            if not self.is_word(m) or (m > a and self.T[m] in ROMAN):
                 continue
             low = self.L[m]
             if low in STOP or low in LABELS or low in CAP_STOP or low in DATES:
@@ -1087,7 +1097,7 @@ class _Parse:
     def city(self, k: int, limit: int = 5) -> int:
         """City / region / country words at k ("Oliveira do Hospital", "Jacob-sur-Barre", "Praha 1", "PARIS CEDEX
         07"): the index after them, or -1."""
-        end, words, caps = self.names(k, limit=limit, opening_particle=not self.informative(k))
+        end, words, caps = self.names(k, limit=limit, opening_particle=True)
         if not words or not caps:
             return -1
         n = self.n
@@ -1108,9 +1118,8 @@ class _Parse:
             end + 1 < n
             and self.T[end] in ("/", "-", "–")
             and len(self.T[end + 1]) == 2
-            and self.T[end + 1].isupper()
+            and (self.T[end + 1].isupper() or not self.informative(end + 1) and self.T[end + 1].isalpha())
             and "\n" not in self.gap(end + 1)
-            and (end + 2 >= n or self.T[end + 2] in (",", ".", ")") or "\n" in self.gap(end + 2))
         ):
             end += 2  # a Brazilian state after its city: "Peixoto do Galho / BA", "São Paulo - SP"
         return end
@@ -1132,12 +1141,13 @@ class _Parse:
             while j < n and j - k <= 4 and self.T[j] != ")" and "\n" not in self.gap(j):
                 j += 1
             inner = range(k + 1, j)
+            cased = self.informative(k)
             if (
                 j < n
                 and self.T[j] == ")"
                 and j > k + 1
-                and all(self.T[m].isupper() or self.T[m].isdigit() for m in inner)
-                and any(self.T[m].isupper() for m in inner)
+                and all(self.T[m].isupper() or self.T[m].isdigit() or not cased and self.T[m].isalpha() for m in inner)
+                and any(self.T[m].isupper() or not cased and self.T[m].isalpha() for m in inner)
             ):
                 return j + 1  # "(VI)", "(CVN 68)"; not "(1936)", "(April 19)"
         return -1
@@ -1368,7 +1378,12 @@ class _Parse:
                 if (
                     len(T[r]) <= 3
                     and T[r].isalpha()
-                    and (T[r].isupper() or self.postcode(r + 1) > 0 or (not self.informative(r) and L[r] not in STOP))
+                    and (
+                        T[r].isupper()
+                        or self.postcode(r + 1) > 0
+                        or (r + 2 < n and T[r + 1] == "," and self.postcode(r + 2) > 0)
+                        or (not self.informative(r) and L[r] not in STOP)
+                    )
                 ):
                     r += 1
                     if r < n and T[r] == ",":
@@ -1377,9 +1392,12 @@ class _Parse:
                 if pc > 0:
                     plain = pc == r + 1 and T[r].isdigit()
                     grade = 3 if not plain or r > q or not self.year_like(r) else 2  # a region code: "NSW 2000"
-                    if not self.real_city(k, c):
-                        grade = 1
+                    if r == q and not self.real_city(k, c):
+                        grade = 1  # "243 airports": dictionary words and a number
                     end, postal, last = pc, max(postal, grade), "postal"
+                    c2 = self.city(pc) if pc < n and self.gap(pc) == " " else -1
+                    if c2 > 0:
+                        end, last = c2, "city"  # "SÃO PAULO, 02551-716 MONTEIRO / RJ"
                     if end < n and T[end] == "," and end + 1 < n and self.L[end + 1] in COUNTRIES:
                         end += 2
                     continue
@@ -1389,11 +1407,15 @@ class _Parse:
             if sep in ("comma", "dash"):
                 if sep == "dash" and c - k > 4:
                     break
-                if c < n and not (
-                    T[c] in (",", ".", ";", ")", "!", "?", "/", ":", "-", "–")
-                    or "\n" in self.gap(c)
-                    or L[c] in STOP
-                    or L[c] in CONJUNCTIONS
+                if (
+                    c < n
+                    and last != "postal"
+                    and not (
+                        T[c] in (",", ".", ";", ")", "!", "?", "/", ":", "-", "–", '"', "'", "’", "”", "»")
+                        or "\n" in self.gap(c)
+                        or L[c] in STOP
+                        or L[c] in CONJUNCTIONS
+                    )
                 ):
                     break  # "..., Klingel oben links": words that go on are not a city
                 end, last = c, "city"
