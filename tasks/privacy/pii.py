@@ -233,7 +233,8 @@ class Scrubber:
         self.min_phone_digits = min((_min_phone_digits(r.supported_regions) for r in phone), default=0)
         self.entities_no_phone = [e for e in self.entities if e != "PHONE_NUMBER"]
         self.entities_no_digits = [e for e in self.entities if e in NER_ENTITIES | {DENY_ENTITY, "EMAIL_ADDRESS",
-                                                                                     "SECRET", "URL"}]  # fmt: skip
+                                                                                     "SECRET", "URL",
+                                                                                     "STREET_ADDRESS"}]  # fmt: skip
         self._lock = threading.Lock()  # Prefect runs tasks in threads; spaCy and Presidio are not thread-safe
         log.debug("PII scrubber: entities %s, NER languages %s", self.entities, sorted(self.ner_models))
 

@@ -377,6 +377,11 @@ VN_ADMIN = _w("phường xã quận huyện thị thành tỉnh tp")
 # Russian settlement types before the street ("г. Тверь, ул. ...", "д. Берёзовка, ...", "пгт Новый")
 SETTLEMENTS = _w("г гор с п пгт д дер пос ст х клх снт")
 SUFFIX_ALL = SUFFIX_STRONG | SUFFIX_WEAK
+# street types written abbreviated, whose dot belongs to them ("Baker St.", "Main Ave.", "Narva mnt.")
+SUFFIX_ABBREV = SUFFIX_DOT | _w("""st str ave av avn blvd rd ln dr ter terr tce cres pkwy pky hwy expy fwy tpke aly
+cswy cir ct pl sq trl xing jct plz rdg lndg hts gdns grv pde cct esp crst cyn ests hbr holw mnr mdws mtwy ovps plns
+prt rnch skwy spg sta smt trce trfy tunl upas vly vlg vw wy bvd stra krt tn mnt pst""")
+
 # words an address may start with (street types in front, units, boxes, military and ship lines)
 START_WORDS = (
     PREFIX_STRONG
@@ -403,6 +408,11 @@ UNIT_LETTER = _w(
 )
 # abbreviations inside names that keep their dot ("St. Mary's Road", "Moch. Ramdan", "Mt. Pleasant")
 ABBREVIATIONS = _w("st ste sta sto mt ft pt dr gen col prof pres sv sw moch muh jl ave blvd rd hwy sr jr")
+
+
+_DIGIT = re.compile(r"\d")
+# what an address without any digit starts with: a street type that needs no number, or "S/N" (no number)
+_NO_DIGIT_HINT = re.compile(r"(?i)(?<!\w)(?:" + "|".join(sorted(map(re.escape, PREFIX_CERTAIN))) + r"|s/n)(?!\w)")
 
 
 class _Parse:
@@ -536,10 +546,11 @@ class _Parse:
         if low in SUFFIX_DOT:
             j = self.dot(k + 1)
             return (2, j) if j > k + 1 else (0, k)
+        after = self.dot(k + 1) if low in SUFFIX_ABBREV else k + 1  # "St.", "Ave.", "Str."; not "Road." (full stop)
         if low in SUFFIX_STRONG:
-            return 2, self.dot(k + 1)
+            return 2, after
         if low in SUFFIX_WEAK or (low[-1:] == "s" and low[:-1] in SUFFIX_EN):  # "Parkways", "Meadows"
-            return 1, self.dot(k + 1)
+            return 1, after
         return 0, k
 
     def abbreviation_dot(self, k: int) -> int:
@@ -1519,6 +1530,8 @@ class _Parse:
                 break
             if self.fused(j) or self.suffix_word(j)[0] or self.prefix_word(j)[0]:
                 street = True
+            elif low.endswith("str") and len(low) >= 5 and self.dot(j + 1) > j + 1:
+                street = True  # "jankstr."
             words += 1
             j += 1
         while j > k and (self.L[j - 1] in PARTICLES or self.T[j - 1] in ("-", "'", "’")):
@@ -1704,8 +1717,8 @@ class StreetAddressRecognizer(Recognizer):
     NAME = "PairforgeStreetAddressRecognizer"
 
     def analyze(self, text, entities, nlp_artifacts=None):
-        if not any(c.isdigit() for c in text) and not _CORNER.search(text):
-            return []
+        if not _DIGIT.search(text) and not _CORNER.search(text) and not _NO_DIGIT_HINT.search(text):
+            return []  # with no digit, only "the corner of A and B", "rue de Neveu" or "Praça X, S/N" can be one
         out = []
         for start, end, score in _Parse(text, self.lex).run():
             if end > start:

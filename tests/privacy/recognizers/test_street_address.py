@@ -207,3 +207,18 @@ def test_japanese_and_chinese_addresses(recognizer):
     }
     assert values("地址：北京市朝阳区建国路88号 100022", recognizer) == {"北京市朝阳区建国路88号 100022"}
     assert values("会议在2019年举行，共有300人参加。", recognizer) == set()
+
+
+def test_streets_without_any_digit(recognizer):
+    assert values("Le livreur a laissé le paquet chez le voisin, au rue de Neveu.", recognizer) == {"rue de Neveu"}
+    assert values("Praça de Costa, S/N", recognizer) == {"Praça de Costa, S/N"}
+    assert values("meet at the corner of harmica and jankstr.", recognizer) == {"harmica and jankstr."}
+    assert values("the rue was empty and so was the calle", recognizer) == set()
+
+
+def test_the_scrubber_reads_texts_without_digits_for_addresses():
+    from pairforge.tasks.core.recipe import PIIOptions
+    from pairforge.tasks.privacy.pii import get_scrubber
+
+    out, counts = get_scrubber(PIIOptions()).scrub(["Le paquet est chez le voisin, au rue de Neveu."])
+    assert "Neveu" not in out[0] and counts["STREET_ADDRESS"] == 1
