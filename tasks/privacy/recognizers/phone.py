@@ -13,7 +13,8 @@ an extension) is a candidate. Its score adds up:
   over its list, the question or label line it answers, an e-mail address on the same line, another phone number
   next to it;
 - against: an order/invoice/account/ISBN/card word nearer than any phone word, a date, a year range, an IP
-  address, an SSN, a decimal or thousands-grouped amount, a currency or unit next to it.
+  address, an SSN, a decimal or thousands-grouped amount, a currency or unit next to it, a postcode before a
+  place name or after a state ("4571-591 Fátima", "CA 94105-1234").
 
 A number with a phone word right before it is found in any grouping, as one unbroken run or as a bare subscriber
 number ("Phone: 467 3395", "Fax: 9498777106", "call me on 9472 7916"); without context, only numbers whose form
@@ -75,6 +76,9 @@ _UNIT_AFTER = re.compile(
     re.I,
 )
 _IN_URL = re.compile(r"(?:://|www\.|doi:|[?&=/])[^\s]*$", re.I)  # the candidate ends a URL, query or path token
+_POSTCODE = re.compile(r"\d{4}-\d{3}|\d{5}-\d{3}|\d{3}-\d{4}|\d{5}-\d{4}")  # PT, BR, JP, US ZIP+4
+_PLACE_AFTER = re.compile(r"[ \t]+[^\W\d_]{3,}")
+_STATE_BEFORE = re.compile(r"(?<![^\W\d_])[A-Z]{2},?[ \t]+$")
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+\.[\w.\-]+")
 _CONNECTOR = re.compile(
     r"[\s,;/|]*(?:or|oder|ou|o|of|og|eller|and|und|et|y|e|alt\.?|bzw\.?)?[\s,;/|]*(?:[^\W\d_]+[:.,]?\s*){0,2}$", re.I
@@ -261,6 +265,9 @@ def context_score(text: str, start: int, end: int, table_cache: dict | None = No
     near = cue.distance <= 30
     if cue.kind in ("other", "card") and near:
         return None
+    if cue.kind not in ("phone", "label") and _POSTCODE.fullmatch(text, start, end):
+        if _PLACE_AFTER.match(text, end) or _STATE_BEFORE.search(text, max(0, start - 6), start):
+            return None  # 4571-591 Fátima, 01310-100 São Paulo, CA 94105-1234: a postcode
     bonus = 0.0
     if cue.kind in ("phone", "label"):
         bonus = 0.45 if near else 0.3

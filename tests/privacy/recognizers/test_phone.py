@@ -137,6 +137,7 @@ PROSE = [
     "born on 1984-11-23, died 2001-02-03", "UNIX time 1609459200000", "binary 1101010 and 010 0000",
     "doi:10.1007/s10803-004-1038-2", "https://example.org/item?id=0612345678", "lottery numbers 04 12 23 35 41 44",
     "pages 247-264 of vol. 12, 1998", "SSN 123-45-6789", "estimated at 85,458 (2014)", "Iliad 11.830-32",
+    "Rua Augusta 39, 4571-591 Fátima", "Av. Paulista 1000, 01310-100 São Paulo", "San Francisco, CA 94105-1234",
 ]  # fmt: skip
 
 
