@@ -26,8 +26,8 @@ from pairforge.tasks.privacy.recognizers.lexicon import (
 
 # Cue phrases, tried where words start (`_cue_spans`): a cue ending where a word starts marks that word.
 _STRONG_CUES = re.compile(
-    r"(?im)(?:\bmy\s+name\s+is|\bname\s+(?:is|was)|\bname's|\bnamed|\bcall\s+me|\bcalls\s+me|\bit'?s\s+me,?|\b(?:full|first|last|given|family|maiden|middle|sur|nick|user)\s*name(?:\s+is|\s*[:?=-])?|"
-    r"\bname\s*[:=-]|\bname(?=\s+[A-Z])|"
+    r"(?im)(?:\bmy\s+name\s+is|\bname\s+(?:is|was)|\bname's|\bcall\s+me|\bcalls\s+me|\bit'?s\s+me,?|\b(?:full|first|last|given|family|maiden|middle|sur|nick|user)\s*name(?:\s+is|\s*[:?=-])?|"
+    r"\bname\s*[:=-]|(?<!the\s)(?<!a\s)(?<!its\s)(?<!this\s)(?<!that\s)(?<!his\s)(?<!her\s)\bname(?=\s+[A-Z])|"
     r"\b(?:hi|hey|hello|hiya|yo|ok|oh)\s*,?\s+it'?s|"
     r"\bmein\s+name\s+ist|\bich\s+heiße|\bje\s+m['’]appelle|\bmoi\s+c['’]est|\bme\s+llamo|\bmi\s+nombre\s+es|"
     r"\bmi\s+chiamo|\bo\s+meu\s+nome\s+é|\bmijn\s+naam\s+is|"
@@ -65,7 +65,7 @@ _MEDIUM_CUES = re.compile(
     r"(?i)\b(?:said|says|asked|asks|told|tells|replied|replies|wrote|writes|shouted\s+at|shouted|yelled\s+at|"
     r"according\s+to|spoke\s+(?:with|to)|speak\s+(?:with|to)|talked?\s+(?:with|to)|met\s+with|met|married|"
     r"thanked|emailed|texted|phoned|called|ask|tell|ring|email|introducing|welcome|meet|congratulations|congrats|"
-    r"reach|visited|interviewed|hired|fired|promoted|invited|note\s+from|message\s+from|i\s+am|i'm|this\s+is|"
+    r"reach|visited|interviewed|hired|fired|promoted|invited|note\s+from|message\s+from|i\s+am|i'm|this\s+is|named|"
     r"sagte|schrieb|fragte|dijo|escribió|preguntó)\s*|"
     r"\b(?:you|sorry|bye|night|morning|evening|welcome\s+back)[ \t]*,?[ \t]+(?=[^\W\d_]+[ \t]*[?!])"
 )
@@ -351,7 +351,8 @@ class PersonRulesRecognizer(Recognizer):
             cue = None
             if t.start in strong_at:
                 cue = "strong"
-            elif t.start in medium_at:
+            elif t.start in medium_at and (not in_any(t, places) or self._given_not_place(
+                    toks, i, text, places, place_starts, lang, world=True)):  # ("according to Jenin")
                 cue = "weak"
             elif t.start in weak_at and (not is_blocked(t) or self._strong_shape(toks, i, text, mode, lang)):
                 cue = "weak"
@@ -482,11 +483,13 @@ class PersonRulesRecognizer(Recognizer):
             return s, s, sc
         return s, e, sc
 
-    def _given_not_place(self, toks, i, text, places, place_starts, lang) -> bool:
+    def _given_not_place(self, toks, i, text, places, place_starts, lang, world: bool = False) -> bool:
         """A given name the NER model called a place: the place is this one word, no place preposition comes before
         it ("in Angola") and no capitalised word after it ("Hong Kong"), and it is no English word ("Florence")."""
         t = toks[i]
-        if self.common(t.low) or not self.lex.given_name(t.low, lang):
+        # a census first name; a world given name only after a cue (the world lists hold country and place names
+        # among their given names: "Angola")
+        if self.common(t.low) or not (self.lex.first_name(t.low) or world and self.lex.given_name(t.low, lang)):
             return False
         k = bisect_right(place_starts, t.start) - 1
         if k < 0 or places[k] != (t.start, t.end):
