@@ -265,7 +265,7 @@ def context_score(text: str, start: int, end: int, table_cache: dict | None = No
     near = cue.distance <= 30
     if cue.kind in ("other", "card") and near:
         return None
-    if cue.kind not in ("phone", "label") and _POSTCODE.fullmatch(text, start, end):
+    if not (cue.kind in ("phone", "label") and near) and _POSTCODE.fullmatch(text, start, end):
         if _PLACE_AFTER.match(text, end) or _STATE_BEFORE.search(text, max(0, start - 6), start):
             return None  # 4571-591 Fátima, 01310-100 São Paulo, CA 94105-1234: a postcode
     bonus = 0.0
