@@ -27,7 +27,7 @@ from pairforge.tasks.privacy.recognizers.lexicon import (
 # Cue phrases, tried where words start (`_cue_spans`): a cue ending where a word starts marks that word.
 _STRONG_CUES = re.compile(
     r"(?im)(?:\bmy\s+name\s+is|\bname\s+(?:is|was)|\bname's|\bcall\s+me|\bcalls\s+me|\bit'?s\s+me,?|\b(?:full|first|last|given|family|maiden|middle|sur|nick|user)\s*name(?:\s+is|\s*[:?=-])?|"
-    r"\bname\s*[:=-]|(?<!the\s)(?<!a\s)(?<!its\s)(?<!this\s)(?<!that\s)(?<!his\s)(?<!her\s)\bname(?=\s+[A-Z])|"
+    r"\bname\s*[:=-]|(?<![^\W\d_] )(?<![^\W\d_])name(?=\s+[A-Z])|"
     r"\b(?:hi|hey|hello|hiya|yo|ok|oh)\s*,?\s+it'?s|"
     r"\bmein\s+name\s+ist|\bich\s+heiße|\bje\s+m['’]appelle|\bmoi\s+c['’]est|\bme\s+llamo|\bmi\s+nombre\s+es|"
     r"\bmi\s+chiamo|\bo\s+meu\s+nome\s+é|\bmijn\s+naam\s+is|"
@@ -505,7 +505,7 @@ class PersonRulesRecognizer(Recognizer):
         t = toks[i]
         if mode != "normal" or not t.text[:1].isupper():
             return False
-        if self.lex.given_name(t.low, lang) and not self.common(t.low, lang):
+        if self.lex.first_name(t.low) and not self.common(t.low, lang):  # (census: see _given_not_place)
             return True
         if i + 2 < len(toks):
             ini, nxt = toks[i + 1], toks[i + 2]
