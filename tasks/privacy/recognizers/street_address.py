@@ -355,7 +355,10 @@ _CUE = re.compile(
     r"(?i)\b(?:(?:addresses|address|addr|adresse|anschrift|postanschrift|dirección|direccion|domicilio|indirizzo|"
     r"endereço|endereco|morada|adres|adresa|adresas|címe?|osoite|adress|postadress)\b[^\n.:]{0,30}?(?:[:=]|\bis\b|"
     r"\bwas\b|\bto\b|\best\b|\bist\b|\bes\b|\bè\b|\bé\b|\n)"
-    r"|\b(?:lives?|living|lived|resides?|residing)\s+(?:\w+\s+)?(?:at|on|in)\b"
+    r"|\b(?:lives?|living|lived|resides?|residing|stays?|staying)\s+(?:\w+\s+)?(?:at|on|in)\b"
+    r"|\b(?:office|shop|store|studio|clinic|practice|showroom|warehouse|restaurant|café|cafe|bakery|salon|house|home|"
+    r"flat|apartment|place)\s+(?:is|was)\s+(?:now\s+)?(?:at|on)\b"
+    r"|\b(?:located|situated)\s+(?:at|on)\b"
     r"|\b(?:moved?|moving)\s+(?:\w+\s+)?(?:to|into|out\s+of|from)\b"
     r"|\b(?:ship(?:ped|ping)?|send|sent|deliver(?:ed|y)?|mail(?:ed)?|post(?:ed)?|return(?:ed)?|forward(?:ed)?)\b"
     r"(?:\s+[\w']+){0,3}?\s+to\b"
@@ -932,7 +935,9 @@ class _Parse:
             return i, end, 2
         if kind == "prefix":
             certain = L[i] in PREFIX_CERTAIN or (L[i] in ("c", "r") and T[i + 1] == "/")
-            return i, end, 2 if certain and strength == 2 else 1 if strength else 0
+            if certain and strength == 2:
+                return i, end, 2  # "rue de Neveu"
+            return i, end, 1 if self.prefix_word(i)[0] == 2 and strength else 0  # "Square Garden": 0
         if self.informative(i) and not T[i][:1].isupper():
             return None  # "sixth route": a lower-case name with no number in normally cased text
         return i, end, 0  # a street name with no number: only with a postcode or unit after it

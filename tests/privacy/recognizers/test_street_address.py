@@ -171,6 +171,12 @@ def test_ordinary_words_before_a_street_stay(recognizer):
         "Savas Beatie LLC, 2006. ISBN 1-932714-12-X.",
         "Jefferson Davis, 39, of Melbourne was charged.",
         "Call 555-1234 or IP 172.16.0.1 before 4:30 pm.",
+        "Manchester United 2 Chelsea 1; Arsenal 3 Leeds 0 at Elland Road.",
+        "Smith et al. 2005, Nature 435, 112-118. Jones, R. (1999) Park Lane Press, London.",
+        "The train leaves from Platform 9 at Gate 12, Terminal 2, at 10:45.",
+        "He scored 45 points in Game 7 of the 1998 NBA Finals at Madison Square Garden.",
+        "Interstate 95 and Route 1 run along the coast; exit 42 leads to Main Street.",
+        "1925 Along the Road\n1926 Essays New and Old\n1927 Proper Studies",
     ],
 )
 def test_prose_with_numbers_and_street_words_is_no_address(recognizer, text):
