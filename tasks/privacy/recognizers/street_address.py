@@ -25,7 +25,13 @@ a unit or a military line in their tail, or after an address cue ("address:", "l
 "wohnt in der", "dirección:"). Capital letters are evidence only in normally cased lines: lower-case and ALL-CAPS
 lines are read by the same rules with the case checks off.
 
-Every step looks at a bounded number of tokens, so the cost is linear in the text (no regex backtracking over it).
+Other scripts: Russian ("г. Тверь, ул. Советская, д. 7, кв. 5, 170100"), Vietnamese ("Số 12 Ngõ 38 phố Lê Duẩn,
+phường Hàng Bài, Quận Hoàn Kiếm"), Japanese ("〒100-0001 東京都千代田区千代田1-1-1") and Chinese
+("北京市朝阳区建国路88号").
+A text without any digit is read only for a street type that needs no number ("rue de Neveu"), "S/N" or a corner.
+
+Every step looks at a bounded number of tokens, so the cost is linear in the text (no regex backtracking over it);
+only tokens near a number, a street type or a start word (unit, box, "rue") are tried as the start of an address.
 """
 
 from __future__ import annotations
@@ -616,10 +622,8 @@ class _Parse:
             while j < n and self.T[j] in (".", ":", "°", "º") and j - k <= 3:
                 j += 1
             if j == k + 1 and self.T[k] != "#" and self.L[k] in ("n", "no", "nr", "br"):
-                # bare "no 5" is English ("no 5 people"): only with its dot, colon or degree sign
-                if not self.house(j) if j < n else True:
-                    return -1
-                if self.L[k] == "no" and self.informative(k) and self.T[k] != "No":
+                # a bare "no 5" is English ("no 5 people"): "No 5" capitalised, or with its dot, colon or degree sign
+                if j >= n or not self.house(j) or (self.L[k] == "no" and self.informative(k) and self.T[k] != "No"):
                     return -1
         if j >= n:
             return -1
@@ -1330,7 +1334,6 @@ class _Parse:
                 if got and got[2] >= 1:
                     end, last, street = got[1], "street", True
                     continue
-                got = self.street_line(k) if self.house(k) else None
                 nm = self.street_name(k)
                 if nm:
                     end, last, street = nm[0], "street", True
