@@ -398,7 +398,9 @@ class PersonRulesRecognizer(Recognizer):
                 nxt = toks[i + 1] if i + 1 < n and _SPACES.fullmatch(text[t.end : toks[i + 1].start]) else None
                 nxt_cap = nxt is not None and (nxt.text[:1].isupper() and not nxt.text.isupper() or mode != "normal")
                 common = self.common(low, lang)
-                given = self.lex.first_name(low) or self.lex.given_name(low, lang) and not common
+                # (outside English a census first name that is a word of the language is none: "Dann kam")
+                given = (self.lex.first_name(low) and (english or not common)
+                         or self.lex.given_name(low, lang) and not common)
                 if (cap and mode == "normal" and english and common and nxt_cap and self.lex.name_word(low)
                         and low not in NON_NAME_WORDS and len(nxt.low) >= 4 and _SURNAME_END.search(nxt.low)
                         and not self.common(nxt.low)):

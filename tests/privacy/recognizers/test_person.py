@@ -109,6 +109,7 @@ def test_german_cues_lists_and_nouns():
     assert values("Sehr geehrte Damen und Herren, vielen Dank.", "de") == set()
     assert values("Sie schrieb mit vierzig Jahren den ersten Roman.", "de") == set()
     assert not covered(values("Frau Lindemann wohnt seit zehn Jahren hier.", "de"), "wohnt")
+    assert values("Wir treffen uns am Samstag in Berlin. Dann kam Regen auf. Klingel oben links.", "de") == set()
 
 
 def test_french_and_spanish_cues_and_lists():
