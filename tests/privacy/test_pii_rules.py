@@ -74,6 +74,15 @@ def test_second_pass_replaces_a_found_value_everywhere_in_the_document():
     assert "ZORBLAT knows" in without  # only the second pass finds this one
 
 
+def test_second_pass_covers_names_found_in_lists_labels_and_with_initials():
+    text = ("Our founders: Okonjo-Iweala, Lagarde and Georgieva. Since 2019 Lagarde chairs the board.\n"
+            "Aiyana: did you call Tamar?\nTamar: yes, tell Aiyana I did\n"
+            "Tickets for a Mstislav L Rostropovich recital; Rostropovich's cello stays home.")
+    out, _ = scrub_one(text)
+    assert gone(out, "Okonjo", "Lagarde", "Georgieva", "Aiyana", "Tamar", "Mstislav", "Rostropovich"), out
+    assert "chairs the board" in out and "cello stays home" in out
+
+
 def test_second_pass_does_not_amplify_a_false_positive_in_repeated_text():
     text = "Eat a banana!" * 2000  # the OpenAI example chat file's degenerate long answer
     out, counts = scrub_one(text)
