@@ -277,8 +277,11 @@ import polars as pl
 from pairforge.tasks.core.recipe import LangIDOptions
 from pairforge.tasks.core.schema import DOCUMENTS
 from pairforge.tasks.curate.langid import identify_frame
-text = ("The government decided on Wednesday to cut taxes for small and medium-sized businesses next year. "
-        "Die Bundesregierung hat am Mittwoch beschlossen, die Steuern zu senken. ") * 3
+# a league table first: 300 characters of it leave lingua (which drops digits and punctuation) under 120, which
+# loaded every n-gram model when the prefix was cut before cleaning (peak 492 MB)
+text = "1. Arsenal 38 26 9 3 73 26 +47 87 2. Liverpool 38 25 7 6 64 25 +39 82 " * 4 + (
+    "The government decided on Wednesday to cut taxes for small and medium-sized businesses next year. "
+    "Die Bundesregierung hat am Mittwoch beschlossen, die Steuern zu senken. ") * 3
 df = pl.DataFrame([{"id": str(i), "doc_id": str(i), "text": text, "source": "s", "uri": "u", "license": "MIT",
                     "lang": "en"} for i in range(20)], schema=DOCUMENTS, orient="row")
 identify_frame(df, "documents", LangIDOptions(), ["en", "de"])
