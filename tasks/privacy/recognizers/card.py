@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from pairforge.tasks.privacy.recognizers import cues
+import pairforge.tasks.privacy.recognizers.cues as cues
 from pairforge.tasks.privacy.recognizers.base import Recognizer
 
 MIN_DIGITS_CUED, MIN_DIGITS, MAX_DIGITS = 12, 13, 19

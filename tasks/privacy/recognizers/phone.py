@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pairforge.tasks.privacy.recognizers import cues
+import pairforge.tasks.privacy.recognizers.cues as cues
 from pairforge.tasks.privacy.recognizers.base import Recognizer
 
 REGIONS = (

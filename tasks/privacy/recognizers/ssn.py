@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from pairforge.tasks.privacy.recognizers import cues
+import pairforge.tasks.privacy.recognizers.cues as cues
 from pairforge.tasks.privacy.recognizers.base import Recognizer
 
 SSN_CUE = re.compile(
