@@ -122,8 +122,6 @@ def _resume_hint(version: str | None) -> str | None:
     return f"run again with --version {version} to resume" if version else None
 
 
-
-
 def _print_summary(version_uri: str) -> None:
     from pairforge.tasks.publish.export import read_manifest
 

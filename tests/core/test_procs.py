@@ -14,8 +14,6 @@ import pytest
 
 from pairforge.tasks.core import procs
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
-
 
 def alive(pid: int) -> bool:
     try:

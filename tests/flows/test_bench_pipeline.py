@@ -47,7 +47,6 @@ def test_embedded_corpus_is_in_the_checkout_and_used_without_shared(no_shared):
     assert len(records) >= 50 and all((r.get("metadata") or {}).get("lang", "en") == "en" for r in records)
 
 
-@pytest.mark.skipif(not SHARED.available(), reason="../shared/corpora not present")
 def test_shared_corpus_preferred_when_present():
     assert bench_corpus() is SHARED
 

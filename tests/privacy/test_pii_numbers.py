@@ -7,8 +7,6 @@ from __future__ import annotations
 import bz2
 import re
 
-import pytest
-
 from pairforge.tasks.privacy.recognizers.card import CardRecognizer
 from pairforge.tasks.privacy.recognizers.driver_license import DriverLicenseRecognizer
 from pairforge.tasks.privacy.recognizers.iban import IbanCodeRecognizer
@@ -35,14 +33,12 @@ def numeric_tokens_removed(texts: list[str]) -> tuple[int, list[str]]:
     return total, touched
 
 
-@pytest.mark.skipif(not NEWS.is_file(), reason="needs ../shared/corpora")
 def test_news_numbers_survive():
     texts = [line for line in NEWS.read_text(encoding="utf-8").splitlines() if line.strip()]
     total, touched = numeric_tokens_removed(texts)
     assert total > 800 and touched == []
 
 
-@pytest.mark.skipif(not WIKI.is_file(), reason="needs ../shared/corpora")
 def test_wikipedia_numbers_survive():
     raw = bz2.open(WIKI, "rt", encoding="utf-8").read(3_000_000)
     paragraphs = [p for body in re.findall(r"<text[^>]*>(.*?)</text>", raw, re.S) for p in body.split("\n")
