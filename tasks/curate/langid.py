@@ -113,9 +113,11 @@ def identify_frame(df: pl.DataFrame, table: str, opts: LangIDOptions,
     # URLs and e-mail addresses are no language, and their letter soup sways the detector (removing URLs from a
     # bounded window first keeps the regex off the rest of a long document); then what lingua strips itself
     # (punctuation, digits, runs of spaces), so that max_chars counts what it reads and the prefix of a long text
-    # never falls under lingua's 120 characters (a short text loads every other n-gram model: +3 s, +0.4 GB)
+    # never falls under lingua's 120 characters (a short text loads every other n-gram model: +3 s, +0.4 GB).
+    # Punctuation becomes a space, as lingua splits words there: "banana!Eat" must not become one word "bananaEat"
+    # (an English row of such words read as Swedish); apostrophes stay inside words, as lingua reads them
     window = (row_text(table).str.slice(0, opts.max_chars * WINDOW).str.replace_all(URLS, " ")
-              .str.replace_all(r"\p{P}", "").str.replace_all(r"\p{N}", "").str.replace_all(r"\s+", " ")
+              .str.replace_all(r"[\p{P}--']", " ").str.replace_all(r"\p{N}", "").str.replace_all(r"\s+", " ")
               .str.strip_chars())
     sample = df.select(window.str.slice(0, opts.max_chars).alias("t"), window.alias("w"), todo.alias("todo"))
     # a text without a letter has no language: score 0 without asking the detector

@@ -206,6 +206,14 @@ def test_pairs_use_prompt_and_response_and_skip_translation():
     assert sorted(rejected["id"].to_list()) == ["p0", "p1"]
 
 
+def test_punctuation_splits_words_as_lingua_does():
+    # the demo chat: with "!" removed the words ran together ("bananaEat") and lingua read Swedish at 0.51,
+    # over min_confidence; split at the "!" the row scores as lingua scores the raw text (sv 0.39, kept)
+    df = pairs(("I'm hungry.", "Eat a banana!" * 20, "chat"))
+    kept, rejected = identify_frame(df, "pairs", LangIDOptions(), ["en"])
+    assert rejected.is_empty() and kept["id"].to_list() == ["p0"]
+
+
 def test_tables_not_listed_pass_through_and_unknown_recipe_language_never_routes():
     df = docs((GERMAN, "en"))
     kept, rejected = identify_frame(df, "documents", LangIDOptions(tables=["pairs"]), ["en"])
