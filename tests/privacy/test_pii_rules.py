@@ -215,6 +215,22 @@ def test_spanish_paragraph_without_an_ner_model():
     assert counts["no_ner:es"] == 1 and counts["PHONE_NUMBER"] == 2 and counts["EMAIL_ADDRESS"] == 1
 
 
+@pytest.mark.parametrize(("text", "lang", "names", "kept"), [
+    # names of Faker's locale lists (tasks/data/world_names.json) that the Wikidata and census lists lack
+    ("Nadeschda und Raimund ziehen um.", "de", ["Nadeschda", "Raimund"], ["ziehen um"]),
+    # a cue word that some list has as a given name stays ("Hola", "Querida"), so does the label "IBAN"
+    ("Hola Cosima, te escribo desde Sevilla.", "es", ["Cosima"], ["Hola", "te escribo"]),
+    ("Überweisung an Arnd Hamann, IBAN DE34 0371 2846 1714 5000 00.", "de", ["Arnd Hamann"], ["Überweisung an", "IBAN"]),
+    # lower-case German (no dictionary): a name takes at most one word that no list has
+    ("ich habe andrzej adamiuk letzten samstag auf dem markt getroffen", "de", ["andrzej"],
+     ["letzten samstag auf dem markt"]),
+])
+def test_names_of_many_cultures_and_the_words_around_them(text, lang, names, kept):
+    out, _ = scrub_one(text, lang)
+    assert gone(out, *names), out
+    assert all(k in out for k in kept), out
+
+
 def test_scrub_frame_reads_lang_and_counts_documents_without_ner():
     df = pl.DataFrame({
         "id": ["e", "d1", "d2", "x"],

@@ -286,6 +286,10 @@ class PersonRulesRecognizer(Recognizer):
         def grab(i: int, strength: str, max_len: int = 4) -> int:
             """Index after the name starting at token i (i itself when there is none)."""
             j, taken = i, 0
+            # lower-case or ALL-CAPS text in a language without a dictionary: letter case and the word list say
+            # nothing, so a name takes at most one word that no name list has ("andrzej adamiuk", not "andrzej
+            # adamiuk letzten samstag")
+            unlisted_left = 1 if mode != "normal" and not english and len(self.lex.words_of(lang)) < 5000 else None
             while j < n and taken < max_len:
                 t = toks[j]
                 if j > i:
@@ -315,6 +319,10 @@ class PersonRulesRecognizer(Recognizer):
                            and (t.text[:1].isupper() or mode != "normal"))  # "Arne Strand", "Ronnie Lynch"
                 if not surname and not self._name_like(t, mode, st, text, lang):
                     break
+                if unlisted_left is not None and not self.lex.any_name(t.low):
+                    if unlisted_left == 0:
+                        break
+                    unlisted_left -= 1
                 j += 1
                 taken += 1
             while j > i and (toks[j - 1].low in PARTICLES or len(toks[j - 1].text) == 1):
@@ -379,6 +387,9 @@ class PersonRulesRecognizer(Recognizer):
                     found.append((t.start, toks[j - 1].end, score))
                     i = j
                     continue
+            if in_cue(t):  # a word of a cue phrase is none of a name: "Hola", "Querida" are given names too
+                i += 1
+                continue
             # 3. cue after the name: "Ximena here", "Honoré said", "Sumaya's kid"
             if (english or t.text[:1].isupper()) and self._name_like(t, mode, "weak" if english else "cap", text, lang):
                 j = grab(i, "weak" if english else "cap")

@@ -17,6 +17,9 @@ def test_lexicon_names_and_words():
 def test_world_names_of_many_cultures_with_their_sources():
     data = json.loads((DATA / "world_names.json").read_text(encoding="utf-8"))
     assert "Wikidata" in data["source"] and "CC0" in data["license"] and "MIT" in data["license"]
+    assert "Faker" in data["source"] and "Daniele Faraglia" in data["license"]
+    # the stop words of other languages and identifier labels are no names, whatever a list says
+    assert not {"und", "iban", "querida"} & (set(data["given"]) | set(data["family"]))
     assert len(data["given"]) > 10_000 and len(data["family"]) > 4_000 and len(data["other"]) > 50_000
     lex = get_lexicon()
     # given names the US census lists lack, looked up without their accents
