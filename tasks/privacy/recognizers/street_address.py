@@ -36,6 +36,8 @@ only tokens near a number, a street type or a start word (unit, box, "rue") are 
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from bisect import bisect_right
 
@@ -101,8 +103,8 @@ SUFFIX_DOT = _w("u g pr sk cad cd mah blv sok rkp nám nam")
 
 # Street types written before the name. STRONG: not ordinary English words.
 PREFIX_STRONG = _w("""
-rue chemin allée allee impasse quai bd bld bvd cours faubourg fbg sentier montée ruelle venelle rond-point lieu-dit
-hameau lotissement parvis
+rue chemin allée allee allé impasse quai bd bld bvd cours faubourg fbg sentier montée ruelle venelle rond-point lieu-dit
+hameau lotissement parvis diag
 calle avenida avda avd paseo camino carrera cra kra cr calzada cuesta ronda glorieta pasaje psje pje callejón
 callejon cerrada circuito continuación continuacion corredor privada prolongación prolongacion retorno andador
 periférico periferico bulevar rambla travesía travesia carrer passeig plaça avinguda camí
@@ -115,7 +117,7 @@ acceso bajada subida pasadizo cañada sendero urbanización urbanizacion urb pol
 circunvalacion
 ulica ul aleja al plac osiedle os rynek bulwar skwer
 bulevardul calea aleea intrarea splaiul șoseaua soseaua şoseaua piața piata drumul fundătura fundatura
-jl jalan gg
+jl jalan jln gg lorong lrg
 đường phố hẻm ngõ ngách
 trg bulevar
 náměstí nábřeží třída námestie
@@ -127,7 +129,8 @@ laan
 """)
 # of those, the ones that make a street even with no number after them ("rue de Neveu", "chemin de Lesage")
 PREFIX_CERTAIN = _w("""rue chemin allée allee impasse calle avenida avda paseo rua travessa ulica ul aleja plac viale
-piazza vicolo bulevardul calea aleea intrarea splaiul șoseaua soseaua şoseaua jl jalan ул улица вул вулиця""")
+piazza vicolo strada bulevardul calea aleea intrarea splaiul șoseaua soseaua şoseaua jl jalan jln lorong ул улица вул
+вулиця""")
 # before-name types that are ordinary English words too ("avenue", "place", "via", "square")
 PREFIX_WEAK = _w("""avenue place square passage route promenade esplanade villa cité cite résidence residence plaza
 diagonal transversal largo via vila boulevard platz str av pl vial traverse gang canale campo
@@ -137,7 +140,7 @@ vale""")
 # one- and two-letter prefixes that must carry their dot or slash ("C/ Mayor 5", "R. Augusta", "Av. Paulista")
 PREFIX_DOT = _w(
     "al pl os cr av tv qd str cra kra trav avd avda psje pje jl gg ul bd bld ул пр пер пл вул просп "
-    "алл наб ш бул туп мкр nám nábr urb ctra"
+    "алл наб ш бул туп мкр nám nábr urb ctra cl diag dg"
 )
 # German streets named with a preposition ("Am Markt 5", "An der Alster 10"): only before a capitalised name + number
 PREFIX_PREP = _w("am im zum zur unter hinter u na nad pod za pri ke")
@@ -288,6 +291,22 @@ uzbekistan vanuatu venezuela vietnam yemen zambia zimbabwe uk england scotland w
 suisse svizzera españa españa méxico brasil polska česko slovensko magyarország românia hrvatska slovenija sverige
 norge danmark suomi ísland nederland belgië belgique italia éire hellas ελλάδα россия україна
 """)
+
+
+
+@functools.cache
+def country_names() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Country names of many languages (tasks/data/countries.json, from Faker's address providers) as token tuples
+    by first token, longest first: "trinidad" -> (("trinidad", "and", "tobago"), ...)."""
+    from pairforge.tasks.data import DATA
+
+    by_first: dict[str, set[tuple[str, ...]]] = {}
+    for name in json.loads((DATA / "countries.json").read_text(encoding="utf-8"))["names"]:
+        toks = tuple(_TOKEN.findall(name))
+        if toks and len(toks) <= 10:
+            by_first.setdefault(toks[0], set()).add(toks)
+    return {w: tuple(sorted(v, key=len, reverse=True)) for w, v in by_first.items()}
+
 
 # ---- patterns (compiled once) --------------------------------------------------------------------------------------
 
@@ -740,9 +759,10 @@ class _Parse:
                         self.L[m] in ("bis", "sur", "este", "norte", "oeste")
                         or (len(self.T[m]) == 1 and self.T[m].isalpha())
                     )
+                    and not (self.L[m] == "n" and self.number(m) > 0)  # "Calle 1 N° 72": N is the number's, no letter
                 ):
                     m += 1
-                if m < n and (self.T[m] == "#" or self.L[m] in ("no", "nº", "n")):
+                if m < n and (self.T[m] == "#" or self.L[m] in ("no", "nº", "n", "nro", "núm", "num")):
                     end = self.number(m)
                     if end > 0 and end < n and self.T[end] == "-" and self.adjacent(end):
                         end += 1
@@ -750,6 +770,9 @@ class _Parse:
                         while end < n and self.L[end] in ("sur", "este", "norte", "oeste", "bis"):
                             end += 1
                         return end, 2, "grid"
+                if pstrength == 2 and (self.house(j) or _ORDINAL.fullmatch(self.T[j])) and (
+                        j + 1 >= n or not self.T[j + 1][:1].isalpha() or "\n" in self.gap(j + 1)):
+                    return j + 1, 1, "numbered"  # a street named by a number: "Jalan 4Z", "Cl. 85", "Lorong 9/49T"
             end, words, caps = self.names(j, limit=6, opening_particle=True)
             if words:
                 opens = j < n and self.L[j] in OPENING_PARTICLES
@@ -868,8 +891,8 @@ class _Parse:
             if got is None:
                 return None
             end, strength, kind = got
-            if kind in ("prefix", "fused") and strength:
-                strength = 2
+            if kind in ("prefix", "fused", "numbered") and strength:
+                strength = 2  # (a house number before a numbered street: "7, Jln 4Z", "6-8 Cl. 6ª")
             if comma and (kind == "suffix" and self.suffix_word(end - 1)[0] < 2 or self.year_like(i)):
                 return None  # "In May 1968, NASA Mission": a comma after the number only before "rue", "avenue" ...
             prev = L[i - 1] if i > 0 else ""
@@ -922,7 +945,7 @@ class _Parse:
         ):
             num_end = -1  # "rue Brunel, 55477 Fournierboeuf": a postcode and its city, not a house number
         if num_end > 0:
-            if kind in ("prefix", "fused", "grid") and strength:
+            if kind in ("prefix", "fused", "grid", "numbered") and strength:
                 strength = 2
             if kind == "suffix" and self._en_suffix(i, end):
                 strength = min(strength, 1)  # "Route 11", "Highway 61": English types come after the number
@@ -937,6 +960,8 @@ class _Parse:
             return i, self._interior(num_end) or num_end, strength
         if kind == "grid":
             return i, end, 2
+        if kind == "numbered":
+            return i, end, 0  # "Jalan 2V" alone: only with a postcode or unit after it
         if kind == "prefix":
             certain = L[i] in PREFIX_CERTAIN or (L[i] in ("c", "r") and T[i + 1] == "/")
             if certain and strength == 2:
@@ -1111,6 +1136,18 @@ class _Parse:
             return -1
         j = self._tok_after(m.end())
         return j if j > k else -1
+
+    def country(self, k: int) -> int:
+        """A country name at k on one line ("Azerbaijan", "Trinidad and Tobago", "Emiratos Árabes Unidos", "Cocos
+        (Keeling) Islands"): the index after it, or -1."""
+        if k >= self.n or (self.informative(k) and not self.T[k][:1].isupper()):
+            return -1
+        for toks in country_names().get(self.L[k], ()):
+            end = k + len(toks)
+            if end <= self.n and tuple(self.L[k:end]) == toks and all(
+                    "\n" not in self.gap(m) for m in range(k + 1, end)):
+                return end
+        return -1
 
     # -- parts after an anchor --------------------------------------------------------------------------------------
 
@@ -1384,6 +1421,13 @@ class _Parse:
                 if c > 0 and (L[k] != "thị" or j > k + 1) and (L[k] != "thành" or j > k + 1):
                     end, last = c, "city"
                     continue
+            # a country after the street, city or postcode: "..., 60277 West Elaineville, Azerbaijan"
+            if sep in ("comma", "nl") and last in ("street", "postal", "city"):
+                country = self.country(k)
+                if country > 0 and (country >= n or T[country] in (",", ".", ";", ")", "!", "?")
+                                    or "\n" in self.gap(country) or self.gap(country) == " " and not T[country][:1].isupper()):
+                    end, last = country, "city"  # (a postcode may follow: "Iceland 80392")
+                    continue
             # city [,] [region] [,] postcode on one line: "Springfield, IL 62704", "Lake Thomas, NT, 8402",
             # "Thoothukudi 032780", "Tegal, Nusa Tenggara Timur 08101"
             if sep == "space" and last not in ("postal", "unit"):
@@ -1417,8 +1461,9 @@ class _Parse:
                     c2 = self.city(pc) if pc < n and self.gap(pc) == " " else -1
                     if c2 > 0:
                         end, last = c2, "city"  # "SÃO PAULO, 02551-716 MONTEIRO / RJ"
-                    if end < n and T[end] == "," and end + 1 < n and self.L[end + 1] in COUNTRIES:
-                        end += 2
+                    country = self.country(end + 1) if end < n and T[end] == "," else -1
+                    if country > 0:
+                        end = country
                     continue
                 if r > q and (r >= n or T[r] in (".", ",") or "\n" in self.gap(r)):
                     end, last = r, "city"  # "Fitzroy VIC": a region code and no postcode
@@ -1435,7 +1480,7 @@ class _Parse:
                         or L[c] in STOP
                         or L[c] in CONJUNCTIONS
                     )
-                ):
+                ) and not self._city_then_prose(k, c, last):
                     break  # "..., Klingel oben links": words that go on are not a city
                 end, last = c, "city"
                 continue
@@ -1465,6 +1510,16 @@ class _Parse:
                 continue
             break
         return end, postal, unit
+
+    def _city_then_prose(self, k: int, c: int, last: str) -> bool:
+        """After a street and a comma, 1-3 capitalised words that are no English words, then an English sentence
+        going on ("386 Collins Greens, Davisburgh tomorrow", "..., South Patiencefort with her dog"): a city."""
+        if last != "street" or c - k > 3 or self.lex is None or not self.informative(k):
+            return False
+        words = [m for m in range(k, c) if self.is_word(m)]
+        return (bool(words) and all(self.T[m][:1].isupper() and not self.lex.common(self.L[m]) or self.L[m] in DIRECTIONS
+                                    for m in words)
+                and self.T[c][:1].islower() and (self.L[c] in STOP or self.lex.common(self.L[c])))
 
     def coordinated(self, j: int) -> int:
         """ "... and Elm Road", "... y Calle Mayor": the index after a street joined by a conjunction, or -1."""

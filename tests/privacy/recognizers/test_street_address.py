@@ -119,6 +119,21 @@ ADDRESSES = [
     ("Please leave it at Apt. 902, thanks", "Apt. 902"),
     ("My address: Hollého 648", "Hollého 648"),
     ("ZIP: 11164", "11164"),
+    # streets named by a number, with the house number before them or after "N°"
+    ("She lives at Calle 1 N° 72, Córdoba.", "Calle 1 N° 72, Córdoba"),
+    ("Address: 6-8 Cl. 6ª", "6-8 Cl. 6ª"),
+    ("Ship to 7, Jln 4Z, USJ 95, 75038 Bukit Jaya, Malacca.", "7, Jln 4Z, USJ 95, 75038 Bukit Jaya, Malacca"),
+    ("the shop is at Strada Oliviu Georgescu, open daily", "Strada Oliviu Georgescu"),
+    # a country after the city, in many languages and several words, then maybe a postcode
+    ("Meet me at 97798 Campbell Valley, 60277 West Elaineville, Azerbaijan tomorrow",
+     "97798 Campbell Valley, 60277 West Elaineville, Azerbaijan"),
+    ("Address: Pasadizo de Celso Mariscal 58, 48909 Albacete, Emiratos Árabes Unidos",
+     "Pasadizo de Celso Mariscal 58, 48909 Albacete, Emiratos Árabes Unidos"),
+    ("Send it to 8 Anderson Crescent, 2403 Pooleborough, Trinidad and Tobago.",
+     "8 Anderson Crescent, 2403 Pooleborough, Trinidad and Tobago"),
+    # a city after the street, then the sentence goes on
+    ("She lives at 53918 Elizabeth Crossing, South Patiencefort with her dog.",
+     "53918 Elizabeth Crossing, South Patiencefort"),
 ]
 
 
@@ -177,6 +192,7 @@ def test_ordinary_words_before_a_street_stay(recognizer):
         "He scored 45 points in Game 7 of the 1998 NBA Finals at Madison Square Garden.",
         "Interstate 95 and Route 1 run along the coast; exit 42 leads to Main Street.",
         "1925 Along the Road\n1926 Essays New and Old\n1927 Proper Studies",
+        "We took Route 66 to Chicago; Calle 5 is closed and Avenue 5 runs north.",
     ],
 )
 def test_prose_with_numbers_and_street_words_is_no_address(recognizer, text):
