@@ -9,7 +9,8 @@ measured side by side in one run.
    reuses sentences, so every training document would overlap a held-out one) in a temporary folder.
 2. Child processes, one after the other, each timed from outside (peak RSS of the child's whole process tree,
    sampled) and from inside (seconds of each step of the flow, taken around `flows.steps.step`):
-   - `pairforge run` with every default stage (PII on); the texts the PII stage receives are kept;
+   - `pairforge run` with every default stage (PII on, a worker process per usable core); the texts the PII stage
+     receives are kept; on more than one core, the same run with `pii.processes=1` (the stage in the run's process);
    - rounds of `pairforge run --skip pii` and of the same flow body called directly (`build_dataset.fn`, every
      task called as a plain function on the same thread pool, no Prefect API, server, task runs or logs),
      alternating which goes first;
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pairforge.tasks import SOURCE_ROOT
+from pairforge.tasks.core.pool import usable_cores
 
 # ---- corpora: ../shared/corpora when present, else the copies a plain checkout carries -------------------------
 
@@ -212,10 +214,10 @@ def timed_step(stage):
         if stage_.name == "pii" and spec.get("pii_texts") and run_.recipe.pii.enabled:
             texts = [t for s in shards if s.table == "documents" and s.rows for t in s.read()["text"].to_list()]
             pl.DataFrame({"text": texts}).write_parquet(spec["pii_texts"])  # not timed
-        t, c = time.perf_counter(), time.process_time()
+        t, c, tc = time.perf_counter(), time.process_time(), sum(tree_cpu())
         done = run_stage(run_, stage_, shards)
         times.append({"stage": stage_.name, "seconds": time.perf_counter() - t, "cpu": time.process_time() - c,
-                      "rows": [list(r) for r in done.rows]})
+                      "tree_cpu": sum(tree_cpu()) - tc, "rows": [list(r) for r in done.rows]})
         return done
 
     return run
@@ -420,6 +422,7 @@ TARGET_PII_VS_NAIVE = 2.0  # PII stage docs/s >= 2x the naive per-document Presi
 TARGET_PII_VS_PIPE = 0.6  # PII stage docs/s >= 0.6x bare NER-only nlp.pipe (item 2)
 TARGET_LANGID_SHARE = 0.05  # language ID <= 5 % of a no-PII run (item 4)
 TARGET_ORCHESTRATION = 1.05  # Prefect flow body <= 1.05x the same stage functions called directly (item 5)
+TARGET_PII_PROCESSES = 1.7  # PII stage with a worker process per core >= 1.7x one process, 2 cores (item 3)
 
 
 def bench_pipeline(
@@ -429,6 +432,7 @@ def bench_pipeline(
     pii_share: float = 0.2,
     rounds: int = 2,
     baselines: bool = True,
+    processes: bool = True,
     work: Path | None = None,
     progress=None,
 ) -> dict:
@@ -443,11 +447,11 @@ def bench_pipeline(
         result: dict = {"docs": docs, "seed": seed, "corpus": chosen.name, "pii_docs": sum(d["pii"] for d in made),
                         "chars": sum(len(d["text"]) for d in made), "runs": {}, "rounds": rounds}  # fmt: skip
 
-        def run(label: str, mode: str, skip: list[str], pii_texts: str | None = None) -> dict:
+        def run(label: str, mode: str, skip: list[str], pii_texts: str | None = None, sets: tuple = ()) -> dict:
             say(f"{label} ...")
             spec = {"mode": mode, "recipe": str(recipe), "version": label, "skip": skip,
                     "export_uri": str(folder / f"out-{label}"), "out": str(folder / f"{label}.json"),
-                    "pii_texts": pii_texts}  # fmt: skip
+                    "pii_texts": pii_texts, "set": list(sets)}  # fmt: skip
             done = run_child(_RUN_CHILD, spec, folder / f"{label}.log")
             say(f"{label}: {done['wall_s']:.1f} s")
             _remove(folder / f"out-{label}")
@@ -455,6 +459,9 @@ def bench_pipeline(
 
         pii_texts = str(folder / "pii-texts.parquet")
         result["runs"]["full"] = run("full", "prefect", [], pii_texts)
+        result["cores"] = usable_cores()
+        if processes and result["cores"] > 1:  # the same run with the PII stage in the run's own process
+            result["runs"]["full-one-process"] = run("full-one-process", "prefect", [], sets=("pii.processes=1",))
         for i in range(rounds):
             order = [("prefect", "prefect"), ("direct", "direct")]
             for name, mode in order if i % 2 == 0 else order[::-1]:
@@ -493,7 +500,7 @@ def summarise(result: dict) -> dict:
     prefect = [r for k, r in runs.items() if k.startswith("nopii-prefect")]
     direct = [r for k, r in runs.items() if k.startswith("nopii-direct")]
     stages = {"full": _stage_seconds(full), "prefect": _mean_stages(prefect), "direct": _mean_stages(direct),
-              "full_cpu": _stage_seconds(full, "cpu")}  # fmt: skip
+              "full_cpu": _stage_seconds(full, "cpu"), "full_tree_cpu": _stage_seconds(full, "tree_cpu")}  # fmt: skip
     rows_in = {}
     for s in full["stages"]:
         if s["rows"]:
@@ -529,7 +536,8 @@ def summarise(result: dict) -> dict:
     ]  # fmt: skip
     base = result.get("baselines")
     if base and "pii" in stages["full"]:
-        rate = {"stage": (pii_docs / stages["full"]["pii"], pii_docs / stages["full_cpu"]["pii"]),
+        # (the stage's CPU: its worker processes' too)
+        rate = {"stage": (pii_docs / stages["full"]["pii"], pii_docs / stages["full_tree_cpu"]["pii"]),
                 "naive": (base["docs"] / base["naive"], base["docs"] / base["naive_cpu"]),
                 "pipe": (base["docs"] / base["pipe"], base["docs"] / base["pipe_cpu"])}  # fmt: skip
         out["baseline_rates"] = {k: v[0] for k, v in rate.items()}
@@ -540,6 +548,14 @@ def summarise(result: dict) -> dict:
             ("PII stage / bare NER-only spaCy nlp.pipe, docs/s", rate["stage"][0] / rate["pipe"][0],
              rate["stage"][1] / rate["pipe"][1], TARGET_PII_VS_PIPE, ">=", "cpu"),
         ]  # fmt: skip
+    alone = runs.get("full-one-process")
+    if alone and "pii" in stages["full"]:
+        one = _stage_seconds(alone)
+        out["pii_one_process_s"] = one.get("pii")
+        ratios.append((f"PII stage in {result['cores']} worker processes / in the run's process, docs/s",
+                       one["pii"] / stages["full"]["pii"],
+                       _stage_seconds(alone, "tree_cpu")["pii"] / stages["full_tree_cpu"]["pii"],
+                       TARGET_PII_PROCESSES, ">=", "wall"))
     out["ratios"] = []
     for name, wall, cpu, target, op, on in ratios:
         value = wall if on == "wall" else cpu

@@ -16,6 +16,7 @@ from prefect import get_run_logger, unmapped
 from prefect.artifacts import create_markdown_artifact
 
 from pairforge.tasks.core import bounds, storage
+from pairforge.tasks.core.pool import cpu_pool
 from pairforge.tasks.core.recipe import Recipe
 from pairforge.tasks.core.report import RunReport, StageRun, rows_per_table, source_of
 from pairforge.tasks.core.settings import get_settings
@@ -28,7 +29,7 @@ from pairforge.tasks.pairs.augment import augment_shard, plan_cutoffs
 from pairforge.tasks.pairs.generate import Endpoint, ensure_llm_limit, generate_pairs, model_endpoint
 from pairforge.tasks.pairs.judge import judge_shard
 from pairforge.tasks.privacy.erase import REGISTER, erased_signatures_uri
-from pairforge.tasks.privacy.pii import scrub_shard
+from pairforge.tasks.privacy.pii import get_scrubber, scrub_processes, scrub_shard
 from pairforge.tasks.publish.composition import composition_shard, merge
 from pairforge.tasks.publish.export import export_version
 from pairforge.tasks.publish.split import plan_splits, split_shard
@@ -142,7 +143,11 @@ def drop_erased(run: Run, stage: Stage, shards: list[Shard]) -> StageRun:
 def scrub(run: Run, stage: Stage, shards: list[Shard]) -> StageRun:
     if not run.recipe.pii.enabled:
         return StageRun(stage.name, shards)
-    results = scrub_shard.map(shards, unmapped(run.recipe.pii), unmapped(run.work_uri)).result()
+    options = run.recipe.pii
+    workers = scrub_processes(options, sum(s.rows for s in shards), get_settings().runner)
+    # worker processes (each builds its scrubber as it starts) take the batches of every shard's task
+    with cpu_pool(workers, warm=(get_scrubber, (options,))):
+        results = scrub_shard.map(shards, unmapped(options), unmapped(run.work_uri)).result()
     scrubbed = [r.shard for r in results]
     return StageRun(stage.name, scrubbed, rows_per_table(shards, scrubbed), results)
 

@@ -105,6 +105,12 @@ def _get_spawner() -> _Spawner:
         return _spawner
 
 
+def run_on_spawner(fn: Callable[[], Any]) -> Any:
+    """Call `fn` on the long-lived spawner thread and return its result: for code that starts processes itself
+    (a process pool), so that their parent-death signal is tied to a thread that lives as long as the process."""
+    return _get_spawner().run(fn)
+
+
 def spawn(args: list[str], **popen_kwargs: Any) -> subprocess.Popen:
     """`subprocess.Popen(args, **popen_kwargs)` in a session of its own that dies with this process (Linux)."""
     if "preexec_fn" in popen_kwargs or "start_new_session" in popen_kwargs or "process_group" in popen_kwargs:
@@ -173,4 +179,4 @@ def stop_all(grace_s: float = 3.0) -> list[int]:
     return [p.pid for p in procs]
 
 
-__all__ = ["spawn", "stop", "stop_all", "running", "die_with_parent", "dask_setup"]
+__all__ = ["spawn", "stop", "stop_all", "running", "die_with_parent", "dask_setup", "run_on_spawner"]

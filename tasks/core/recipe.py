@@ -297,6 +297,12 @@ class PIIOptions(_Strict):
     # measured on 107 Wikipedia articles (2.9 M characters): peak RSS 631 MB at 100 k, 1.5 GB at 500 k, 2.2 GB at 2 M
     checkpoint_chars: int = Field(100_000, ge=1000, description="characters of text scrubbed between checkpoints "
                                   "(bounds the memory held at once on long documents)")
+    processes: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        "auto", description="worker processes that scrub side by side (each loads its own models): auto = one per "
+        "usable core when the stage has at least `processes_from_rows` rows and the runner is threads; 1 = in the "
+        "run's process")
+    processes_from_rows: int = Field(500, ge=0, description="auto starts worker processes from this many rows (below "
+                                     "it, loading the models in each worker costs more than it saves)")
 
 
 class DedupOptions(_Strict):

@@ -30,6 +30,7 @@ import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from pairforge.tasks.core import pool as cpu_pool
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import DEFAULT_NER_MODELS, PIIOptions
 from pairforge.tasks.core.schema import TEXT_COLUMNS
@@ -826,6 +827,15 @@ def batches(df: pl.DataFrame, columns: list[str], max_rows: int, max_chars: int)
     return out
 
 
+def scrub_processes(options: PIIOptions, rows: int, runner: str) -> int:
+    """Worker processes for a scrub of `rows` rows (see PIIOptions.processes); 1 = in the run's process."""
+    if runner == "dask":
+        return 1  # the tasks already run in Dask's worker processes
+    if options.processes != "auto":
+        return options.processes
+    return cpu_pool.usable_cores() if rows >= options.processes_from_rows else 1
+
+
 @task(name="scrub-pii", cache_policy=NO_CACHE, task_run_name="scrub-pii-{shard.table}-{shard.name}", **RETRYING)
 @resumable("pii", lambda a: a["shard"].name)
 def scrub_shard(shard: Shard, options: PIIOptions, work_uri: str) -> StageResult:
@@ -838,18 +848,25 @@ def scrub_shard(shard: Shard, options: PIIOptions, work_uri: str) -> StageResult
     # named after the input shard (its lineage) and the options: other inputs never reuse these batches
     parts = storage.join(work_uri, "pii-batches", shard.table, f"{shard.name}-{fingerprint(shard, options)}")
     done, counts, reused = [], Counter(), 0
+    pool = cpu_pool.current()  # the stage's worker processes, if it has them: every batch is sent at once
+    todo = {}
     for i, (start, length) in enumerate(batches(df, columns, options.checkpoint_rows, options.checkpoint_chars)):
         part, found = storage.join(parts, f"{i:05d}.parquet"), storage.join(parts, f"{i:05d}.json")
         if (recorded := storage.read_if_exists(found)) is not None:  # written after its batch: the batch is whole
             batch = storage.read_parquet(part)
             counts.update(json.loads(recorded))
             reused += len(batch)
+            done.append(batch)
         else:
-            batch, batch_counts = scrub_frame(df.slice(start, length), columns, options)
-            storage.write_parquet(batch, part)
-            storage.write_bytes(found, json.dumps(dict(batch_counts)).encode())
-            counts.update(batch_counts)
-        done.append(batch)
+            todo[i] = (part, found, df.slice(start, length))
+            done.append(None)
+    futures = {i: pool.submit(scrub_frame, rows, columns, options) for i, (_, _, rows) in todo.items()} if pool else {}
+    for i, (part, found, rows) in todo.items():
+        batch, batch_counts = futures[i].result() if pool else scrub_frame(rows, columns, options)
+        storage.write_parquet(batch, part)
+        storage.write_bytes(found, json.dumps(dict(batch_counts)).encode())
+        counts.update(batch_counts)
+        done[i] = batch
     scrubbed = pl.concat(done) if done else df
     out = write_stage(scrubbed, work_uri, "pii", shard)
     storage.delete_tree(parts)

@@ -90,7 +90,7 @@ def test_tree_rss_counts_children():
 
 
 def _run(stages: dict[str, float], run_s: float, flow_s: float, own_cpu: float, server_cpu: float = 0.0) -> dict:
-    return {"stages": [{"stage": k, "seconds": v, "cpu": v / 2, "rows": [["documents", 100, 90]]}
+    return {"stages": [{"stage": k, "seconds": v, "cpu": v / 2, "tree_cpu": v / 2, "rows": [["documents", 100, 90]]}
                        for k, v in stages.items()],
             "run_s": run_s, "flow_s": flow_s, "run_cpu": [own_cpu + 3, server_cpu + 5],
             "flow_cpu": [own_cpu, server_cpu], "before_flow_s": 5.0, "after_flow_s": 1.0, "tree_peak_mb": 1000.0,
@@ -104,7 +104,8 @@ def test_summary_ratios_and_targets():
         "nopii-direct-0": _run({"langid": 1.0, "pii": 0.0}, 20.0, 20.0, 10.0),
         "nopii-direct-1": _run({"langid": 1.0, "pii": 0.0}, 20.0, 20.0, 10.0),
         "nopii-prefect-1": _run({"langid": 1.0, "pii": 0.0}, 15.0, 21.0, 10.4, 1.0),
-    }, "baselines": {"docs": 100, "naive": 20.0, "pipe": 25.0, "naive_cpu": 10.0, "pipe_cpu": 10.0,
+        "full-one-process": _run({"langid": 2.0, "pii": 90.0}, 110.0, 100.0, 70.0, 1.0),
+    }, "cores": 2, "baselines": {"docs": 100, "naive": 20.0, "pipe": 25.0, "naive_cpu": 10.0, "pipe_cpu": 10.0,
                   "tree_peak_mb": 800.0}}  # fmt: skip
     s = summarise(result)
     by = {r["name"].split(",")[0].split(" (")[0]: r for r in s["ratios"]}
@@ -119,6 +120,8 @@ def test_summary_ratios_and_targets():
     assert orchestration["wall"] == pytest.approx(21 / 20)
     with_server = by["  the same with the temporary server's CPU added"]
     assert with_server["cpu"] == pytest.approx(11.4 / 10) and with_server["met"] is None
+    processes = by["PII stage in 2 worker processes / in the run's process"]
+    assert processes["checked_on"] == "wall" and processes["ratio"] == pytest.approx(90 / 50) and processes["met"]
     missed = checks(s)
     assert len(missed) == 2 and all("PII stage" in m and "cpu seconds" in m for m in missed)
     assert s["stages"]["prefect"]["langid"] == 1.0 and s["pii_docs"] == 100

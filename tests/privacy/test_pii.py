@@ -344,3 +344,53 @@ def test_character_bounded_batches_give_the_same_result(tmp_path):
     whole = pii.scrub_shard.fn(shard, PIIOptions(operator="pseudonym"), str(tmp_path / "a"))
     small = pii.scrub_shard.fn(shard, PIIOptions(operator="pseudonym", checkpoint_chars=1000), str(tmp_path / "b"))
     assert small.shard.read().equals(whole.shard.read()) and small.pii == whole.pii
+
+
+def test_worker_processes_give_the_same_result_and_end_with_the_stage(tmp_path):
+    """The PII stage's process pool (tasks/core/pool.py): batches scrubbed in two spawned workers, each with its own
+    scrubber, equal the in-process result; the workers run elsewhere and are gone when the stage ends."""
+    import os
+
+    from pairforge.tasks.core import pool
+
+    shard = _pii_corpus_shard(tmp_path, 90)
+    opts = PIIOptions(operator="pseudonym", checkpoint_rows=10)
+    alone = pii.scrub_shard.fn(shard, opts, str(tmp_path / "a"))
+    with pool.cpu_pool(2, warm=(pii.get_scrubber, (opts,))) as workers:
+        assert pool.current() is workers
+        pids = {workers.submit(os.getpid).result() for _ in range(8)}
+        processes = list(workers._processes.values())
+        pooled = pii.scrub_shard.fn(shard, opts, str(tmp_path / "b"))
+    assert pool.current() is None and os.getpid() not in pids and len(pids) <= 2
+    assert not any(p.is_alive() for p in processes)
+    assert pooled.shard.read().equals(alone.shard.read()) and pooled.pii == alone.pii and alone.pii
+
+
+def test_processes_follow_the_options_the_rows_and_the_runner():
+    from pairforge.tasks.core.pool import usable_cores
+
+    auto = PIIOptions()
+    assert pii.scrub_processes(auto, 10_000, "threads") == usable_cores()
+    assert pii.scrub_processes(auto, auto.processes_from_rows - 1, "threads") == 1  # a small stage: in-process
+    assert pii.scrub_processes(auto, 10_000, "dask") == 1  # Dask's workers are processes already
+    assert pii.scrub_processes(PIIOptions(processes=3), 5, "threads") == 3
+    with pytest.raises(ValueError):
+        PIIOptions(processes=0)
+
+
+def test_workers_never_run_the_callers_script_again(tmp_path):
+    """Spawned workers import pairforge only: a user's script without a `__main__` guard runs once."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "no_guard.py"
+    script.write_text(
+        "import os\n"
+        "from pairforge.tasks.core.pool import cpu_pool\n"
+        "print('top level ran', flush=True)\n"
+        "with cpu_pool(2) as workers:\n"
+        "    pids = {workers.submit(os.getpid).result() for _ in range(4)}\n"
+        "print('workers', len(pids), os.getpid() in pids)\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("top level ran") == 1 and "workers" in out.stdout and "True" not in out.stdout
