@@ -22,7 +22,7 @@ from pairforge.tasks.core.report import RunReport, StageRun, rows_per_table, sou
 from pairforge.tasks.core.settings import get_settings
 from pairforge.tasks.core.shards import Shard, apply_row_stage, contents_key, keys_only
 from pairforge.tasks.core.stages import Stage, row_stage
-from pairforge.tasks.curate.decontaminate import build_ngram_index
+from pairforge.tasks.curate.decontaminate import build_ngram_index, top_ngrams
 from pairforge.tasks.curate.dedup import find_duplicates, signature_shard, update_index
 from pairforge.tasks.ingest.sources import batch_files, ingest_files, resolve_source_files
 from pairforge.tasks.pairs.augment import augment_shard, plan_cutoffs
@@ -49,7 +49,7 @@ class GenerationFailed(RuntimeError):
 
 
 STATS_IN_MANIFEST = ("stages", "sources", "quarantine", "rejected", "changed", "reused", "pii", "pii_by_source",
-                     "no_ner", "validation", "llm", "dead_letter", "dedup", "augment", "composition")
+                     "no_ner", "validation", "llm", "dead_letter", "dedup", "decontamination", "augment", "composition")
 
 
 @dataclass
@@ -220,7 +220,9 @@ def decontaminate(run: Run, stage: Stage, shards: list[Shard]) -> StageRun:
     if not opts.enabled or not (opts.against_splits or opts.benchmarks):
         return StageRun(stage.name, shards)
     ngrams = build_ngram_index(shards, opts, run.work_uri, contents_key([b.uri for b in opts.benchmarks]))
-    return rows(run, stage, shards, (ngrams, opts))
+    done = rows(run, stage, shards, (ngrams, opts))
+    done.top_ngrams = top_ngrams([r.rejected_uri for r in done.results if r.rejected_uri])
+    return done
 
 
 def augment(run: Run, stage: Stage, shards: list[Shard]) -> StageRun:

@@ -27,7 +27,11 @@ def _top_reasons(done: StageRun, table: str, n: int = 3) -> str:
     for r in done.results:
         if r.shard.table == table:
             reasons.update(r.rejected)
-    return ", ".join(f"{reason} ({count})" for reason, count in reasons.most_common(n)) or "none recorded"
+    top = ", ".join(f"{reason} ({count})" for reason, count in reasons.most_common(n)) or "none recorded"
+    if done.top_ngrams:  # decontamination: what the removed rows share
+        top += "; shared n-grams behind most removals: " + ", ".join(
+            f'"{gram}" ({rows})' for gram, rows in done.top_ngrams[:n])
+    return top
 
 
 def rows_per_split(done: StageRun) -> dict[str, Counter]:

@@ -33,6 +33,7 @@ class StageRun:
     exported: dict[str, dict] = field(default_factory=dict)
     output_uri: str | None = None  # set by the export: the version is live
     reused: int = 0  # rows whose work an earlier attempt had done (stages without StageResults: ingest)
+    top_ngrams: list[tuple[str, int]] = field(default_factory=list)  # decontamination: shared n-gram -> rows removed
     failure: Exception | None = None  # the run stops here, once what the stage did is recorded
 
 
@@ -62,6 +63,7 @@ class RunReport:
     llm: Counter = field(default_factory=Counter)  # requests, cache_hits, retries, failures, tokens_in, tokens_out
     dead_letter: int = 0  # model requests that failed for good
     dedup: dict[str, dict] = field(default_factory=dict)  # table -> {exact_dropped, near_dropped, clusters, ...}
+    decontamination: list[tuple[str, int]] = field(default_factory=list)  # shared n-grams behind most removals
     augment: Counter = field(default_factory=Counter)  # method -> pairs added
     changed: Counter = field(default_factory=Counter)  # "stage: what" -> rows kept but changed
     reused: Counter = field(default_factory=Counter)  # stage -> rows whose work an earlier attempt had done
@@ -105,6 +107,7 @@ class RunReport:
                 mine[key] += n
         self.quarantine.update(run.quarantine)
         self.dedup.update(run.dedup)
+        self.decontamination = run.top_ngrams or self.decontamination
         self.signatures.update(run.signatures)
         self.validation.update(run.validation)
         self.validation_report_uri = run.validation_report_uri or self.validation_report_uri
@@ -138,6 +141,7 @@ class RunReport:
             "pii_by_source": {k: dict(v) for k, v in self.pii_by_source.items()}, "no_ner": dict(self.no_ner),
             "llm": dict(self.llm),
             "dead_letter": self.dead_letter, "validation": self.validation, "dedup": self.dedup,
+            "decontamination": [{"ngram": g, "rows": n} for g, n in self.decontamination],
             "augment": dict(self.augment), "changed": dict(self.changed), "reused": dict(self.reused),
             "composition": self.composition,
             "exported": self.exported,
@@ -179,6 +183,10 @@ class RunReport:
             keys = sorted({k for stats in self.dedup.values() for k in stats})
             lines += ["", "## Duplicates", "", "| table | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
             lines += [f"| {t} | " + " | ".join(str(st.get(k, "")) for k in keys) + " |" for t, st in self.dedup.items()]
+        if self.decontamination:
+            lines += ["", "## Decontamination: shared n-grams behind the most removals", "", "| n-gram | rows |",
+                      "|---|---:|"]
+            lines += [f"| {gram} | {n} |" for gram, n in self.decontamination]
         if self.augment:
             lines += _counter_table("Augmented training pairs", "method", self.augment)
         if self.llm:

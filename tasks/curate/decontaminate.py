@@ -282,15 +282,47 @@ def contaminated(df: pl.DataFrame, table: str, index: pl.DataFrame, opts: Decont
     )
 
 
+def shared_ngrams(df: pl.DataFrame, table: str, rows: pl.Series, index: pl.DataFrame, n: int) -> pl.DataFrame:
+    """(row, overlap_ngram): for each of `rows`, the words of one n-gram it shares with the index, the one that the
+    most of these rows share (what a report of the removals shows: a boilerplate sentence, a copied passage)."""
+    texts = _row_texts(df.with_row_index("row").filter(pl.col("row").is_in(rows.implode())), table)
+    out_schema = {"row": pl.UInt32, "overlap_ngram": pl.String}
+    if not len(texts):
+        return pl.DataFrame(schema=out_schema)
+    words = texts.with_row_index("t").select("t", _words(pl.col("text")).alias("w"))
+    shared = ngram_positions(texts, n).join(index.select("h").unique(), on="h")
+    by_rows = shared.group_by("h").agg(pl.col("row").n_unique().alias("rows"))
+    return (
+        shared.join(by_rows, on="h").sort(["row", "rows", "h"], descending=[False, True, False])
+        .group_by("row", maintain_order=True).first()
+        .join(words, on="t")
+        .select("row", pl.col("w").list.slice(pl.col("pos"), n).list.join(" ").alias("overlap_ngram"))
+        .cast(out_schema)
+    )
+
+
 def decontaminate_frame(df: pl.DataFrame, table: str, index_uri: str, opts: DecontaminateOptions
                         ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(kept rows, contaminated training rows with `reason` and `overlaps`) against the index `build_ngram_index`
-    wrote."""
-    hits = contaminated(df, table, _load_index(index_uri), opts)
+    """(kept rows, contaminated training rows with `reason`, `overlaps` and one shared n-gram, `overlap_ngram`)
+    against the index `build_ngram_index` wrote."""
+    index = _load_index(index_uri)
+    hits = contaminated(df, table, index, opts)
+    if len(hits):
+        hits = hits.join(shared_ngrams(df, table, hits.get_column("row"), index, opts.ngram), on="row", how="left")
     tagged = df.with_row_index("_row").join(hits.rename({"row": "_row"}), on="_row", how="left",
                                             maintain_order="left").drop("_row")
-    kept = tagged.filter(pl.col("reason").is_null()).drop("reason", "overlaps")
+    kept = tagged.filter(pl.col("reason").is_null()).drop("reason", "overlaps", "overlap_ngram", strict=False)
     return kept, tagged.filter(pl.col("reason").is_not_null())
+
+
+def top_ngrams(rejected_uris: list[str], n: int = 10) -> list[tuple[str, int]]:
+    """The shared n-grams behind the most removals (rows per n-gram) over the stage's rejected files."""
+    counts: dict[str, int] = {}
+    for uri in rejected_uris:
+        grams = storage.read_parquet(uri, columns=["overlap_ngram"]).get_column("overlap_ngram").drop_nulls()
+        for gram, rows in grams.value_counts().iter_rows():
+            counts[gram] = counts.get(gram, 0) + rows
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 
 # the build's step (flows/steps.py) passes the index it built, with the options

@@ -9,8 +9,8 @@ Sources (both npm packages, read from their published tarballs):
   -> `given`, `family`.
 - Faker's person providers (MIT, https://github.com/joke2k/faker; the version in requirements-dev.lock): the first
   and last name lists of its ~86 locales (~31,000 given and ~30,000 family names, compiled by its contributors from
-  national name statistics), less the stop words of 25 languages and NOT_NAMES. -> `given`, `family`. Faker is a development dependency: the scrubber reads the JSON,
-  never Faker.
+  national name statistics), less the stop words of 25 languages and NOT_NAMES. -> `given`, `family`. Faker is a
+  development dependency: the scrubber reads the JSON, never Faker.
 - `humannames` 1.0.5 (MIT, https://github.com/finnlp/humannames): ~197,000 first and last names, English and
   non-English, untyped ("social media websites + governmental censuses" by its readme). It holds ordinary words too
   ("Table", "House"): the rules only trust it next to other evidence (a cue, a list of names, a speaker label),

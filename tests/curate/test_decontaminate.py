@@ -17,7 +17,7 @@ from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import Benchmark, DecontaminateOptions, GeneratorSpec, Source, SplitOptions
 from pairforge.tasks.core.schema import conform, stable_id
 from pairforge.tasks.core.shards import Shard, apply_row_stage, contents_key, write_stage
-from pairforge.tasks.curate.decontaminate import benchmark_hashes, build_ngram_index
+from pairforge.tasks.curate.decontaminate import benchmark_hashes, build_ngram_index, top_ngrams
 from pairforge.tasks.ingest.sources import stream_source_files
 from pairforge.tasks.pairs.generators.classification import classification_prompt
 from pairforge.tasks.publish.split import plan_splits, split_shard
@@ -164,6 +164,26 @@ def test_benchmark_item_copied_into_training_is_removed(tmp_path):
     assert set(rejected["pairs"]["id"]) == expected  # ... and only rows that really share text with the benchmark
     assert counts == {"overlaps benchmark seed20 (13-gram)": len(expected)}
     assert len(kept["pairs"]) == 175 - len(expected) and len(expected) < 30
+
+
+def test_each_removed_row_names_an_ngram_it_shares(tmp_path):
+    work = str(tmp_path)
+    bench_lines = SEED_TASKS.read_text(encoding="utf-8").splitlines()[:20]
+    bench = tmp_path / "seed-bench.jsonl"
+    bench.write_text("\n".join(bench_lines) + "\n", encoding="utf-8")
+    pairs = self_instruct(SEED_TASKS)
+    shards = [shard(pairs.with_columns(pl.lit("train").alias("split")), work, "pairs", "seed-0-0")]
+    opts = DecontaminateOptions(against_splits=False, benchmarks=[Benchmark(name="seed20", uri=str(bench))])
+    _, rejected, _ = decontaminate(shards, opts, work)
+    strings = {text for line in bench_lines for record in [json.loads(line)]
+               for text in [record["instruction"]] + [v for inst in record["instances"] for v in inst.values()]}
+    bench_grams = content_grams([(text, text) for text in strings])
+    grams = rejected["pairs"]["overlap_ngram"].to_list()
+    assert len(grams) >= 20 and all(g and len(g.split()) <= 13 for g in grams)  # (a shorter text: whole)
+    # each named n-gram is one the benchmark holds (the oracle's index) and one of the row's own
+    for row, gram in zip(rejected["pairs"].iter_rows(named=True), grams, strict=True):
+        assert tuple(gram.split()) in bench_grams and tuple(gram.split()) in row_grams(row, "pairs")
+    assert top_ngrams([]) == []
 
 
 def test_benchmark_formats_give_the_same_ngrams(tmp_path):

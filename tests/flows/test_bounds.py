@@ -32,6 +32,13 @@ def contaminated(tmp_path):
     return recipe
 
 
+def articles(recipe) -> list[str]:
+    import re
+
+    lines = (recipe.parent / "news.txt").read_text().splitlines()
+    return [" ".join(re.sub(r"[^\w\s]", "", line).split()) for line in lines]
+
+
 def published(recipe) -> list[str]:
     return sorted(p.name for p in (recipe.parent / "out" / "leaky").glob("*") if not p.name.startswith("_"))
 
@@ -42,6 +49,7 @@ def test_a_stage_that_empties_the_training_split_stops_the_run(prefect_server, c
     message = str(err.value)
     assert message.startswith("decontaminate removed ") and "of documents" in message
     assert "top reasons: " in message and "bench" in message and "bounds.stages.decontaminate" in message
+    assert "shared n-grams behind most removals: \"" in message  # what the removed rows share, in words
     assert published(contaminated) == []  # no version, no LATEST
 
     # lifting the stage's bound is not enough: the training split would be empty
@@ -54,4 +62,7 @@ def test_a_stage_that_empties_the_training_split_stops_the_run(prefect_server, c
     uri = build_dataset(str(contaminated), version="v3", options=allowed)
     manifest = json.loads((contaminated.parent / "out" / "leaky" / "v3" / "manifest.json").read_text())
     assert uri.endswith("v3") and manifest["tables"]["documents"]["rows"]["train"] == 0
+    top = manifest["stats"]["decontamination"]
+    assert top and all(len(t["ngram"].split()) == 13 and t["rows"] >= 1 for t in top)  # 13-grams by default
+    assert all(t["ngram"] in " ".join(a.lower() for a in articles(contaminated)) for t in top[:3])
     assert manifest["tables"]["documents"]["rows"]["validation"] + manifest["tables"]["documents"]["rows"]["test"] > 0

@@ -220,7 +220,8 @@ def test_spanish_paragraph_without_an_ner_model():
     ("Nadeschda und Raimund ziehen um.", "de", ["Nadeschda", "Raimund"], ["ziehen um"]),
     # a cue word that some list has as a given name stays ("Hola", "Querida"), so does the label "IBAN"
     ("Hola Cosima, te escribo desde Sevilla.", "es", ["Cosima"], ["Hola", "te escribo"]),
-    ("Überweisung an Arnd Hamann, IBAN DE34 0371 2846 1714 5000 00.", "de", ["Arnd Hamann"], ["Überweisung an", "IBAN"]),
+    ("Überweisung an Arnd Hamann, IBAN DE34 0371 2846 1714 5000 00.", "de", ["Arnd Hamann"],
+     ["Überweisung an", "IBAN"]),
     # lower-case German (no dictionary): a name takes at most one word that no list has
     ("ich habe andrzej adamiuk letzten samstag auf dem markt getroffen", "de", ["andrzej"],
      ["letzten samstag auf dem markt"]),

@@ -1424,8 +1424,8 @@ class _Parse:
             # a country after the street, city or postcode: "..., 60277 West Elaineville, Azerbaijan"
             if sep in ("comma", "nl") and last in ("street", "postal", "city"):
                 country = self.country(k)
-                if country > 0 and (country >= n or T[country] in (",", ".", ";", ")", "!", "?")
-                                    or "\n" in self.gap(country) or self.gap(country) == " " and not T[country][:1].isupper()):
+                ends = country >= n or T[country] in (",", ".", ";", ")", "!", "?") or "\n" in self.gap(country)
+                if country > 0 and (ends or self.gap(country) == " " and not T[country][:1].isupper()):
                     end, last = country, "city"  # (a postcode may follow: "Iceland 80392")
                     continue
             # city [,] [region] [,] postcode on one line: "Springfield, IL 62704", "Lake Thomas, NT, 8402",
@@ -1517,9 +1517,9 @@ class _Parse:
         if last != "street" or c - k > 3 or self.lex is None or not self.informative(k):
             return False
         words = [m for m in range(k, c) if self.is_word(m)]
-        return (bool(words) and all(self.T[m][:1].isupper() and not self.lex.common(self.L[m]) or self.L[m] in DIRECTIONS
-                                    for m in words)
-                and self.T[c][:1].islower() and (self.L[c] in STOP or self.lex.common(self.L[c])))
+        named = all(self.T[m][:1].isupper() and not self.lex.common(self.L[m]) or self.L[m] in DIRECTIONS
+                    for m in words)
+        return bool(words) and named and self.T[c][:1].islower() and (self.L[c] in STOP or self.lex.common(self.L[c]))
 
     def coordinated(self, j: int) -> int:
         """ "... and Elm Road", "... y Calle Mayor": the index after a street joined by a conjunction, or -1."""
