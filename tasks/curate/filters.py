@@ -47,7 +47,9 @@ ELLIPSIS_END = r"(?:\.\.\.|…)$"
 # line ends FineWeb counts as punctuation (datatrove's stop characters plus their typographic forms)
 FINEWEB_PUNCT = r"[.!?\"'”’»。！？…]$"
 BULLET = r"^\s*[•‣◦·●▪►\-*]"
-BATCH_WORDS = 1_000_000  # words judged at once (bounds the memory of the n-gram frames)
+# words judged at once, bounding the n-gram frames (2,000 bench documents: 1 M words +424 MB, 1.97 s; 100 k: +64 MB,
+# 1.48 s)
+BATCH_WORDS = 100_000
 SENTENCE_END = r"[.!?…。！？]+[\"'”’»)\]]*(?:\s|$)"
 ENDS_SENTENCE = r"[.!?…。！？]+[\"'”’»)\]]*\s*$"
 
