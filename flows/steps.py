@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from prefect import get_run_logger, unmapped
 from prefect.artifacts import create_markdown_artifact
 
+from pairforge.tasks.annotate.stage import annotation_client, round_waiter, run_round
 from pairforge.tasks.core import bounds, storage
 from pairforge.tasks.core.pool import cpu_pool
 from pairforge.tasks.core.recipe import Recipe
@@ -49,7 +50,8 @@ class GenerationFailed(RuntimeError):
 
 
 STATS_IN_MANIFEST = ("stages", "sources", "quarantine", "rejected", "changed", "reused", "pii", "pii_by_source",
-                     "no_ner", "validation", "llm", "dead_letter", "dedup", "decontamination", "augment", "composition")
+                     "no_ner", "validation", "llm", "dead_letter", "dedup", "decontamination", "annotation", "augment",
+                     "composition")
 
 
 @dataclass
@@ -206,6 +208,18 @@ def judge(run: Run, stage: Stage, shards: list[Shard]) -> StageRun:
     return StageRun(stage.name, rest + judged, rows_per_table(pairs, judged), results)
 
 
+def annotate(run: Run, stage: Stage, shards: list[Shard]) -> StageRun:
+    """Pairs to people in Label Studio and back (opt-in): the flow run pauses or polls until the round is done."""
+    opts = run.recipe.annotate
+    pairs, rest = _only(shards, ["pairs"])
+    if not opts.enabled or not pairs:
+        return StageRun(stage.name, shards)
+    done = run_round(annotation_client(opts), pairs, opts, dataset=run.recipe.name, version=run.version,
+                     dataset_uri=run.recipe.dataset_uri, work_uri=run.work_uri, wait=round_waiter(opts))
+    return StageRun(stage.name, rest + done.shards, rows_per_table(pairs, done.shards), done.results,
+                    annotation=done.summary)
+
+
 def split(run: Run, stage: Stage, shards: list[Shard]) -> StageRun:
     """Leakage-free splits over both tables."""
     plan = plan_splits(shards, run.recipe.split, run.work_uri)
@@ -312,6 +326,7 @@ STEPS = {
     "dedup": dedup,
     "generate": generate,
     "judge": judge,
+    "annotate": annotate,
     "split": split,
     "decontaminate": decontaminate,
     "augment": augment,

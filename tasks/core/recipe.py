@@ -806,6 +806,14 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sour
         recipe.validation.suites_dir = _resolve(recipe.validation.suites_dir, base, f"{path}: validation.suites_dir")
         if not Path(recipe.validation.suites_dir).is_dir():
             raise RecipeError(f"{path}: validation.suites_dir: folder not found: {recipe.validation.suites_dir}")
+    annotate = getattr(recipe, "annotate", None)  # (a registered stage's section)
+    for key in ("guidelines", "gold"):
+        holder = annotate.gold if annotate is not None and key == "gold" else annotate
+        attr = "uri" if key == "gold" else key
+        if annotate is not None and getattr(holder, attr):
+            setattr(holder, attr, _resolve(getattr(holder, attr), base, f"{path}: annotate.{key}"))
+            if annotate.enabled and not Path(getattr(holder, attr)).is_file():
+                raise RecipeError(f"{path}: annotate.{key}: file not found: {getattr(holder, attr)}")
     if problem := _work_area_problem(recipe):
         raise RecipeError(f"{path}: export.work_uri: {problem}")
 

@@ -34,6 +34,7 @@ class StageRun:
     output_uri: str | None = None  # set by the export: the version is live
     reused: int = 0  # rows whose work an earlier attempt had done (stages without StageResults: ingest)
     top_ngrams: list[tuple[str, int]] = field(default_factory=list)  # decontamination: shared n-gram -> rows removed
+    annotation: dict = field(default_factory=dict)  # human annotation: the round's quality figures
     failure: Exception | None = None  # the run stops here, once what the stage did is recorded
 
 
@@ -64,6 +65,7 @@ class RunReport:
     dead_letter: int = 0  # model requests that failed for good
     dedup: dict[str, dict] = field(default_factory=dict)  # table -> {exact_dropped, near_dropped, clusters, ...}
     decontamination: list[tuple[str, int]] = field(default_factory=list)  # shared n-grams behind most removals
+    annotation: dict = field(default_factory=dict)  # the annotation round (tasks.annotate.round.report_summary)
     augment: Counter = field(default_factory=Counter)  # method -> pairs added
     changed: Counter = field(default_factory=Counter)  # "stage: what" -> rows kept but changed
     reused: Counter = field(default_factory=Counter)  # stage -> rows whose work an earlier attempt had done
@@ -108,6 +110,7 @@ class RunReport:
         self.quarantine.update(run.quarantine)
         self.dedup.update(run.dedup)
         self.decontamination = run.top_ngrams or self.decontamination
+        self.annotation = run.annotation or self.annotation
         self.signatures.update(run.signatures)
         self.validation.update(run.validation)
         self.validation_report_uri = run.validation_report_uri or self.validation_report_uri
@@ -142,6 +145,7 @@ class RunReport:
             "llm": dict(self.llm),
             "dead_letter": self.dead_letter, "validation": self.validation, "dedup": self.dedup,
             "decontamination": [{"ngram": g, "rows": n} for g, n in self.decontamination],
+            "annotation": self.annotation,
             "augment": dict(self.augment), "changed": dict(self.changed), "reused": dict(self.reused),
             "composition": self.composition,
             "exported": self.exported,
@@ -187,6 +191,12 @@ class RunReport:
             lines += ["", "## Decontamination: shared n-grams behind the most removals", "", "| n-gram | rows |",
                       "|---|---:|"]
             lines += [f"| {gram} | {n} |" for gram, n in self.decontamination]
+        if self.annotation:
+            lines += ["", "## Human annotation", "", "| kind | items | annotators | alpha | kappa | excluded "
+                      "| resolved | adjudicate | rejected |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            lines += [f"| {k} | {s['items']} | {s['annotators']} | {_fmt(s['alpha'])} | {_fmt(s['kappa'])} | "
+                      f"{s['excluded_annotators']} | {s['resolved']} | {s['adjudicate']} | {s['rejected']} |"
+                      for k, s in self.annotation.get("kinds", {}).items()]
         if self.augment:
             lines += _counter_table("Augmented training pairs", "method", self.augment)
         if self.llm:
@@ -221,3 +231,7 @@ def _counter_table(title: str, what: str, counts: Counter, top: int = 10) -> lis
     if len(counts) > top:
         out.append(f"| ({len(counts) - top} more) | {sum(v for _, v in counts.most_common()[top:])} |")
     return out
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

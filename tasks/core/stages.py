@@ -79,6 +79,8 @@ STAGES: tuple[Stage, ...] = (
     S("sequence_length", "Sequence length", "sequence_length", ("sequence_length.enabled=false",),
       rows="pairforge.tasks.pairs.sequence_length:ROWS", options="pairforge.tasks.pairs.sequence_length:Options"),
     S("judge", "Judging", None, ("generate.judge.enabled=false",)),  # its options live under generate
+    S("annotate", "Human annotation", "annotate", ("annotate.enabled=false",),
+      options="pairforge.tasks.annotate.tasks:Options"),
     S("dedup", "Deduplication", "dedup", ("dedup.exact=false", "dedup.near=false"), table="pairs",
       rows="pairforge.tasks.curate.dedup:ROWS"),
     S("split", "Splits", "split"),

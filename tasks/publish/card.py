@@ -255,6 +255,32 @@ def _pii(m: dict) -> list[str]:
     return out
 
 
+def _annotation(m: dict) -> list[str]:
+    """Human annotation: guidelines, annotators, overlap, agreement per task kind, gold accuracy, resolution."""
+    ann = (m.get("stats") or {}).get("annotation") or {}
+    if not ann:
+        return []
+    out = ["## Human annotation", "",
+           f"{ann.get('selected', 0)} pairs went to people in Label Studio, {ann.get('overlap')} annotators per item, "
+           f"with {ann.get('gold_items', 0)} gold items (known answers) mixed in to score the annotators. Annotators "
+           "are identified by a salted hash only.", ""]
+    rows = []
+    for kind, s in (ann.get("kinds") or {}).items():
+        acc = s.get("gold_accuracy") or {}
+        three = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        rows.append([kind, s["items"], s["annotators"], s["excluded_annotators"], three(s.get("alpha")),
+                     three(s.get("alpha_all")), three(s.get("kappa")),
+                     f"{acc['min']:.2f} / {acc['median']:.2f} / {acc['max']:.2f}" if acc else "-",
+                     s["resolved"], s["adjudicate"], s["rejected"]])
+    out += _table(["task", "items", "annotators", "excluded (gold accuracy)", "alpha (kept annotators)",
+                   "alpha (all)", "Fleiss kappa", "gold accuracy min / median / max", "resolved", "to adjudicate",
+                   "rejected"], rows, right=10)
+    if ann.get("guidelines"):
+        out += ["Guidelines given to the annotators:", "", *[f"> {line}" for line in ann["guidelines"].splitlines()],
+                ""]
+    return out
+
+
 def _filtering(m: dict) -> list[str]:
     stats = m.get("stats", {})
     out = ["## Quality filtering and rejections", ""]
@@ -422,7 +448,7 @@ def render_card(manifest: dict, previous: dict | None = None) -> str:
     lic = _license(manifest)
     front = yaml.safe_dump(card_metadata(manifest), sort_keys=False, allow_unicode=True, width=1000)
     body = (_summary(manifest, lic) + _motivation(manifest, lic) + _sources(manifest, lic) + _processing(manifest)
-            + _pii(manifest) + _filtering(manifest) + _splits(manifest) + _validation(manifest)
+            + _pii(manifest) + _annotation(manifest) + _filtering(manifest) + _splits(manifest) + _validation(manifest)
             + _composition(manifest) + _limitations(manifest, lic) + _provenance(manifest) + _erasure(manifest)
             + _changelog(manifest, previous))
     return f"---\n{front}---\n\n" + "\n".join(body).rstrip() + "\n"

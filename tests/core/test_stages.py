@@ -129,7 +129,7 @@ def test_each_skip_turns_its_stage_off_in_a_valid_recipe(name):
         "generate": not recipe.generate.generators and not recipe.generate.judge.enabled,
         "quality": not recipe.quality.enabled, "judge": not recipe.generate.judge.enabled,
         "decontaminate": not recipe.decontaminate.enabled, "augment": not recipe.augment.enabled,
-        "validation": not recipe.validation.enabled,
+        "validation": not recipe.validation.enabled, "annotate": not recipe.annotate.enabled,
     }  # fmt: skip
     if stages.BY_NAME[name].rows:  # a row stage is off when it picks no options from the recipe
         assert stages.row_stage(name).options(recipe) is None

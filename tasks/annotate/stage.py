@@ -1,0 +1,174 @@
+"""The annotation stage: send the selected pairs to people in Label Studio, wait for their work, import it with
+quality control (recipe section `annotate:`; the step in `flows/steps.py` calls `run_round`).
+
+A round is one Label Studio project per dataset version, round and task kind, titled
+`pairforge <dataset> <version> round <n> <kind>`: a rerun of the same version finds its projects and tasks again
+(nothing is created twice) and goes on waiting where the last attempt stopped. While the round is incomplete the
+flow run either pauses (`wait: pause`: the Prefect UI shows a form, "import now, complete or not?") or polls Label
+Studio every `poll_s` seconds; after `timeout_s` the run fails with a message that says how to resume.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from pairforge.tasks.annotate.quality import QualityReport, assess
+from pairforge.tasks.annotate.round import (
+    annotation_rows,
+    apply_results,
+    complete,
+    gold_items,
+    report_summary,
+    task_payloads,
+)
+from pairforge.tasks.annotate.tasks import RATING_KINDS, Options, guidelines_html, label_config, select_pairs
+from pairforge.tasks.core import storage
+from pairforge.tasks.core.shards import Shard, StageResult, finish_stage
+
+log = logging.getLogger(__name__)
+ROUND = 1  # adjudication rounds will number on from here
+
+
+class RoundIncomplete(RuntimeError):
+    """People have not finished the round before its timeout; rerunning the same version resumes the wait."""
+
+
+@dataclass
+class RoundResult:
+    results: list[StageResult]
+    shards: list[Shard]
+    summary: dict = field(default_factory=dict)
+
+
+def round_waiter(opts: Options) -> Callable[[str, float], bool]:
+    """How a flow run waits for people: `pause` pauses it until someone answers the form in the Prefect UI
+    (import now, complete or not? or keep waiting), `poll` sleeps `poll_s` seconds between checks."""
+    if opts.wait == "poll":
+        def sleep(message: str, left: float) -> bool:
+            log.info("%s; next check in %.0f s", message, min(opts.poll_s, left))
+            time.sleep(min(opts.poll_s, left))
+            return False
+
+        return sleep
+
+    def pause(message: str, left: float) -> bool:
+        from prefect import pause_flow_run
+        from prefect.input import RunInput
+
+        class RoundInput(RunInput):
+            import_now: bool = False  # import the annotations there are, even if the round is not complete
+
+        answer = pause_flow_run(wait_for_input=RoundInput.with_initial_data(description=message),
+                                timeout=max(1, int(left)))
+        return bool(answer.import_now)
+
+    return pause
+
+
+def annotation_client(opts: Options):
+    """The Label Studio client for the round: `annotate.url` (else LABEL_STUDIO_URL) with the token from the
+    environment variable `annotate.token_env` (never stored in the recipe, the report or a log)."""
+    from pairforge.tasks.annotate.client import LabelStudio
+
+    url = opts.url or os.environ.get("LABEL_STUDIO_URL")
+    token = os.environ.get(opts.token_env)
+    if not url or not token:
+        raise RuntimeError(f"annotate: no Label Studio server: set annotate.url (or LABEL_STUDIO_URL) and the token "
+                           f"in ${opts.token_env}; `pairforge annotate serve` starts a local one")
+    return LabelStudio(url, token)
+
+
+def project_title(dataset: str, version: str, kind: str, round_no: int = ROUND) -> str:
+    return f"pairforge {dataset} {version} round {round_no} {kind}"
+
+
+def annotator_salt(dataset_uri: str) -> str:
+    """The secret that annotator ids are hashed with: PAIRFORGE_ANNOTATOR_SALT, else one made for the dataset and
+    kept in its folder (`_annotate/salt`, never published), so that an annotator keeps one id across versions."""
+    if salt := os.environ.get("PAIRFORGE_ANNOTATOR_SALT"):
+        return salt
+    uri = storage.join(dataset_uri, "_annotate", "salt")
+    if (kept := storage.read_if_exists(uri)) is not None:
+        return kept.decode()
+    salt = secrets.token_hex(16)
+    storage.write_bytes(uri, salt.encode())
+    return salt
+
+
+def _selected(shards: list[Shard], opts: Options) -> pl.DataFrame:
+    parts = []
+    for n, shard in enumerate(sorted(shards, key=lambda s: s.name)):
+        cols = [c for c in ("id", "prompt", "response", "source", "judge_score", "response_b")
+                if c in shard.read().columns]  # fmt: skip
+        parts.append(select_pairs(shard.read().select(cols), opts.select.model_copy(update={"max_items": None}),
+                                  opts.seed + n))
+    selected = pl.concat(parts, how="diagonal") if parts else pl.DataFrame()
+    if opts.select.max_items is not None and len(selected) > opts.select.max_items:
+        selected = selected.sample(opts.select.max_items, seed=opts.seed).sort("id")
+    return selected
+
+
+def _gold(opts: Options, kind: str, base: Path, items: int) -> dict[str, dict]:
+    every = gold_items(base / opts.gold.uri if opts.gold.uri else None, kind)
+    want = min(len(every), math.ceil(opts.gold.share * items / max(1e-9, 1 - opts.gold.share)))
+    return dict(sorted(every.items())[:want])
+
+
+def run_round(client, shards: list[Shard], opts: Options, *, dataset: str, version: str, dataset_uri: str,
+              work_uri: str, wait: Callable[[str, float], bool]) -> RoundResult:
+    """Send, wait, import (see the module docstring). `client`: tasks.annotate.client's functions bound to a server;
+    `wait(message, timeout_s)` pauses the flow run (True: import now) or sleeps a poll interval (False)."""
+    selected = _selected(shards, opts)
+    projects, golds = {}, {}
+    guidelines = guidelines_html(opts.guidelines, Path())  # (load_recipe made the paths absolute)
+    for kind in opts.kinds:
+        golds[kind] = _gold(opts, kind, Path(), len(selected))
+        projects[kind] = client.ensure_project(project_title(dataset, version, kind), label_config(kind),
+                                               guidelines, opts.overlap)
+        client.import_tasks(projects[kind], task_payloads(selected, golds[kind], kind))
+    log.info("annotation round: %d pairs and %d gold items sent to %d project(s), %d annotators each",
+             len(selected), sum(map(len, golds.values())), len(projects), opts.overlap)
+    deadline = time.monotonic() + opts.timeout_s
+    while True:
+        tasks = {kind: client.tasks_with_annotations(p) for kind, p in projects.items()}
+        counts = [complete(t, opts.overlap) for t in tasks.values()]
+        done, total = sum(d for d, _ in counts), sum(t for _, t in counts)
+        if done == total:
+            break
+        left = deadline - time.monotonic()
+        message = f"annotation round: {done} of {total} tasks have {opts.overlap} annotations"
+        if left <= 0:
+            raise RoundIncomplete(f"{message} after {opts.timeout_s:.0f} s; run the same version again to resume "
+                                  "the wait (nothing is sent twice)")
+        if wait(message, left):
+            log.info("%s: imported as it is", message)
+            break
+    salt = annotator_salt(dataset_uri)
+    reports: dict[str, QualityReport] = {}
+    for kind, kind_tasks in tasks.items():
+        rows = annotation_rows(kind_tasks, kind, golds[kind], salt)
+        known = {t["pairforge_id"] for t in task_payloads(selected, golds[kind], kind)}
+        p = opts.policy
+        reports[kind] = assess(rows, kind, rating=kind in RATING_KINDS, policy=p.resolve,
+                               min_agreement=p.min_agreement, min_gold=p.min_gold_answers,
+                               min_accuracy=p.min_gold_accuracy, tolerance=p.rating_tolerance, known_items=known)
+    results, out = [], []
+    for shard in shards:
+        kept, rejected = apply_results(shard.read(), reports)
+        res = finish_stage("annotate", shard, work_uri, kept, rejected,
+                           count_as=lambda reason: reason.split(":")[0])
+        results.append(res)
+        out.append(res.shard)
+    summary = report_summary(reports, opts.overlap, sum(map(len, golds.values())))
+    summary["guidelines"] = Path(opts.guidelines).read_text(encoding="utf-8") if opts.guidelines else None
+    summary["selected"] = len(selected)
+    return RoundResult(results, out, summary)
