@@ -9,6 +9,7 @@ its tasks over the Parquet shards of the run's work area (`<work>/<stage>/<table
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,10 +48,19 @@ def _publish(report: RunReport) -> None:
                               description="files, rows and quarantined rows per source")
 
 
-def _progress(key: str):
-    """A progress artifact the UI shows while the run goes on; returns the callback that moves it."""
+def _progress(key: str, every_s: float = 5.0):
+    """A progress artifact the UI shows while the run goes on; returns the callback that moves it (at most once
+    every `every_s` seconds, and at 100 %: each update is an API call, and a run of quick stages made ~20)."""
     artifact_id = create_progress_artifact(0.0, key=f"{key}-progress", description="share of the stages done")
-    return lambda percent: update_progress_artifact(artifact_id, percent)
+    last = [time.monotonic()]
+
+    def move(percent: float) -> None:
+        now = time.monotonic()
+        if percent >= 100.0 or now - last[0] >= every_s:
+            last[0] = now
+            update_progress_artifact(artifact_id, percent)
+
+    return move
 
 
 def task_runner(runner: str, address: str | None = None, workers: int = 2):
