@@ -109,10 +109,12 @@ def test_summary_ratios_and_targets():
                   "tree_peak_mb": 800.0}}  # fmt: skip
     s = summarise(result)
     by = {r["name"].split(",")[0].split(" (")[0]: r for r in s["ratios"]}
-    naive = by["PII stage / naive Presidio analyze+anonymize loop"]
-    assert naive["checked_on"] == "cpu" and naive["ratio"] == pytest.approx((100 / 25) / (100 / 10))
-    assert naive["wall"] == pytest.approx((100 / 50) / (100 / 20)) and naive["met"] is False
-    assert by["PII stage / bare NER-only spaCy nlp.pipe"]["ratio"] == pytest.approx((100 / 25) / (100 / 10))
+    # the engine is compared in one process (the one-process run: pii 90 s wall, 45 s CPU)
+    naive = by["PII stage in one process / naive Presidio analyze+anonymize loop"]
+    assert naive["checked_on"] == "cpu" and naive["ratio"] == pytest.approx((100 / 45) / (100 / 10))
+    assert naive["wall"] == pytest.approx((100 / 90) / (100 / 20)) and naive["met"] is False
+    pipe = by["PII stage in one process / bare NER-only spaCy nlp.pipe"]
+    assert pipe["ratio"] == pytest.approx((100 / 45) / (100 / 10))
     langid = by["language ID share of a no-PII run"]
     assert langid["checked_on"] == "wall" and langid["ratio"] == pytest.approx(1.0 / 20.0) and langid["met"]
     orchestration = by["Prefect flow / the same stage functions called directly"]
