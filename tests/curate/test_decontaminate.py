@@ -164,23 +164,9 @@ def test_benchmark_item_copied_into_training_is_removed(tmp_path):
     assert set(rejected["pairs"]["id"]) == expected  # ... and only rows that really share text with the benchmark
     assert counts == {"overlaps benchmark seed20 (13-gram)": len(expected)}
     assert len(kept["pairs"]) == 175 - len(expected) and len(expected) < 30
-
-
-def test_each_removed_row_names_an_ngram_it_shares(tmp_path):
-    work = str(tmp_path)
-    bench_lines = SEED_TASKS.read_text(encoding="utf-8").splitlines()[:20]
-    bench = tmp_path / "seed-bench.jsonl"
-    bench.write_text("\n".join(bench_lines) + "\n", encoding="utf-8")
-    pairs = self_instruct(SEED_TASKS)
-    shards = [shard(pairs.with_columns(pl.lit("train").alias("split")), work, "pairs", "seed-0-0")]
-    opts = DecontaminateOptions(against_splits=False, benchmarks=[Benchmark(name="seed20", uri=str(bench))])
-    _, rejected, _ = decontaminate(shards, opts, work)
-    strings = {text for line in bench_lines for record in [json.loads(line)]
-               for text in [record["instruction"]] + [v for inst in record["instances"] for v in inst.values()]}
-    bench_grams = content_grams([(text, text) for text in strings])
+    # each removed row names an n-gram it shares: one the benchmark holds (the oracle's index) and one of its own
     grams = rejected["pairs"]["overlap_ngram"].to_list()
-    assert len(grams) >= 20 and all(g and len(g.split()) <= 13 for g in grams)  # (a shorter text: whole)
-    # each named n-gram is one the benchmark holds (the oracle's index) and one of the row's own
+    assert all(g and len(g.split()) <= 13 for g in grams)  # (a text shorter than 13 words: whole)
     for row, gram in zip(rejected["pairs"].iter_rows(named=True), grams, strict=True):
         assert tuple(gram.split()) in bench_grams and tuple(gram.split()) in row_grams(row, "pairs")
     assert top_ngrams([]) == []
