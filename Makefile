@@ -65,6 +65,25 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
 	test -x $@
 
+# Label Studio, the annotation server (issue 16), pins its own Django stack, which conflicts with the locked set:
+# it runs from a virtualenv of its own, installed from its own hash-locked file; pairforge only talks to it over
+# HTTP (tasks/annotate/server.py finds $(LS_VENV)/bin/label-studio). Re-created from scratch when the lock changes.
+LS_VENV ?= .venv-labelstudio
+LS_LOCK := requirements-labelstudio.lock
+.PHONY: labelstudio lock-labelstudio
+
+$(LS_VENV)/.installed: $(LS_LOCK)
+	$(PYTHON) -m venv --clear $(LS_VENV)
+	$(LS_VENV)/bin/pip install -q --require-hashes -r $(LS_LOCK)
+	touch $@
+
+labelstudio: $(LS_VENV)/.installed  ## the Label Studio virtualenv (about 70 s with no cached wheels)
+
+# re-resolve the Label Studio lock from requirements-labelstudio.in (label-studio==1.23.2)
+lock-labelstudio: $(VENV)/.installed-dev
+	$(BIN)/uv pip compile -q requirements-labelstudio.in --universal --python-version 3.11 --generate-hashes \
+	  -o $(LS_LOCK)
+
 # the runtime set is a subset of the dev set, so a dev venv runs the demo too
 INSTALLED = $(if $(wildcard $(VENV)/.installed-dev),$(VENV)/.installed-dev,$(VENV)/.installed)
 
@@ -72,7 +91,7 @@ demo: $(INSTALLED)  ## set up, check the set-up, build the demo dataset on local
 	$(BIN)/pairforge doctor examples/demo/recipe.yaml
 	$(BIN)/pairforge run examples/demo/recipe.yaml
 
-test: $(VENV)/.installed-dev $(CHROMIUM)  ## set up with dev extras and run the whole suite (tests start their own servers)
+test: $(VENV)/.installed-dev $(CHROMIUM) $(LS_VENV)/.installed  ## set up with dev extras and run the whole suite (tests start their own servers)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -97,4 +116,4 @@ ui: $(INSTALLED)  ## Prefect UI with the history of local runs, on http://127.0.
 	$(BIN)/prefect server start --host 127.0.0.1 --port 4200
 
 clean:
-	rm -rf $(VENV) examples/demo/out .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LS_VENV) examples/demo/out .pytest_cache .ruff_cache
