@@ -29,6 +29,8 @@ app.add_typer(bench_app, name="bench")
 llm_app = typer.Typer(help="The embedded local model (llama.cpp + SmolLM2) behind the OpenAI API.",
                       no_args_is_help=True)
 app.add_typer(llm_app, name="llm")
+annotate_app = typer.Typer(help="Human annotation: the local Label Studio server.", no_args_is_help=True)
+app.add_typer(annotate_app, name="annotate")
 # Messages are text, never markup: a path or a pattern with `[...]` in it prints as written (styles go through
 # `label`). Tables print their cells as text too.
 err = Console(stderr=True, markup=False, highlight=False)
@@ -562,6 +564,25 @@ def llm_serve(port: Annotated[int, typer.Option(help="loopback port")] = 8008) -
     try:
         serve_forever(port)
     except LLMServerError as e:
+        fail(str(e).splitlines()[0], 1)
+
+
+@annotate_app.command("serve")
+def annotate_serve(
+    port: Annotated[int, typer.Option(help="loopback port")] = 8080,
+    data_dir: Annotated[Path | None, typer.Option(help="where Label Studio keeps its database, uploads and the "
+                                                       "admin credentials (default: ~/.local/share/pairforge/"
+                                                       "label-studio)")] = None,
+) -> None:
+    """Run Label Studio on http://127.0.0.1:PORT until Ctrl-C; prints its URL and the file that holds the admin's
+    password and API token (never the secrets themselves)."""
+    from pairforge.tasks.annotate.server import LabelStudioError, default_data_dir, serve_forever
+
+    if not 0 < port < 65536:
+        fail(f"--port: {port} is not a port number", 2)
+    try:
+        serve_forever(data_dir or default_data_dir(), port)
+    except LabelStudioError as e:
         fail(str(e).splitlines()[0], 1)
 
 
