@@ -269,8 +269,8 @@ def default_data_dir() -> Path:
 
 
 def serve_forever(data_dir: str | Path, port: int = 8080) -> None:
-    """Run Label Studio in the foreground until Ctrl-C (`pairforge annotate serve`); prints where it is and where
-    the credentials are, never the credentials."""
+    """Run Label Studio in the foreground until Ctrl-C (`pairforge annotate serve`): its URL on stdout, and on stderr
+    where its data, log and credentials are (never the credentials themselves)."""
     with label_studio(data_dir, port) as server:
         creds = credentials_path(server.data_dir)
         print(f"Label Studio {LS_VERSION} at {server.url} (ready after {server.started_in_s:.0f} s; data "
@@ -279,6 +279,7 @@ def serve_forever(data_dir: str | Path, port: int = 8080) -> None:
               f"e.g.\n  export LABEL_STUDIO_URL={server.url}\n"
               f"  export LABEL_STUDIO_API_KEY=$(python3 -c 'import json; print(json.load(open(\"{creds}\"))"
               f"[\"token\"])')\nCtrl-C stops it", file=sys.stderr, flush=True)
+        print(server.url, flush=True)  # the one machine-readable line, on stdout
         try:
             code = server.process.wait()
         except KeyboardInterrupt:
