@@ -14,6 +14,10 @@ Idempotence: a project is found again by its exact title (Label Studio's `title`
 match is checked here); a task is known by the stable key `data["pairforge_id"]` that every task pairforge sends
 carries, and `import_tasks` sends only the keys the project does not have yet. A rerun creates nothing twice.
 
+Titles: Label Studio refuses a project title of more than 50 characters, so a longer one is stored as its first 41
+characters, a space and 8 hex digits of its SHA-256 (`ls_title`): still one project per title, found again by the
+same rule, with the full title at the head of the description.
+
 Annotators. Label Studio OSS has one organization, and its user API (`POST /api/users/`) makes users without a
 password whose API token nobody but they can read (`GET /api/current-user/token` answers for the caller only). So an
 annotator joins the way a person does: through the organization's invite link (`GET /api/invite`, admin) and the
@@ -26,6 +30,7 @@ Tokens and passwords are never logged or put in an error message.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -36,6 +41,7 @@ from typing import Any
 import httpx
 
 KEY = "pairforge_id"  # the stable task key in every task's data
+TITLE_MAX = 50  # Label Studio's limit on a project's title
 IMPORT_CHUNK = 500
 DELETE_CHUNK = 1000
 
@@ -60,6 +66,13 @@ def _api(what: str) -> Iterator[None]:
         raise LabelStudioAPIError(f"Label Studio: {what}: HTTP {e.status_code}: {body[:300]}", e.status_code) from None
     except httpx.TransportError as e:
         raise LabelStudioAPIError(f"Label Studio: {what}: {type(e).__name__}: {e}") from None
+
+
+def ls_title(title: str) -> str:
+    """`title` as Label Studio stores it: unchanged up to 50 characters, else cut to 41 and a hash of the whole."""
+    if len(title) <= TITLE_MAX:
+        return title
+    return f"{title[:TITLE_MAX - 9].rstrip()} {hashlib.sha256(title.encode()).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)
@@ -96,9 +109,11 @@ class LabelStudio:
     # --- projects -----------------------------------------------------------------------------------------------
 
     def find_project(self, title: str) -> int | None:
-        """The id of the project titled exactly `title` (the oldest, should there be several), else None."""
+        """The id of the project titled exactly `title` (see `ls_title`; the oldest, should there be several), else
+        None."""
+        stored = ls_title(title)
         with _api(f"list projects titled {title!r}"):
-            found = [p.id for p in self.sdk.projects.list(title=title) if p.title == title]
+            found = [p.id for p in self.sdk.projects.list(title=stored) if p.title == stored]
         return min(found) if found else None
 
     def ensure_project(self, title: str, label_config: str, instructions: str = "", overlap: int = 1, *,
@@ -108,8 +123,10 @@ class LabelStudio:
         if (found := self.find_project(title)) is not None:
             return found
         with _api(f"create project {title!r}"):
+            if ls_title(title) != title:
+                description = f"{title}\n\n{description}".strip()
             project = self.sdk.projects.create(
-                title=title, label_config=label_config, description=description,
+                title=ls_title(title), label_config=label_config, description=description,
                 expert_instruction=instructions, show_instruction=bool(instructions),
                 maximum_annotations=max(1, int(overlap)),
             )  # fmt: skip
@@ -251,4 +268,4 @@ def user_token(url: str, email: str, password: str, *, invite_token: str | None 
         return r.json()["token"]
 
 
-__all__ = ["Annotator", "KEY", "LabelStudio", "LabelStudioAPIError", "user_token"]
+__all__ = ["Annotator", "KEY", "LabelStudio", "LabelStudioAPIError", "ls_title", "user_token"]
