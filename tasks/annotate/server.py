@@ -27,8 +27,9 @@ Also set for the child: the data dir and its SQLite database explicitly (Label S
 variable names such as `DATABASE_NAME` or `PORT` from the environment), and no telemetry: no Sentry reports (its
 default DSN sends request data), no analytics, no version check against the package index.
 
-Start-up time, measured on this project's 2-core machines (Label Studio 1.23.2, SQLite): about 40 s for a new data
-dir (the migrations), 15-20 s for a data dir that exists; `startup_timeout_s` defaults to 180 s.
+Start-up time, measured on this project's 2-core machines (Label Studio 1.23.2, SQLite, the other core busy): 37-41 s
+for a new data dir (nearly all of it the database migrations), 3.5-4.5 s for a data dir that exists;
+`startup_timeout_s` defaults to 180 s.
 """
 
 from __future__ import annotations
