@@ -159,8 +159,9 @@ class Server:
 
 
 def child_env(data_dir: Path, url: str, creds: Credentials) -> dict[str, str]:
-    """The server's environment: this process's, with the data dir, the admin account and no telemetry set."""
-    env = dict(os.environ)
+    """The server's environment: this process's (less any Python path that would mix pairforge's packages into Label
+    Studio's venv), with the data dir, the admin account and no telemetry set."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
     env.update({
         "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
         "LABEL_STUDIO_DJANGO_DB": "sqlite",
