@@ -43,7 +43,7 @@ PAIRS = pl.Schema(
         "uri": pl.String,
         "license": pl.String,
         "lang": pl.String,
-        "origin": pl.String,  # imported | generated | human | augmented
+        "origin": pl.String,  # imported | generated | human | human-edited (corrected by an annotator) | augmented
         "lang_score": pl.Float64,
         "generator": pl.String,  # the model that wrote the pair (generated / augmented by a model), else null
         "augmented_from": pl.String,  # id of the pair an augmented pair was made from
@@ -51,6 +51,10 @@ PAIRS = pl.Schema(
         "pipeline_version": pl.String,
         "source_encoding": pl.String,
         "dup_cluster": pl.String,
+        # human annotation (tasks/annotate): the round's resolved rating, flags and choice; null when not annotated
+        "human_score": pl.Float64,
+        "human_flags": pl.String,
+        "human_choice": pl.String,
     }
 )
 

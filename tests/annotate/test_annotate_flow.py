@@ -1,0 +1,125 @@
+"""The annotation stage end to end (issue 16): a build sends 30 pairs and 5 gold items to a real Label Studio with
+overlap 3, waits (polling), three annotators work through the API (one careless: random answers), the flow imports
+their work, computes agreement, leaves the careless annotator out by gold accuracy and exports the corrected
+responses and scores; a rerun of the same version creates nothing twice."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import krippendorff
+import numpy as np
+import polars as pl
+import yaml
+
+from pairforge.flows.build import build_dataset
+from pairforge.tasks.annotate.client import LabelStudio
+from pairforge.tasks.annotate.stage import project_title
+from tests.conftest import DEMO
+
+GOLD = [{"prompt": f"Gold question {i}?", "response": f"Gold answer {i}.", "kind": "rate", "answer": 1 + i % 5}
+        for i in range(5)]
+
+
+def _recipe(tmp_path) -> str:
+    (tmp_path / "gold.jsonl").write_text("".join(json.dumps(g) + "\n" for g in GOLD))
+    (tmp_path / "guidelines.md").write_text("# How to rate\n\nRate 5 for a correct, complete answer.\n")
+    recipe = {"name": "annotated", "sources": [{"name": "seed", "uri": str(DEMO / "data" / "seed.jsonl"),
+                                                "format": "alpaca", "license": "Apache-2.0"}],
+              "pii": {"enabled": False}, "langid": {"enabled": False}, "quality": {"enabled": False},
+              "annotate": {"enabled": True, "kinds": ["rate", "correct"], "overlap": 3,
+                           "select": {"sources": ["seed"], "max_items": 30},
+                           "gold": {"uri": "gold.jsonl", "share": 0.15}, "guidelines": "guidelines.md",
+                           "policy": {"min_gold_accuracy": 0.8, "min_gold_answers": 3, "min_agreement": 0.5},
+                           "wait": "poll", "poll_s": 1, "timeout_s": 300},
+              "export": {"uri": str(tmp_path / "out") + "/"}}  # fmt: skip
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return str(path)
+
+
+def _wait_for_projects(client: LabelStudio, titles: list[str], tasks: list[int], build, timeout_s: float = 300
+                       ) -> list[int]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if build.done():
+            build.result()  # the build ended before it sent anything: its error
+            raise AssertionError("the build ended without waiting for the annotators")
+        found = [client.find_project(t) for t in titles]
+        if all(p is not None for p in found) and all(len(client.task_ids(p)) >= n for p, n in zip(found, tasks,
+                                                                                                 strict=True)):
+            return found
+        time.sleep(1)
+    raise AssertionError("the build never sent its tasks")
+
+
+def _rate(data: dict, who: str, rnd: random.Random) -> int:
+    gold = {g["prompt"]: g["answer"] for g in GOLD}
+    if who == "careless":
+        return rnd.randint(1, 5)
+    if data["prompt"] in gold:
+        return gold[data["prompt"]]
+    return 1 + len(data["response"]) % 5  # a careful annotator's rule: the same for both careful ones
+
+
+def test_a_build_waits_for_people_and_imports_their_work(prefect_server, label_studio_server, tmp_path, monkeypatch):
+    admin = label_studio_server.client()
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio_server.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio_server.token)
+    monkeypatch.setenv("PAIRFORGE_ANNOTATOR_SALT", "test-salt")
+    recipe = _recipe(tmp_path)
+    people = {who: admin.add_annotator(f"{who}@example.com", "annotate-Pa55word") for who in
+              ("careful-a", "careful-b", "careless")}
+    titles = [project_title("annotated", "v1", kind) for kind in ("rate", "correct")]
+    rnd = random.Random(0)
+    ratings: dict[str, dict[str, int]] = {who: {} for who in people}
+    with ThreadPoolExecutor(1) as pool:
+        build = pool.submit(build_dataset, recipe, version="v1")
+        rate_p, correct_p = _wait_for_projects(admin, titles, [35, 30], build)  # gold items are ratings only
+        for who, person in people.items():
+            me = LabelStudio(label_studio_server.url, person.token)
+            for task in admin.tasks_with_annotations(rate_p):
+                score = _rate(task["data"], who, rnd)
+                ratings[who][task["data"]["pairforge_id"]] = score
+                me.submit_annotation(task["id"], [{"from_name": "score", "to_name": "response", "type": "rating",
+                                                   "value": {"rating": score}}])
+            for task in admin.tasks_with_annotations(correct_p):
+                text = (task["data"]["response"] + " (checked)" if who != "careless"
+                        else f"noise {rnd.random()}")
+                me.submit_annotation(task["id"], [{"from_name": "corrected", "to_name": "response",
+                                                   "type": "textarea", "value": {"text": [text]}}])
+        uri = build.result(timeout=600)
+
+    manifest = json.loads((tmp_path / "out" / "annotated" / "v1" / "manifest.json").read_text())
+    ann = manifest["stats"]["annotation"]
+    rate = ann["kinds"]["rate"]
+    assert ann["overlap"] == 3 and ann["gold_items"] == 5 and ann["selected"] == 30
+    assert rate["items"] == 30 and rate["annotators"] == 3 and rate["excluded_annotators"] == 1
+    # agreement of the annotators kept (the two careful ones), computed independently
+    items = sorted(k for k in ratings["careful-a"] if not k.startswith("gold-"))
+    matrix = np.array([[ratings[w][i] for i in items] for w in ("careful-a", "careful-b")], dtype=float)
+    assert rate["alpha"] == pytest_approx(krippendorff.alpha(reliability_data=matrix, level_of_measurement="ordinal"))
+    assert rate["alpha_all"] < rate["alpha"]
+    pairs = pl.concat([pl.read_parquet(p) for p in (tmp_path / "out" / "annotated" / "v1").glob("pairs/*.parquet")])
+    annotated = pairs.filter(pl.col("human_score").is_not_null())
+    assert len(annotated) == 30
+    assert annotated["response"].str.ends_with(" (checked)").all()  # the careful majority's correction
+    assert set(annotated["origin"]) == {"human-edited"}
+    card = (tmp_path / "out" / "annotated" / "v1" / "README.md").read_text()
+    assert "## Human annotation" in card and "Rate 5 for a correct, complete answer." in card
+    assert "careful-a" not in json.dumps(manifest) and "example.com" not in card  # annotators hashed only
+    assert uri.endswith("v1")
+
+    # a rerun of the same version finds its projects and tasks: nothing is created twice
+    build_dataset(recipe, version="v1")
+    assert [admin.find_project(t) for t in titles] == [rate_p, correct_p]
+    assert len(admin.task_ids(rate_p)) == 35
+
+
+def pytest_approx(value):
+    import pytest
+
+    return pytest.approx(value, abs=1e-9)
