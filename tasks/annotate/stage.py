@@ -107,9 +107,9 @@ def annotator_salt(dataset_uri: str) -> str:
 def _selected(shards: list[Shard], opts: Options) -> pl.DataFrame:
     parts = []
     for n, shard in enumerate(sorted(shards, key=lambda s: s.name)):
-        cols = [c for c in ("id", "prompt", "response", "source", "judge_score", "response_b")
-                if c in shard.read().columns]  # fmt: skip
-        parts.append(select_pairs(shard.read().select(cols), opts.select.model_copy(update={"max_items": None}),
+        df = shard.read()  # (once: the columns a round sends)
+        cols = [c for c in ("id", "prompt", "response", "source", "judge_score", "response_b") if c in df.columns]
+        parts.append(select_pairs(df.select(cols), opts.select.model_copy(update={"max_items": None}),
                                   opts.seed + n))
     selected = pl.concat(parts, how="diagonal") if parts else pl.DataFrame()
     if opts.select.max_items is not None and len(selected) > opts.select.max_items:
@@ -128,13 +128,14 @@ def run_round(client, shards: list[Shard], opts: Options, *, dataset: str, versi
     """Send, wait, import (see the module docstring). `client`: tasks.annotate.client's functions bound to a server;
     `wait(message, timeout_s)` pauses the flow run (True: import now) or sleeps a poll interval (False)."""
     selected = _selected(shards, opts)
-    projects, golds = {}, {}
+    projects, golds, sent = {}, {}, {}
     guidelines = guidelines_html(opts.guidelines, Path())  # (load_recipe made the paths absolute)
     for kind in opts.kinds:
         golds[kind] = _gold(opts, kind, Path(), len(selected))
         projects[kind] = client.ensure_project(project_title(dataset, version, kind), label_config(kind),
                                                guidelines, opts.overlap)
-        client.import_tasks(projects[kind], task_payloads(selected, golds[kind], kind))
+        sent[kind] = task_payloads(selected, golds[kind], kind)
+        client.import_tasks(projects[kind], sent[kind])
     log.info("annotation round: %d pairs and %d gold items sent to %d project(s), %d annotators each",
              len(selected), sum(map(len, golds.values())), len(projects), opts.overlap)
     deadline = time.monotonic() + opts.timeout_s
@@ -156,7 +157,7 @@ def run_round(client, shards: list[Shard], opts: Options, *, dataset: str, versi
     reports: dict[str, QualityReport] = {}
     for kind, kind_tasks in tasks.items():
         rows = annotation_rows(kind_tasks, kind, golds[kind], salt)
-        known = {t["pairforge_id"] for t in task_payloads(selected, golds[kind], kind)}
+        known = {t["pairforge_id"] for t in sent[kind]}
         p = opts.policy
         reports[kind] = assess(rows, kind, rating=kind in RATING_KINDS, policy=p.resolve,
                                min_agreement=p.min_agreement, min_gold=p.min_gold_answers,
