@@ -112,8 +112,10 @@ lock: $(VENV)/.installed-dev
 bench: $(INSTALLED)
 	$(BIN)/pairforge bench pii
 
+# SQLite waits up to 60 s for a lock (Prefect's default 10 s answers 503 to the UI's Run button while a run writes)
 ui: $(INSTALLED)  ## Prefect UI with the history of local runs, on http://127.0.0.1:4200
-	$(BIN)/prefect server start --host 127.0.0.1 --port 4200
+	PREFECT_SERVER_DATABASE_TIMEOUT=$${PREFECT_SERVER_DATABASE_TIMEOUT:-60} \
+	  $(BIN)/prefect server start --host 127.0.0.1 --port 4200
 
 clean:
 	rm -rf $(VENV) $(LS_VENV) examples/demo/out .pytest_cache .ruff_cache

@@ -216,6 +216,10 @@ class PrefectAPI:
             PREFECT_UI_URL=self.ui_url,  # links in automation payloads
             PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED="true",  # automations are evaluated by these services
             PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="true",
+            # as `make ui`: SQLite waits 60 s for a lock; the default 10 s answered the UI's Run button with 503
+            # on a loaded CI machine while a worker's run was writing
+            PREFECT_SERVER_DATABASE_TIMEOUT="60",
+            PREFECT_SERVER_LOG_RETRYABLE_ERRORS="true",  # a 503 names its cause in server.log
         )
         prefect = Path(sys.executable).with_name("prefect")
         with open(self.log, "wb") as log:
