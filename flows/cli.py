@@ -315,10 +315,20 @@ def erase(
         err.print(label("warning:", "yellow", result["warning"]))
     for store in result["other_stores"]:
         err.print(label("may still hold data:", "yellow", store), soft_wrap=True)
+    annotation = result.get("annotation")
+    if annotation and "error" in annotation:
+        err.print(label("Label Studio tasks NOT deleted:", "red", f"{annotation['server']}: {annotation['error']}; "
+                        "erase again once it answers (the erased ids are registered)"), soft_wrap=True)
+    elif annotation:
+        err.print(f"Label Studio tasks {'to delete' if dry_run else 'deleted'} (with their annotations): "
+                  f"{annotation['tasks']} in {annotation['projects']} project(s) of {annotation['server']}",
+                  highlight=False)
     if result["version_uri"]:
         print(result["version_uri"])
     elif not dry_run:
         err.print("nothing matched in this version: no new version written", highlight=False)
+    if annotation and "error" in annotation:
+        raise typer.Exit(1)
 
 
 @app.command()

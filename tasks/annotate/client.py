@@ -132,6 +132,13 @@ class LabelStudio:
             )  # fmt: skip
         return project.id
 
+    def projects_titled(self, prefix: str) -> list[int]:
+        """Ids of the projects whose full title starts with `prefix` (a shortened title's full one heads its
+        description; see `ls_title`)."""
+        with _api(f"list projects titled {prefix!r}..."):
+            return sorted(p.id for p in self.sdk.projects.list()
+                          if (p.title or "").startswith(prefix) or (p.description or "").startswith(prefix))
+
     def delete_project(self, project: int) -> None:
         with _api(f"delete project {project}"):
             self.sdk.projects.delete(id=project)

@@ -91,6 +91,29 @@ def project_title(dataset: str, version: str, kind: str, round_no: int = ROUND) 
     return f"pairforge {dataset} {version} round {round_no} {kind}"
 
 
+def erase_tasks(recipe: dict, dataset: str, ids: set[str], *, dry_run: bool = False) -> dict | None:
+    """Delete the Label Studio tasks of erased rows, with their annotations, from every project of the dataset (all
+    versions and rounds); `dry_run` counts them. None when the recipe sends nothing to people, else `{"server",
+    "projects", "tasks"}`, or `{"server", "error"}` when the server cannot be reached or refuses (the erased ids stay
+    in the erasure register: erasing again deletes them then)."""
+    section = recipe.get("annotate") or {}
+    if not section.get("enabled"):
+        return None
+    from pairforge.tasks.core.masking import mask_url
+
+    url = mask_url(section.get("url") or os.environ.get("LABEL_STUDIO_URL") or "(no server set)")
+    try:
+        client = annotation_client(Options.model_validate(section))
+        projects = client.projects_titled(f"pairforge {dataset} ")
+        if dry_run:
+            tasks = sum(len(ids & set(client.task_ids(p))) for p in projects)
+        else:
+            tasks = sum(client.delete_tasks(p, ids) for p in projects) if ids else 0
+    except Exception as e:  # (LabelStudioAPIError, no token, a recipe this version cannot read): said, not raised
+        return {"server": url, "error": str(e).splitlines()[0] if str(e) else type(e).__name__}
+    return {"server": url, "projects": len(projects), "tasks": tasks}
+
+
 def annotator_salt(dataset_uri: str) -> str:
     """The secret that annotator ids are hashed with: PAIRFORGE_ANNOTATOR_SALT, else one made for the dataset and
     kept in its folder (`_annotate/salt`, never published), so that an annotator keeps one id across versions."""

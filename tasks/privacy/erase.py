@@ -24,9 +24,11 @@ Stores outside the version: the LLM cache (`generate.cache_uri`, default `<datas
 model answers keyed by a hash of the request (requests themselves are not stored): entries whose answer
 contains TEXT are deleted. The dedup index (`dedup.index_uri`, default `<dataset>/_index`) holds only ids and
 hashes/signatures per version: the new version gets the old one's entries for the rows it kept, and deleting a
-version (gc, --delete-superseded) deletes its entries. Work areas (`<dataset>/_work`) of
-failed runs, or of runs with `export.keep_work`, hold pre-scrub text: both are listed in the result, not
-touched. The sources themselves still hold the data: a new build from them brings it back.
+version (gc, --delete-superseded) deletes its entries. When the recipe sends pairs to people (`annotate:`), the
+Label Studio tasks of every id in the erasure register are deleted with their annotations, from all the dataset's
+projects; when the server cannot be reached the result says so, and the next erasure catches up.
+Work areas (`<dataset>/_work`) of failed runs, or of runs with `export.keep_work`, hold pre-scrub text: both are
+listed in the result, not touched. The sources themselves still hold the data: a new build from them brings it back.
 """
 
 from __future__ import annotations
@@ -414,12 +416,13 @@ def erase_version(uri: str, criteria: Criteria, *, requested_by: str | None = No
         superseded = [v["name"] for v in list_versions(dataset_uri) if v["name"] != protected
                       and (plan.matched if v["name"] == old else plan_erasure(v["uri"], criteria).matched)]
     result["deleted_versions"] = superseded
+    erased_now = plan.erased_docs | plan.erased_pairs | plan.side_ids | set(criteria.doc_ids)
     if dry_run:
-        return result
+        return result | {"annotation": _annotation_tasks(dataset_uri, recipe, erased_now, dry_run=True)}
     if not plan.matched:
         for name in superseded:
             delete_version(dataset_uri, name)
-        return result
+        return result | {"annotation": _annotation_tasks(dataset_uri, recipe, set())}
 
     new = next_version_name(dataset_uri, old)
     work = storage.join(dataset_uri, "_work", new)
@@ -451,12 +454,24 @@ def erase_version(uri: str, criteria: Criteria, *, requested_by: str | None = No
                       set_latest=set_latest)
     finally:
         storage.delete_tree(work, within=dataset_uri)
-    register(dataset_uri, new, plan.erased_docs | plan.erased_pairs | plan.side_ids | set(criteria.doc_ids))
+    register(dataset_uri, new, erased_now)
     signatures = _carry_index(dataset_uri, index_uri_of(dataset_uri, manifest), old, new, kept_ids)
     for name in superseded:
         delete_version(dataset_uri, name)
     return result | {"version": new, "version_uri": storage.join(dataset_uri, new), "latest_moved": set_latest,
-                     "erased_signatures": signatures}
+                     "erased_signatures": signatures, "annotation": _annotation_tasks(dataset_uri, recipe, set())}
+
+
+def _annotation_tasks(dataset_uri: str, recipe: dict, ids: set[str], *, dry_run: bool = False) -> dict | None:
+    """Erase (count, `dry_run`) the Label Studio tasks of `ids` and, unless a dry run, of every id in the erasure
+    register: an erasure whose server was down catches up when it is run again."""
+    from pairforge.tasks.annotate.stage import erase_tasks
+
+    if not (recipe.get("annotate") or {}).get("enabled"):
+        return None
+    if not dry_run and (data := storage.read_if_exists(storage.join(dataset_uri, REGISTER))) is not None:
+        ids = ids | set(pl.read_parquet(io.BytesIO(data), columns=["id"]).get_column("id"))
+    return erase_tasks(recipe, dataset_uri.rstrip("/").rsplit("/", 1)[-1], ids, dry_run=dry_run)
 
 
 def register(dataset_uri: str, version: str, ids: set[str]) -> None:

@@ -1,7 +1,7 @@
 """The annotation stage end to end (issue 16): a build sends 30 pairs and 5 gold items to a real Label Studio with
 overlap 3, waits (polling), three annotators work through the API (one careless: random answers), the flow imports
 their work, computes agreement, leaves the careless annotator out by gold accuracy and exports the corrected
-responses and scores; a rerun of the same version creates nothing twice."""
+responses and scores; a rerun of the same version creates nothing twice; erasing a pair deletes its tasks."""
 
 from __future__ import annotations
 
@@ -117,6 +117,28 @@ def test_a_build_waits_for_people_and_imports_their_work(prefect_server, label_s
     build_dataset(recipe, version="v1")
     assert [admin.find_project(t) for t in titles] == [rate_p, correct_p]
     assert len(admin.task_ids(rate_p)) == 35
+
+    # erasing a pair deletes its tasks (with their annotations) from both projects, and nothing else
+    from pairforge.tasks.privacy.erase import Criteria, erase_version
+
+    target = annotated["id"][0]
+    dry = erase_version(str(tmp_path / "out" / "annotated"), Criteria(doc_ids=(target,)), dry_run=True)
+    assert dry["annotation"] == {"server": label_studio_server.url, "projects": 2, "tasks": 2}
+    assert target in admin.task_ids(rate_p)
+    erased = erase_version(str(tmp_path / "out" / "annotated"), Criteria(doc_ids=(target,)))
+    assert erased["annotation"] == {"server": label_studio_server.url, "projects": 2, "tasks": 2}
+    assert target not in admin.task_ids(rate_p) and target not in admin.task_ids(correct_p)
+    assert len(admin.task_ids(rate_p)) == 34 and len(admin.task_ids(correct_p)) == 29
+    # a server that does not answer: the data is erased, the result says the tasks are not, and a later erasure
+    # (nothing left to match) catches up from the register
+    other = annotated["id"][1]
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")
+    down = erase_version(str(tmp_path / "out" / "annotated"), Criteria(doc_ids=(other,)))
+    assert down["version"] and "error" in down["annotation"] and other in admin.task_ids(rate_p)
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio_server.url)
+    again = erase_version(str(tmp_path / "out" / "annotated"), Criteria(doc_ids=(other,)))
+    assert again["version"] is None and again["annotation"]["tasks"] == 2
+    assert other not in admin.task_ids(rate_p) and len(admin.task_ids(correct_p)) == 28
 
 
 def pytest_approx(value):
