@@ -13,15 +13,16 @@ gold items, else null).
   `rating_tolerance` of it); annotators with fewer than `min_gold` gold answers are listed, not scored.
 - Resolution, per item, over the annotators still trusted: `majority` (the most common value; ratings: the median),
   `best_annotator` (the value of the annotator with the highest gold accuracy) or `adjudicate` (items without
-  full agreement go to an adjudication round); an item whose agreement (share of annotators with the resolved value)
-  is under `min_agreement` is rejected with the reason.
+  full agreement go to an adjudication round: one more person's answer decides, see `adjudicate`); an item whose
+  agreement (share of annotators with the resolved value) is under `min_agreement` is rejected with the reason
+  (with `adjudicate`, it goes to the adjudication round instead).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -98,6 +99,9 @@ class AnnotatorScore:
     excluded: bool = False
 
 
+ADJUDICATED = "adjudicated"  # the reason of an item the adjudication round resolved
+
+
 @dataclass
 class Resolution:
     item: str
@@ -130,7 +134,16 @@ class QualityReport:
                 "gold_accuracy": {"min": min(accuracies), "median": sorted(accuracies)[len(accuracies) // 2],
                                   "max": max(accuracies)} if accuracies else None,
                 "resolved": status["resolved"], "adjudicate": status["adjudicate"], "rejected": status["rejected"],
+                "adjudicated": sum(r.reason == ADJUDICATED for r in self.resolutions),
                 "problems": len(self.problems)}  # fmt: skip
+
+
+def adjudicate(report: QualityReport, answers: dict[str, str]) -> QualityReport:
+    """The report with the adjudication round's answers (item -> value) resolving the items sent to it; an item
+    still without an answer stays `adjudicate` (its pair keeps its values: none of the round's is applied)."""
+    resolutions = [Resolution(r.item, answers[r.item], r.agreement, r.annotators, "resolved", ADJUDICATED)
+                   if r.status == "adjudicate" and answers.get(r.item) else r for r in report.resolutions]
+    return replace(report, resolutions=resolutions)
 
 
 def _matches(value: str, gold: str, rating: bool, tolerance: float) -> bool:

@@ -95,7 +95,7 @@ def apply_results(df: pl.DataFrame, reports: dict[str, QualityReport]) -> tuple[
     """(pairs with the resolved answers, pairs the policy rejected with `reason`)."""
     rejected_reason: dict[str, str] = {}
     for kind, report in reports.items():
-        resolved = {r.item: r.value for r in report.resolutions if r.status != "rejected" and r.value is not None}
+        resolved = {r.item: r.value for r in report.resolutions if r.status == "resolved" and r.value is not None}
         for r in report.resolutions:
             if r.status == "rejected":
                 rejected_reason.setdefault(r.item, f"annotation ({kind}): {r.reason}")

@@ -5,7 +5,9 @@ A round is one Label Studio project per dataset version, round and task kind, ti
 `pairforge <dataset> <version> round <n> <kind>`: a rerun of the same version finds its projects and tasks again
 (nothing is created twice) and goes on waiting where the last attempt stopped. While the round is incomplete the
 flow run either pauses (`wait: pause`: the Prefect UI shows a form, "import now, complete or not?") or polls Label
-Studio every `poll_s` seconds; after `timeout_s` the run fails with a message that says how to resume.
+Studio every `poll_s` seconds; after `timeout_s` the run fails with a message that says how to resume. With the
+policy `adjudicate`, the items the annotators disagreed on then go to round 2 (one answer each, the adjudicator's),
+which is waited for the same way and decides them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pairforge.tasks.annotate.quality import QualityReport, assess
+from pairforge.tasks.annotate.quality import QualityReport, adjudicate, assess
 from pairforge.tasks.annotate.round import (
     annotation_rows,
     apply_results,
@@ -30,12 +32,19 @@ from pairforge.tasks.annotate.round import (
     report_summary,
     task_payloads,
 )
-from pairforge.tasks.annotate.tasks import RATING_KINDS, Options, guidelines_html, label_config, select_pairs
+from pairforge.tasks.annotate.tasks import (
+    RATING_KINDS,
+    Options,
+    answer_of,
+    guidelines_html,
+    label_config,
+    select_pairs,
+)
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.shards import Shard, StageResult, finish_stage
 
 log = logging.getLogger(__name__)
-ROUND = 1  # adjudication rounds will number on from here
+ROUND = 1  # the annotators' round; the adjudication round (policy `adjudicate`) is ROUND + 1
 
 
 class RoundIncomplete(RuntimeError):
@@ -140,6 +149,56 @@ def _selected(shards: list[Shard], opts: Options) -> pl.DataFrame:
     return selected
 
 
+def _wait_for_people(client, projects: dict[str, int], overlap: int, opts: Options,
+                     wait: Callable[[str, float], bool], what: str) -> dict[str, list[dict]]:
+    """The projects' tasks with their annotations once every task has `overlap` of them (or someone said to import
+    now); RoundIncomplete after `timeout_s`."""
+    deadline = time.monotonic() + opts.timeout_s
+    while True:
+        tasks = {kind: client.tasks_with_annotations(p) for kind, p in projects.items()}
+        counts = [complete(t, overlap) for t in tasks.values()]
+        done, total = sum(d for d, _ in counts), sum(t for _, t in counts)
+        if done == total:
+            return tasks
+        left = deadline - time.monotonic()
+        message = f"{what}: {done} of {total} tasks have {overlap} annotation(s)"
+        if left <= 0:
+            raise RoundIncomplete(f"{message} after {opts.timeout_s:.0f} s; run the same version again to resume "
+                                  "the wait (nothing is sent twice)")
+        if wait(message, left):
+            log.info("%s: imported as it is", message)
+            return tasks
+
+
+def _adjudication_round(client, reports: dict[str, QualityReport], sent: dict[str, list[dict]], opts: Options,
+                        wait: Callable[[str, float], bool], guidelines: str, dataset: str, version: str
+                        ) -> dict[str, QualityReport]:
+    """Send the items the annotators disagreed on to a project of round 2 (one answer per task: the adjudicator's,
+    who sees the same interface), wait for it, and let those answers decide (`quality.adjudicate`)."""
+    projects, pending = {}, {}
+    for kind, report in reports.items():
+        items = {r.item for r in report.resolutions if r.status == "adjudicate"}
+        if items:
+            pending[kind] = [t for t in sent[kind] if t["pairforge_id"] in items]
+            projects[kind] = client.ensure_project(project_title(dataset, version, kind, ROUND + 1),
+                                                   label_config(kind), guidelines, 1)
+            client.import_tasks(projects[kind], pending[kind])
+    if not projects:
+        return reports
+    log.info("adjudication round: %d item(s) the annotators disagreed on sent to %d project(s)",
+             sum(map(len, pending.values())), len(projects))
+    tasks = _wait_for_people(client, projects, 1, opts, wait, "adjudication round")
+    out = dict(reports)
+    for kind, kind_tasks in tasks.items():
+        answers = {}
+        for task in kind_tasks:
+            latest = sorted(task["annotations"], key=lambda a: str(a.get("updated_at") or a.get("created_at")))
+            if latest and (value := answer_of(kind, latest[-1]["result"])):
+                answers[task["data"].get("pairforge_id")] = value
+        out[kind] = adjudicate(reports[kind], answers)
+    return out
+
+
 def _gold(opts: Options, kind: str, base: Path, items: int) -> dict[str, dict]:
     every = gold_items(base / opts.gold.uri if opts.gold.uri else None, kind)
     want = min(len(every), math.ceil(opts.gold.share * items / max(1e-9, 1 - opts.gold.share)))
@@ -161,21 +220,7 @@ def run_round(client, shards: list[Shard], opts: Options, *, dataset: str, versi
         client.import_tasks(projects[kind], sent[kind])
     log.info("annotation round: %d pairs and %d gold items sent to %d project(s), %d annotators each",
              len(selected), sum(map(len, golds.values())), len(projects), opts.overlap)
-    deadline = time.monotonic() + opts.timeout_s
-    while True:
-        tasks = {kind: client.tasks_with_annotations(p) for kind, p in projects.items()}
-        counts = [complete(t, opts.overlap) for t in tasks.values()]
-        done, total = sum(d for d, _ in counts), sum(t for _, t in counts)
-        if done == total:
-            break
-        left = deadline - time.monotonic()
-        message = f"annotation round: {done} of {total} tasks have {opts.overlap} annotations"
-        if left <= 0:
-            raise RoundIncomplete(f"{message} after {opts.timeout_s:.0f} s; run the same version again to resume "
-                                  "the wait (nothing is sent twice)")
-        if wait(message, left):
-            log.info("%s: imported as it is", message)
-            break
+    tasks = _wait_for_people(client, projects, opts.overlap, opts, wait, "annotation round")
     salt = annotator_salt(dataset_uri)
     reports: dict[str, QualityReport] = {}
     for kind, kind_tasks in tasks.items():
@@ -185,6 +230,8 @@ def run_round(client, shards: list[Shard], opts: Options, *, dataset: str, versi
         reports[kind] = assess(rows, kind, rating=kind in RATING_KINDS, policy=p.resolve,
                                min_agreement=p.min_agreement, min_gold=p.min_gold_answers,
                                min_accuracy=p.min_gold_accuracy, tolerance=p.rating_tolerance, known_items=known)
+    if opts.policy.resolve == "adjudicate":
+        reports = _adjudication_round(client, reports, sent, opts, wait, guidelines, dataset, version)
     results, out = [], []
     for shard in shards:
         kept, rejected = apply_results(shard.read(), reports)

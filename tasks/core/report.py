@@ -193,9 +193,11 @@ class RunReport:
             lines += [f"| {gram} | {n} |" for gram, n in self.decontamination]
         if self.annotation:
             lines += ["", "## Human annotation", "", "| kind | items | annotators | alpha | kappa | excluded "
-                      "| resolved | adjudicate | rejected |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                      "| resolved | adjudicated | awaiting adjudication | rejected |",
+                      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
             lines += [f"| {k} | {s['items']} | {s['annotators']} | {_fmt(s['alpha'])} | {_fmt(s['kappa'])} | "
-                      f"{s['excluded_annotators']} | {s['resolved']} | {s['adjudicate']} | {s['rejected']} |"
+                      f"{s['excluded_annotators']} | {s['resolved']} | {s.get('adjudicated', 0)} | {s['adjudicate']} | "
+                      f"{s['rejected']} |"
                       for k, s in self.annotation.get("kinds", {}).items()]
         if self.augment:
             lines += _counter_table("Augmented training pairs", "method", self.augment)

@@ -271,10 +271,10 @@ def _annotation(m: dict) -> list[str]:
         rows.append([kind, s["items"], s["annotators"], s["excluded_annotators"], three(s.get("alpha")),
                      three(s.get("alpha_all")), three(s.get("kappa")),
                      f"{acc['min']:.2f} / {acc['median']:.2f} / {acc['max']:.2f}" if acc else "-",
-                     s["resolved"], s["adjudicate"], s["rejected"]])
+                     s["resolved"], s.get("adjudicated", 0), s["adjudicate"], s["rejected"]])
     out += _table(["task", "items", "annotators", "excluded (gold accuracy)", "alpha (kept annotators)",
-                   "alpha (all)", "Fleiss kappa", "gold accuracy min / median / max", "resolved", "to adjudicate",
-                   "rejected"], rows, right=10)
+                   "alpha (all)", "Fleiss kappa", "gold accuracy min / median / max", "resolved",
+                   "of them by adjudication", "awaiting adjudication", "rejected"], rows, right=11)
     if ann.get("guidelines"):
         out += ["Guidelines given to the annotators:", "", *[f"> {line}" for line in ann["guidelines"].splitlines()],
                 ""]

@@ -145,3 +145,45 @@ def pytest_approx(value):
     import pytest
 
     return pytest.approx(value, abs=1e-9)
+
+
+def test_disagreements_go_to_an_adjudication_round_that_decides(prefect_server, label_studio_server, tmp_path,
+                                                                monkeypatch):
+    """Policy `adjudicate`: two annotators rate 8 pairs and disagree on half; those 4 go to a round-2 project with one
+    answer each, the flow waits for it, and the adjudicator's rating is what the pairs carry."""
+    admin = label_studio_server.client()
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio_server.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio_server.token)
+    monkeypatch.setenv("PAIRFORGE_ANNOTATOR_SALT", "test-salt")
+    recipe = yaml.safe_load(open(_recipe(tmp_path)))
+    recipe["name"] = "adjudicated"
+    recipe["annotate"].update(kinds=["rate"], overlap=2, select={"sources": ["seed"], "max_items": 8},
+                              gold={"share": 0.0}, policy={"resolve": "adjudicate", "min_agreement": 0.0})
+    path = tmp_path / "adjudicated.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    people = [LabelStudio(label_studio_server.url, admin.add_annotator(f"{who}@example.com", "annotate-Pa55word").token)
+              for who in ("adj-a", "adj-b")]
+    with ThreadPoolExecutor(1) as pool:
+        build = pool.submit(build_dataset, str(path), version="v1")
+        [first] = _wait_for_projects(admin, [project_title("adjudicated", "v1", "rate")], [8], build)
+        tasks = sorted(admin.tasks_with_annotations(first), key=lambda t: t["data"]["pairforge_id"])
+        for n, task in enumerate(tasks):
+            for who, person in enumerate(people):  # both give 3 on the first four; 2 and 4 on the others
+                score = 3 if n < 4 else 2 + 2 * who
+                person.submit_annotation(task["id"], [{"from_name": "score", "to_name": "response", "type": "rating",
+                                                       "value": {"rating": score}}])
+        [second] = _wait_for_projects(admin, [project_title("adjudicated", "v1", "rate", 2)], [4], build)
+        disputed = {t["data"]["pairforge_id"] for t in tasks[4:]}
+        assert set(admin.task_ids(second)) == disputed
+        for task in admin.tasks_with_annotations(second):  # the adjudicator decides: 5
+            admin.submit_annotation(task["id"], [{"from_name": "score", "to_name": "response", "type": "rating",
+                                                  "value": {"rating": 5}}])
+        build.result(timeout=600)
+    version = tmp_path / "out" / "adjudicated" / "v1"
+    pairs = pl.concat([pl.read_parquet(p) for p in version.glob("pairs/*.parquet")])
+    scores = dict(pairs.filter(pl.col("human_score").is_not_null()).select("id", "human_score").iter_rows())
+    assert {k for k, v in scores.items() if v == 5.0} == disputed
+    assert {k: v for k, v in scores.items() if k not in disputed} == {t["data"]["pairforge_id"]: 3.0
+                                                                     for t in tasks[:4]}
+    rate = json.loads((version / "manifest.json").read_text())["stats"]["annotation"]["kinds"]["rate"]
+    assert rate["adjudicated"] == 4 and rate["adjudicate"] == 0

@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from pairforge.tasks.annotate.quality import adjudicate as adjudicate_with
 from pairforge.tasks.annotate.quality import assess, fleiss_kappa, krippendorff_alpha
 
 
@@ -104,6 +105,12 @@ def test_policies_and_minimum_agreement():
     adjudicate = {r.item: r for r in assess(df, "choose", rating=False, min_accuracy=0.0,
                                             policy="adjudicate").resolutions}
     assert adjudicate["x"].status == "adjudicate" and adjudicate["x"].reason
+    # the adjudication round's answer decides; an item it has no answer for stays pending
+    report = assess(df, "choose", rating=False, min_accuracy=0.0, policy="adjudicate")
+    decided = {r.item: r for r in adjudicate_with(report, {"x": "A", "nowhere": "B"}).resolutions}
+    assert decided["x"].value == "A" and decided["x"].status == "resolved" and decided["x"].reason == "adjudicated"
+    assert decided["y"].status == "adjudicate"
+    assert adjudicate_with(report, {"x": "A"}).summary()["adjudicated"] == 1
 
 
 def test_bad_rows_are_reported_with_the_item_and_never_crash():
