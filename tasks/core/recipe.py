@@ -31,6 +31,7 @@ from pairforge.tasks.core.stages import SKIPPABLE, skip_overrides, stage_options
 from pairforge.tasks.ingest.readers import FORMATS, SOURCE_FORMATS, TABLE_FORMATS
 from pairforge.tasks.pairs.generators import GENERATORS
 from pairforge.tasks.pairs.generators.base import Generator
+from pairforge.tasks.publish.training_formats import FORMATS as TRAINING_FORMATS
 
 # Table formats (TABLE_FORMATS) make pairs when `fields` maps prompt and response (annotator deliveries);
 # these are the fields they map.
@@ -519,12 +520,12 @@ class LicensePolicy(_Strict):
                                 "not a known SPDX id")
 
 
-EXPORT_FORMATS = ("parquet", "openai", "alpaca", "sharegpt", "llama2", "tokenized")
+EXPORT_FORMATS = ("parquet", *TRAINING_FORMATS)  # the training formats' registry: tasks.publish.training_formats
 
 
 class ExportOptions(_Strict):
     uri: str = "out/"
-    formats: list[Literal["parquet", "openai", "alpaca", "sharegpt", "llama2", "tokenized"]] = Field(
+    formats: list[Literal[EXPORT_FORMATS]] = Field(
         default_factory=lambda: ["parquet"],
         description="training files written beside the pairs Parquet shards; parquet is always written "
         "(added when missing)",

@@ -9,7 +9,9 @@ from importlib.metadata import PackageNotFoundError, version
 import polars as pl
 
 RETRIEVED_AT = pl.Datetime("us", "UTC")
-MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
+# One chat turn. Tool use (OpenAI's layout, see tasks.core.tools): an assistant turn's `tool_calls` list as JSON text,
+# the call id a `tool` turn answers; both null on plain turns. `content` is null only on a turn that just calls tools.
+MESSAGE = pl.Struct({"role": pl.String, "content": pl.String, "tool_calls": pl.String, "tool_call_id": pl.String})
 
 DOCUMENTS = pl.Schema(
     {
@@ -36,6 +38,7 @@ PAIRS = pl.Schema(
         "prompt": pl.String,  # last user turn
         "response": pl.String,  # last assistant turn
         "messages": pl.List(MESSAGE),  # every turn, system first when present
+        "tools": pl.String,  # the OpenAI `tools` list the conversation may call, as JSON text; null when none
         "system": pl.String,
         "context": pl.String,  # the passage a pair is grounded in (generated QA, Dolly's context), if any
         "task": pl.String,  # qa | instruction | summarization | translation | classification | chat | ...

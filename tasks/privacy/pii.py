@@ -1,7 +1,8 @@
 """PII scrubbing: Presidio recognizers over one batched spaCy pass, with our own rules, resolution and splice.
 
 `Scrubber` is built once per process and option set (`get_scrubber`); `scrub_frame` sends every text of a Polars
-frame (plain string columns and `messages[].content`) through one `scrub()` call, each row one document.
+frame (plain string columns, `messages[].content` and the strings inside `messages[].tool_calls` arguments)
+through one `scrub()` call, each row one document.
 
 What it finds (see tasks/privacy/recognizers/): Presidio's predefined recognizers for the chosen entities, spaCy NER
 for names (on a truecased copy when a text is ALL CAPS or lower case), pairforge's person rules (honorifics, cue
@@ -26,8 +27,9 @@ import re
 import threading
 import types
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import orjson
 import polars as pl
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -38,6 +40,7 @@ from pairforge.tasks.core.recipe import DEFAULT_NER_MODELS, PIIOptions
 from pairforge.tasks.core.schema import TEXT_COLUMNS
 from pairforge.tasks.core.shards import RETRYING, Shard, StageResult, fingerprint, resumable, write_stage
 from pairforge.tasks.core.shards import log as run_log
+from pairforge.tasks.core.tools import argument_texts
 from pairforge.tasks.privacy import recognizers
 from pairforge.tasks.privacy.fake_pools import fake_values
 from pairforge.tasks.privacy.recognizers.casing import case_mode, truecase
@@ -719,24 +722,34 @@ def _is_messages(dtype: pl.DataType) -> bool:
 def scrub_frame(df: pl.DataFrame, columns: list[str], options: PIIOptions) -> tuple[pl.DataFrame, Counter]:
     """Scrub string columns and `messages[].content` of `df` in one batch; row order and other columns kept.
     Each row is one document (pseudonyms and the second pass span its prompt, response and messages); its
-    `lang` column, when there is one, picks the NER model (none: patterns only, counted as `no_ner:<lang>`)."""
+    `lang` column, when there is one, picks the NER model (none: patterns only, counted as `no_ner:<lang>`).
+
+    Tool use: the string values inside `messages[].tool_calls` arguments are scrubbed too (what a model learns to
+    send to a tool; tool results are `tool` turns' content), the JSON put back together (tasks.core.tools)."""
     texts: list[str | None] = []
     rows: list[int] = []  # the row of each text
-    plan = []  # (column, flat struct series or None, first text index, count)
+    plan = []  # (column, flat struct series or None, first text index, count, tool-call arguments or None)
     row_ids = pl.int_range(0, len(df), eager=True)
     for col in columns:
         s = df.get_column(col)
+        calls = None
         if _is_messages(s.dtype):
             flat = s.explode(empty_as_null=False, keep_nulls=False)  # real messages only
             values = flat.struct.field("content").to_list()
             ids = row_ids.repeat_by(s.list.len().fill_null(0)).explode(empty_as_null=False, keep_nulls=False)
-            rows.extend(ids.to_list())
+            ids = ids.to_list()
+            rows.extend(ids)
+            if "tool_calls" in s.dtype.inner.to_schema():
+                calls = _call_texts(flat.struct.field("tool_calls").to_list())
+                for k, found, _ in calls:
+                    values += found
+                    rows.extend([ids[k]] * len(found))
         elif s.dtype == pl.String:
             flat, values = None, s.to_list()
             rows.extend(range(len(df)))
         else:
             raise TypeError(f"scrub_frame: column {col!r} is {s.dtype}, expected String or List(Struct{{content}})")
-        plan.append((col, flat, len(texts), len(values)))
+        plan.append((col, flat, len(texts), len(values), calls))
         texts.extend(values)
     if not texts:
         return df, Counter()
@@ -746,16 +759,38 @@ def scrub_frame(df: pl.DataFrame, columns: list[str], options: PIIOptions) -> tu
         langs = [row_langs[r] for r in rows]
     scrubbed, counts = get_scrubber(options).scrub(texts, langs=langs, groups=rows)
     new_cols = []
-    for col, flat, start, n in plan:
-        new = pl.Series(col, scrubbed[start : start + n], dtype=pl.String)
-        new_cols.append(new if flat is None else _rebuild_lists(df.get_column(col), flat, new))
+    for col, flat, start, n, calls in plan:
+        if flat is None:
+            new_cols.append(pl.Series(col, scrubbed[start : start + n], dtype=pl.String))
+            continue
+        n_content = len(flat)
+        fields = {"content": pl.Series("content", scrubbed[start : start + n_content], dtype=pl.String)}
+        if calls:
+            tool_calls = flat.struct.field("tool_calls").to_list()
+            at = start + n_content
+            for k, found, put_back in calls:
+                tool_calls[k] = orjson.dumps(put_back(scrubbed[at : at + len(found)])).decode()
+                at += len(found)
+            fields["tool_calls"] = pl.Series("tool_calls", tool_calls, dtype=pl.String)
+        new_cols.append(_rebuild_lists(df.get_column(col), flat, fields))
     return df.with_columns(new_cols), counts
 
 
-def _rebuild_lists(orig: pl.Series, flat: pl.Series, content: pl.Series) -> pl.Series:
-    """Put new contents into the exploded messages, then regroup them into the original rows."""
+def _call_texts(tool_calls: list[str | None]) -> list[tuple[int, list[str], Callable]]:
+    """(message index, strings inside its calls' arguments, put-back function) for messages with tool calls."""
+    out = []
+    for k, text in enumerate(tool_calls):
+        if text:
+            found, put_back = argument_texts(orjson.loads(text))
+            if found:
+                out.append((k, found, put_back))
+    return out
+
+
+def _rebuild_lists(orig: pl.Series, flat: pl.Series, fields: dict[str, pl.Series]) -> pl.Series:
+    """Put new field values (contents, tool calls) into the exploded messages, then regroup them into the rows."""
     name = orig.name
-    flat = flat.to_frame().select(pl.col(name).struct.with_fields(content=content)).to_series()
+    flat = flat.to_frame().select(pl.col(name).struct.with_fields(**fields)).to_series()
     lens = orig.list.len()
     rows = pl.int_range(0, len(orig), eager=True).alias("_r")
     grouped = (
@@ -782,27 +817,38 @@ def _rebuild_lists(orig: pl.Series, flat: pl.Series, content: pl.Series) -> pl.S
 
 
 def scrub_records(records: list[dict], fields: list[str], options: PIIOptions) -> Counter:
-    """Scrub `fields` of JSON records in place, in one batch: strings, and `content` of lists of messages. Each
-    record is one document; a string `lang` field picks its language."""
-    slots: list[tuple[dict, str]] = []  # (object holding the text, key)
+    """Scrub `fields` of JSON records in place, in one batch: strings, and `content` of lists of messages (with the
+    strings inside their `tool_calls` arguments). Each record is one document; a string `lang` field picks its
+    language."""
+    texts: list[str] = []
     groups: list[int] = []
     langs: list[str | None] = []
+    put: list[tuple[int, int, Callable[[list[str]], object]]] = []  # (first text, count, puts the new texts back)
+
+    def take(values: list[str], put_back: Callable[[list[str]], object], n: int, lang: str | None) -> None:
+        put.append((len(texts), len(values), put_back))
+        texts.extend(values)
+        groups.extend([n] * len(values))
+        langs.extend([lang] * len(values))
+
+    def setter(obj: dict, key: str) -> Callable[[list[str]], object]:
+        return lambda new: obj.__setitem__(key, new[0])
+
     for n, rec_ in enumerate(records):
         lang = rec_.get("lang") if isinstance(rec_.get("lang"), str) else None
         for f in fields:
             value = rec_.get(f)
             if isinstance(value, str):
-                found = [(rec_, f)]
+                take([value], setter(rec_, f), n, lang)
             elif isinstance(value, list):
-                found = [(m, "content") for m in value if isinstance(m, dict) and isinstance(m.get("content"), str)]
-            else:
-                found = []
-            slots += found
-            groups += [n] * len(found)
-            langs += [lang] * len(found)
-    scrubbed, counts = get_scrubber(options).scrub([obj[key] for obj, key in slots], langs=langs, groups=groups)
-    for (obj, key), text in zip(slots, scrubbed, strict=True):
-        obj[key] = text
+                for m in value:
+                    if isinstance(m, dict) and isinstance(m.get("content"), str):
+                        take([m["content"]], setter(m, "content"), n, lang)
+                    if isinstance(m, dict) and isinstance(m.get("tool_calls"), list):
+                        take(*argument_texts(m["tool_calls"]), n, lang)
+    scrubbed, counts = get_scrubber(options).scrub(texts, langs=langs, groups=groups)
+    for start, count, put_back in put:
+        put_back(scrubbed[start : start + count])
     return counts
 
 

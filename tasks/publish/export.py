@@ -18,9 +18,10 @@ Shards stream: pass 1 reads only `id` and `split` to drop exact duplicates and c
 split; pass 2 reads one work shard at a time and flushes output shards of `shard_rows` rows.
 
 Training formats (`export.formats` besides the contract's Parquet: openai, alpaca, sharegpt,
-llama2, tokenized; see tasks.publish.training_formats) are rendered from each pairs output shard as it is flushed,
-one file per Parquet shard so they stay the same size and split:
-`<format>/<split>-00000-of-000NN.<ext>`, listed in the manifest with `table` = the format name.
+llama2, tokenized, trl-sft, llama-factory, axolotl; see tasks.publish.training_formats) are rendered from each pairs
+output shard as it is flushed, one file per Parquet shard so they stay the same size and split:
+`<format>/<split>-00000-of-000NN.<ext>`, listed in the manifest with `table` = the format name. A format's index
+file (`llama-factory/dataset_info.json`, naming the shards beside it) is written after its shards, `split` null.
 """
 
 from __future__ import annotations
@@ -125,6 +126,16 @@ def write_table(table: str, shards: list[Shard], version_uri: str, shard_rows: i
                     flush(split, final=False)
     for split in SPLITS:
         flush(split, final=True)
+    for fmt in extras:  # a format's own index beside its shards, naming them (LLaMA-Factory's dataset_info.json)
+        spec = training_formats.FORMATS[fmt]
+        if spec.index is None:
+            continue
+        names = [f["path"].split("/", 1)[1] for f in files if f["table"] == fmt]
+        for name, data in spec.index(names).items():
+            rel = f"{fmt}/{name}"
+            storage.write_bytes(storage.join(version_uri, rel), data)
+            files.append({"path": rel, "table": fmt, "split": None, "rows": None, "bytes": len(data),
+                          "sha256": hashlib.sha256(data).hexdigest()})
     return files, {"rows": counts, "exact_duplicates_dropped": dropped}
 
 

@@ -7,12 +7,26 @@
 | sharegpt  | JSON array (.json)         | `{"conversations": [{"from", "value"}, ...]}`     |
 | llama2    | JSONL (.jsonl)             | `{"text": "<s>[INST] ... [/INST] ... </s>..."}`   |
 | tokenized | Parquet (.parquet)         | `id`, `input_ids`, `labels`, `length` (int32)     |
+| trl-sft   | JSONL (.jsonl)             | `{"messages": [...], "tools"?: "<JSON>"}`         |
+| llama-factory | JSON array (.json) + `dataset_info.json` | `{"conversations", "system", "tools"}` |
+| axolotl   | JSONL (.jsonl)             | `{"messages": [{"role", "content"}, ...], "tools"?}` |
 
 The conversation of a row is its `messages` (system first when present); a row without messages
 falls back to `system`/`prompt`/`response`, and a `system` that `messages` lacks is put first.
 `context` is provenance (the passage a pair was grounded in), not part of the conversation.
 OpenAI records keep only `role` and `content` and leave out messages with empty content (OpenAI
 rejects them). `tokenized` uses the local model's tokenizer and chat template (tasks.publish.tokenizer).
+
+Tool use (stored as tasks.core.tools describes) goes out unchanged in the `openai` export: the record's `tools`
+after `messages`, an assistant turn's `tool_calls` after its `content` (left out when it only calls tools), a
+`tool` turn's `tool_call_id` after its `content`. An OpenAI record in that key order comes back byte for byte.
+`trl-sft` and `axolotl` carry the same turns in their frameworks' documented shapes; `llama-factory` and
+`sharegpt` map them to LLaMA-Factory's `function_call` / `observation` turns. Text-only formats (alpaca,
+llama2, tokenized) show a call as LLaMA-Factory's function_call text, `[{"name", "arguments"}]`.
+
+Preference exports (trl-dpo, trl-kto, LLaMA-Factory `ranking`) are one record builder + one FORMATS entry each
+once pairs carry chosen/rejected; a format that needs a file beside its shards (LLaMA-Factory's
+dataset_info.json) gives `Format.index`.
 
 Alpaca has no turns, so a multi-turn conversation is folded: `instruction` is the last user turn,
 `output` the final assistant turn, and every other message (system prompt and earlier turns, in
@@ -25,6 +39,7 @@ notebook: an empty result means the file passes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -32,12 +47,13 @@ import orjson
 import polars as pl
 
 from pairforge.tasks.core import storage
+from pairforge.tasks.core.tools import calls_text, function_calls
 
 TOKENIZED = pl.Schema(
     {"id": pl.String, "input_ids": pl.List(pl.Int32), "labels": pl.List(pl.Int32), "length": pl.Int32}
 )
 
-SHAREGPT_ROLES = {"system": "system", "user": "human", "assistant": "gpt", "tool": "tool"}
+SHAREGPT_ROLES = {"system": "system", "user": "human", "assistant": "gpt", "tool": "observation"}
 ALPACA_LABELS = {"system": "System", "user": "User", "assistant": "Assistant", "tool": "Tool"}
 
 # Llama-2 chat layout (Meta's reference `chat_completion`)
@@ -50,8 +66,20 @@ BOS, EOS = "<s>", "</s>"
 
 
 def conversation(row: dict) -> list[dict]:
-    """The turns of a pairs row as [{role, content}], system first when present."""
-    msgs = [{"role": m["role"], "content": m.get("content") or ""} for m in (row.get("messages") or []) if m]
+    """The turns of a pairs row as [{role, content}], system first when present; a tool-use turn adds
+    `tool_calls` (the parsed OpenAI list; `content` None when it only calls tools) or `tool_call_id`."""
+    msgs = []
+    for m in row.get("messages") or []:
+        if not m:
+            continue
+        turn = {"role": m["role"], "content": m.get("content")}
+        if m.get("tool_calls"):
+            turn["tool_calls"] = orjson.loads(m["tool_calls"])
+        elif turn["content"] is None:
+            turn["content"] = ""
+        if m.get("tool_call_id") is not None:
+            turn["tool_call_id"] = m["tool_call_id"]
+        msgs.append(turn)
     if not msgs:
         msgs = [{"role": "user", "content": row.get("prompt") or ""},
                 {"role": "assistant", "content": row.get("response") or ""}]
@@ -61,8 +89,30 @@ def conversation(row: dict) -> list[dict]:
     return msgs
 
 
+def row_tools(row: dict) -> list | None:
+    """The row's OpenAI tools list (None when it has none)."""
+    return orjson.loads(row["tools"]) if row.get("tools") else None
+
+
+def turn_text(m: dict) -> str:
+    """A turn as plain text: its content, or for a turn that only calls tools the calls as function_call JSON."""
+    if m.get("content") or "tool_calls" not in m:
+        return m.get("content") or ""
+    return calls_text(m["tool_calls"])
+
+
+def as_text(msgs: list[dict]) -> list[dict]:
+    """Turns as plain {role, content} (for formats and templates without tool fields)."""
+    return [{"role": m["role"], "content": turn_text(m)} for m in msgs]
+
+
+def _tool_names(msgs: list[dict]) -> dict[str, str]:
+    """{call id: tool name} of the calls in a conversation (a tool turn's `name` in TRL's and axolotl's layouts)."""
+    return {c.get("id"): (c.get("function") or {}).get("name") for m in msgs for c in m.get("tool_calls") or []}
+
+
 def _rows(df: pl.DataFrame) -> Iterator[dict]:
-    cols = [c for c in ("id", "messages", "system", "prompt", "response") if c in df.columns]
+    cols = [c for c in ("id", "messages", "tools", "system", "prompt", "response") if c in df.columns]
     yield from df.select(cols).iter_rows(named=True)
 
 
@@ -79,12 +129,26 @@ def _json_array(records: Iterator[dict]) -> bytes:
 # ---- record builders (one row's conversation -> one record) ------------------------------------
 
 
-def openai_record(msgs: list[dict]) -> dict:
-    """Only `role` and `content`; a message with empty content is left out (OpenAI rejects it)."""
-    return {"messages": [{"role": m["role"], "content": m["content"]} for m in msgs if m["content"]]}
+def openai_message(m: dict) -> dict:
+    """role, content (left out on a turn that only calls tools), then tool_calls or tool_call_id."""
+    out = {"role": m["role"]}
+    if m["content"] is not None:
+        out["content"] = m["content"]
+    for key in ("tool_calls", "tool_call_id"):
+        if key in m:
+            out[key] = m[key]
+    return out
+
+
+def openai_record(msgs: list[dict], tools: list | None = None) -> dict:
+    """A message with empty content and no tool calls is left out (OpenAI rejects it); `tools` when there are any
+    (OpenAI's fine-tuning guide, "Fine-tuning examples: tool calling")."""
+    record = {"messages": [openai_message(m) for m in msgs if m["content"] or "tool_calls" in m]}
+    return {**record, "tools": tools} if tools else record
 
 
 def alpaca_record(msgs: list[dict]) -> dict:
+    msgs = as_text(msgs)
     last = len(msgs) - 1
     out = last if msgs and msgs[last]["role"] == "assistant" else None
     user = next((i for i in range(last, -1, -1) if msgs[i]["role"] == "user"), None)
@@ -96,9 +160,99 @@ def alpaca_record(msgs: list[dict]) -> dict:
     }
 
 
-def sharegpt_record(msgs: list[dict]) -> dict:
-    return {"conversations": [{"from": SHAREGPT_ROLES.get(m["role"], m["role"]), "value": m["content"]}
-                              for m in msgs]}
+def sharegpt_turn(m: dict) -> dict:
+    """One turn in ShareGPT's layout; tool use as LLaMA-Factory's `function_call` (one call: an object, parallel
+    calls: a list, as its FunctionFormatter reads them) and `observation` turns (its data/README.md).
+    A turn that both says something and calls tools keeps only the calls, as LLaMA-Factory's own OpenAI
+    converter does (src/llamafactory/data/converter.py): its sharegpt layout has no turn for both."""
+    if "tool_calls" in m:
+        calls = function_calls(m["tool_calls"])
+        return {"from": "function_call", "value": orjson.dumps(calls[0] if len(calls) == 1 else calls).decode()}
+    return {"from": SHAREGPT_ROLES.get(m["role"], m["role"]), "value": m["content"] or ""}
+
+
+def sharegpt_record(msgs: list[dict], tools: list | None = None) -> dict:
+    record = {"conversations": [sharegpt_turn(m) for m in msgs]}
+    return {**record, "tools": orjson.dumps(tools).decode()} if tools else record
+
+
+# LLaMA-Factory joins the results of parallel calls into one observation turn with this (converter.py)
+OBSERVATION_JOIN = "\n</tool_response>\n<tool_response>\n"
+USER_SIDE = ("human", "observation")  # LLaMA-Factory's odd positions; gpt and function_call take the even ones
+
+
+def llama_factory_record(msgs: list[dict], tools: list | None = None) -> dict:
+    """LLaMA-Factory's sharegpt layout (data/README.md, "Sharegpt Format"): `conversations` alternating user side
+    (human, observation) and model side (gpt, function_call), starting with the user side and ending with the
+    model side, as its SharegptDatasetConverter requires (else it drops the example); `system` and `tools` (JSON
+    text, OpenAI tools, which every LLaMA-Factory tool format reads) as columns, "" when none.
+
+    To alternate: consecutive turns of one side are joined (text with a blank line, tool results with
+    LLaMA-Factory's own separator, function_call turns into one list of calls, human and observation into the
+    later kind); on the model side calls win over text next to them (the text is dropped, as LLaMA-Factory's
+    converter does); a conversation that starts with the model gets an empty human turn first."""
+    system = "\n\n".join(m["content"] or "" for m in msgs if m["role"] == "system")
+    turns: list[dict] = []
+    for m in msgs:
+        if m["role"] == "system":
+            continue
+        turn = sharegpt_turn(m)
+        side = turn["from"] in USER_SIDE
+        if not turns and not side:
+            turns.append({"from": "human", "value": ""})
+        prev = turns[-1] if turns else None
+        if prev is None or (prev["from"] in USER_SIDE) != side:
+            turns.append(turn)
+        elif prev["from"] == turn["from"] == "observation":
+            prev["value"] += OBSERVATION_JOIN + turn["value"]
+        elif prev["from"] == turn["from"] == "function_call":
+            calls = [orjson.loads(t["value"]) for t in (prev, turn)]
+            prev["value"] = orjson.dumps([c for x in calls for c in (x if isinstance(x, list) else [x])]).decode()
+        elif prev["from"] == turn["from"]:
+            prev["value"] += "\n\n" + turn["value"]
+        elif side:  # human and observation in a row: one turn of the later kind, texts joined
+            prev.update({"from": turn["from"], "value": prev["value"] + "\n\n" + turn["value"]})
+        elif turn["from"] == "function_call":  # text then calls: the calls win, as in LLaMA-Factory's converter
+            prev.update(turn)
+    return {"conversations": turns, "system": system, "tools": orjson.dumps(tools).decode() if tools else ""}
+
+
+def _chat_messages(msgs: list[dict], arguments_as_text: bool) -> list[dict]:
+    """Turns as the Hugging Face chat-template layout (transformers' chat_extras, "Tools"): OpenAI's keys, and a
+    tool turn also names its tool (`name`), which TRL's example and axolotl's docs show."""
+    names = _tool_names(msgs)
+    out = []
+    for m in msgs:
+        turn = openai_message(m)
+        if "tool_calls" in m and not arguments_as_text:
+            turn["tool_calls"] = [
+                {**c, "function": {**c["function"], "arguments": args["arguments"]}} if isinstance(c.get("function"),
+                                                                                                   dict) else c
+                for c, args in zip(m["tool_calls"], function_calls(m["tool_calls"]), strict=True)]
+        if m["role"] == "tool" and names.get(m.get("tool_call_id")):
+            turn["name"] = names[m["tool_call_id"]]
+        out.append(turn)
+    return out
+
+
+def trl_sft_record(msgs: list[dict], tools: list | None = None) -> dict:
+    """TRL's conversational language-modeling layout (docs/source/dataset_formats.md, "Tool Calling"): `messages`,
+    call arguments as objects as in its example (chat templates render them with `tojson`); `tools` as JSON text,
+    which SFTTrainer json.loads (sft_trainer.py), so that `datasets` does not merge all tools' schemas into one
+    struct type."""
+    record = {"messages": _chat_messages(msgs, arguments_as_text=False)}
+    return {**record, "tools": orjson.dumps(tools).decode()} if tools else record
+
+
+def axolotl_record(msgs: list[dict], tools: list | None = None) -> dict:
+    """axolotl's `type: chat_template` dataset (docs/dataset-formats/conversation.qmd): `messages` of `role` and
+    `content` (its default field_messages and message_property_mappings), `tools` (its default field_tools); call
+    arguments and tools as JSON text, as its docs advise against `datasets` casting errors (it json.loads both)."""
+    turns = _chat_messages(msgs, arguments_as_text=True)
+    for t in turns:
+        t.setdefault("content", "")  # every turn has the role/content pair the property mappings read
+    record = {"messages": [{"role": t.pop("role"), "content": t.pop("content"), **t} for t in turns]}
+    return {**record, "tools": orjson.dumps(tools).decode()} if tools else record
 
 
 def llama2_text(msgs: list[dict]) -> str:
@@ -108,6 +262,7 @@ def llama2_text(msgs: list[dict]) -> str:
     Contents are stripped as in Meta's `chat_completion`. Llama-2 needs strict user/assistant
     alternation: consecutive user-side turns (user, tool) or assistant turns are joined with a blank
     line, and an assistant turn with no user turn before it gets an empty instruction."""
+    msgs = as_text(msgs)
     system = "\n\n".join(m["content"].strip() for m in msgs if m["role"] == "system")
     exchanges: list[list] = []  # [user, assistant | None]
     for m in msgs:
@@ -140,8 +295,8 @@ def llama2_text(msgs: list[dict]) -> str:
 
 
 def to_openai(df: pl.DataFrame) -> bytes:
-    """OpenAI chat fine-tuning JSONL: `{"messages": [{"role", "content"}, ...]}` per line."""
-    return _jsonl(openai_record(conversation(r)) for r in _rows(df))
+    """OpenAI chat fine-tuning JSONL: `{"messages": [{"role", "content"}, ...]}` per line (+ `tools`)."""
+    return _jsonl(openai_record(conversation(r), row_tools(r)) for r in _rows(df))
 
 
 def to_alpaca(df: pl.DataFrame) -> bytes:
@@ -150,13 +305,46 @@ def to_alpaca(df: pl.DataFrame) -> bytes:
 
 
 def to_sharegpt(df: pl.DataFrame) -> bytes:
-    """A JSON array of `{"conversations": [{"from": system|human|gpt, "value"}, ...]}`."""
-    return _json_array(sharegpt_record(conversation(r)) for r in _rows(df))
+    """A JSON array of `{"conversations": [{"from": system|human|gpt|function_call|observation, "value"}, ...]}`."""
+    return _json_array(sharegpt_record(conversation(r), row_tools(r)) for r in _rows(df))
 
 
 def to_llama2(df: pl.DataFrame) -> bytes:
     """JSONL of `{"text": ...}` in the Llama-2 chat layout."""
     return _jsonl({"text": llama2_text(conversation(r))} for r in _rows(df))
+
+
+def to_trl_sft(df: pl.DataFrame) -> bytes:
+    """TRL SFT JSONL: `{"messages": [...], "tools": "<JSON>"}` (tools only on rows that have them)."""
+    return _jsonl(trl_sft_record(conversation(r), row_tools(r)) for r in _rows(df))
+
+
+def to_llama_factory(df: pl.DataFrame) -> bytes:
+    """A JSON array in LLaMA-Factory's sharegpt layout; `dataset_info.json` beside it (`llama_factory_info`)."""
+    return _json_array(llama_factory_record(conversation(r), row_tools(r)) for r in _rows(df))
+
+
+def to_axolotl(df: pl.DataFrame) -> bytes:
+    """axolotl chat_template JSONL: `{"messages": [{"role", "content", ...}], "tools": "<JSON>"}`."""
+    return _jsonl(axolotl_record(conversation(r), row_tools(r)) for r in _rows(df))
+
+
+# LLaMA-Factory's dataset description for the files above (data/README.md, "Sharegpt Format": `formatting`,
+# `columns`, `tags`; the tags are its defaults, spelled out so the file says what it holds)
+LLAMA_FACTORY_DESCRIPTION = {
+    "formatting": "sharegpt",
+    "columns": {"messages": "conversations", "system": "system", "tools": "tools"},
+    "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
+             "observation_tag": "observation", "function_tag": "function_call", "system_tag": "system"},
+}
+
+
+def llama_factory_info(files: list[str]) -> dict[str, bytes]:
+    """`dataset_info.json` for the data files beside it (names relative to its folder): one dataset per file,
+    named after it (`train-00000-of-00001`), as LLaMA-Factory's `file_name` is one file or one folder. Train with
+    `dataset_dir: <that folder>` and `dataset: train-00000-of-00001[,train-00001-of-00002...]`."""
+    info = {name.rsplit(".", 1)[0]: {"file_name": name, **LLAMA_FACTORY_DESCRIPTION} for name in files}
+    return {"dataset_info.json": json.dumps(info, indent=2).encode() + b"\n"}
 
 
 def tokenize_frame(df: pl.DataFrame, tokenizer=None) -> pl.DataFrame:
@@ -167,7 +355,7 @@ def tokenize_frame(df: pl.DataFrame, tokenizer=None) -> pl.DataFrame:
         tokenizer = get_tokenizer()
     ids, inputs, labels = [], [], []
     for r in _rows(df):
-        x, y = tokenizer.apply_chat(conversation(r))
+        x, y = tokenizer.apply_chat(as_text(conversation(r)))
         ids.append(r.get("id"))
         inputs.append(x)
         labels.append(y)
@@ -185,6 +373,8 @@ class Format:
     name: str
     ext: str
     render: Callable[[pl.DataFrame], bytes]
+    # files written once beside the format's shards, from the shards' file names: {name: bytes}
+    index: Callable[[list[str]], dict[str, bytes]] | None = None
 
 
 FORMATS: dict[str, Format] = {
@@ -193,6 +383,9 @@ FORMATS: dict[str, Format] = {
     "sharegpt": Format("sharegpt", "json", to_sharegpt),
     "llama2": Format("llama2", "jsonl", to_llama2),
     "tokenized": Format("tokenized", "parquet", to_tokenized),
+    "trl-sft": Format("trl-sft", "jsonl", to_trl_sft),
+    "llama-factory": Format("llama-factory", "json", to_llama_factory, llama_factory_info),
+    "axolotl": Format("axolotl", "jsonl", to_axolotl),
 }
 
 
@@ -206,7 +399,8 @@ def render(fmt: str, df: pl.DataFrame) -> bytes:
 
 # ---- OpenAI's format checks ------------------------------------------------------------------
 
-OPENAI_MESSAGE_KEYS = ("role", "content", "name", "function_call", "weight")
+# the notebook's keys, plus the tool-use keys of OpenAI's fine-tuning guide (the notebook predates `tools`)
+OPENAI_MESSAGE_KEYS = ("role", "content", "name", "function_call", "weight", "tool_calls", "tool_call_id")
 OPENAI_ROLES = ("system", "user", "assistant", "function", "tool")
 
 
@@ -240,14 +434,15 @@ def check_openai_chat(lines: list[str]) -> dict[str, int]:
             if not isinstance(message, dict):
                 add("message_missing_key")
                 continue
-            if "role" not in message or "content" not in message:
+            calls = message.get("function_call") or message.get("tool_calls")
+            if "role" not in message or ("content" not in message and not calls):
                 add("message_missing_key")
             if any(k not in OPENAI_MESSAGE_KEYS for k in message):
                 add("message_unrecognized_key")
             if message.get("role") not in OPENAI_ROLES:
                 add("unrecognized_role")
-            content, function_call = message.get("content"), message.get("function_call")
-            if (not content and not function_call) or not isinstance(content, str):
+            content = message.get("content")
+            if (not content and not calls) or not isinstance(content, str | None) or (content is None and not calls):
                 add("missing_content")
         if not any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages):
             add("example_missing_assistant_message")

@@ -14,6 +14,7 @@ from pairforge.tasks.core.recipe import CleanOptions
 from pairforge.tasks.core.schema import DOCUMENTS, PAIRS
 from pairforge.tasks.curate.normalize import fix_text_series, normalize_frame
 from tests.conftest import CORPORA
+from tests.ingest.helpers import plain_turns
 
 
 def docs(*texts: str) -> pl.DataFrame:
@@ -93,7 +94,7 @@ def test_pairs_normalise_prompt_response_system_and_every_message():
     assert row["prompt"] == "What is Café?"
     assert row["response"] == "It is\n\na place."
     assert row["system"] == "Be kind."
-    assert row["messages"] == [
+    assert plain_turns(row["messages"]) == [
         {"role": "system", "content": "Be kind."},
         {"role": "user", "content": "What is Café?"},
         {"role": "assistant", "content": "It is\n\na place."},

@@ -37,3 +37,8 @@ def assert_provenance(rows: pl.DataFrame, source: Source, lang: str = "en") -> N
     content = ["text"] if "text" in rows.columns else ["messages"]
     assert rows["id"].null_count() == 0
     assert rows.select("id").n_unique() == rows.select(content).n_unique() == rows.select(["id", *content]).n_unique()
+
+
+def plain_turns(messages: list[dict] | None) -> list[dict] | None:
+    """Turns as {role, content}: the tool-use fields of the messages struct (null on plain turns) left out."""
+    return None if messages is None else [{k: v for k, v in m.items() if v is not None} for m in messages]

@@ -30,6 +30,7 @@ from pairforge.tasks.pairs.generate import Endpoint
 from pairforge.tasks.pairs.llm_server import free_port
 from pairforge.tasks.publish.split import assign_splits
 from tests.conftest import read_corpus
+from tests.ingest.helpers import plain_turns
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +137,8 @@ def test_new_rows_are_linked_train_only_and_never_the_same_text(instruct):
             r["response_orig"], r["doc_id_orig"], r["system_orig"], r["source_orig"], r["license_orig"],
             r["lang_orig"], r["generator_orig"])
         users = [m["content"] for m in r["messages"] if m["role"] == "user"]
-        assert users[-1] == r["prompt"] and r["messages"][-1] == {"role": "assistant", "content": r["response"]}
+        assert users[-1] == r["prompt"]
+        assert plain_turns(r["messages"])[-1] == {"role": "assistant", "content": r["response"]}
         assert len(r["messages"]) == len(r["messages_orig"])
     # a rerun over the augmented frame never augments augmented rows again
     again = noise_pairs(out, opts)
@@ -173,7 +175,8 @@ def test_placeholders_survive_and_unchangeable_prompts_are_skipped():
     assert sorted(out["augmented_from"]) == ["a", "c"]  # "42" has nothing that could change
     first = out.filter(pl.col("augmented_from") == "a")["prompt"][0]
     assert PLACEHOLDER.findall(first) == PLACEHOLDER.findall(prompts[0]) and first != prompts[0]
-    assert out["messages"].to_list()[0][0] == {"role": "user", "content": out["prompt"][0]}  # rebuilt from columns
+    # rebuilt from columns
+    assert plain_turns(out["messages"].to_list()[0])[0] == {"role": "user", "content": out["prompt"][0]}
     assert augment_frame(df, AugmentOptions(enabled=False, noise=NoiseOptions(enabled=True))).frame.equals(df)
     with pytest.raises(ValueError, match="paraphrase need the generation endpoint"):
         augment_frame(df, AugmentOptions(enabled=True, paraphrase=True))

@@ -13,6 +13,7 @@ import pytest
 from pairforge.tasks.core.recipe import PIIOptions, RecipeError, load_recipe
 from pairforge.tasks.core.schema import MESSAGE
 from pairforge.tasks.privacy.pii import Scrubber, fake_value, get_scrubber, scrub_frame, scrub_records
+from tests.ingest.helpers import plain_turns
 
 
 def scrub_one(text: str, lang: str | None = None, **opts) -> tuple[str, Counter]:
@@ -244,7 +245,7 @@ def test_scrub_frame_reads_lang_and_counts_documents_without_ner():
     out, counts = scrub_frame(df, ["prompt", "messages"], PIIOptions())
     assert out["prompt"].to_list() == ["mail me at <EMAIL_ADDRESS>", "Schreib an <EMAIL_ADDRESS>",
                                        "Ruf <PHONE_NUMBER> an", None]  # fmt: skip
-    assert out["messages"][1].to_list() == [{"role": "user", "content": "Tel. <PHONE_NUMBER>"}]
+    assert plain_turns(out["messages"][1].to_list()) == [{"role": "user", "content": "Tel. <PHONE_NUMBER>"}]
     assert counts["no_ner:de"] == 2  # documents (rows), not texts
     assert "no_ner:fr" not in counts and "no_ner:en" not in counts  # the French row has no text
 

@@ -90,7 +90,7 @@ def test_load_dataset_finds_the_splits_of_a_version(versions):
     for split in SPLITS:
         assert loaded[split].num_rows == manifest["tables"]["pairs"]["rows"][split] == 2 * ROWS[split]
     assert set(PAIRS.names()) <= set(loaded["train"].features)
-    assert set(loaded["train"].features["messages"].feature) == {"role", "content"}
+    assert set(loaded["train"].features["messages"].feature) == {"role", "content", "tool_calls", "tool_call_id"}
     docs = datasets.load_dataset(str(version), "documents", cache_dir=str(version.parent / "hf"))
     assert {s: docs[s].num_rows for s in SPLITS} == manifest["tables"]["documents"]["rows"]
     assert set(DOCUMENTS.names()) <= set(docs["train"].features)

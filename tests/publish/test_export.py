@@ -264,10 +264,11 @@ def test_export_to_s3(bucket, tmp_path, shards):
 
 # ---- training formats beside the pairs shards ----------------------------------------------------
 
-ALL_FORMATS = ["parquet", "openai", "alpaca", "sharegpt", "llama2", "tokenized"]
-FORMAT_NAME = re.compile(r"^(openai|alpaca|sharegpt|llama2|tokenized)/(train|validation|test)-(\d{5})-of-(\d{5})"
-                         r"\.(jsonl|json|parquet)$")
-EXT = {"openai": "jsonl", "alpaca": "json", "sharegpt": "json", "llama2": "jsonl", "tokenized": "parquet"}
+ALL_FORMATS = ["parquet", "openai", "alpaca", "sharegpt", "llama2", "tokenized", "trl-sft", "llama-factory", "axolotl"]
+FORMAT_NAME = re.compile(r"^(openai|alpaca|sharegpt|llama2|tokenized|trl-sft|llama-factory|axolotl)/"
+                         r"(train|validation|test)-(\d{5})-of-(\d{5})\.(jsonl|json|parquet)$")
+EXT = {"openai": "jsonl", "alpaca": "json", "sharegpt": "json", "llama2": "jsonl", "tokenized": "parquet",
+       "trl-sft": "jsonl", "llama-factory": "json", "axolotl": "jsonl"}
 
 
 def records_of(fmt: str, data: bytes) -> list:
@@ -289,7 +290,7 @@ def test_export_with_every_format(tmp_path, shards):
     parquet = {f["path"]: f for f in m["files"] if f["table"] == "pairs"}
     assert len(parquet) == 3 + 1 + 1  # train 23 rows / 10 -> 3 shards, validation 5 -> 1, test 0 -> 1
     for fmt, ext in EXT.items():
-        entries = [f for f in m["files"] if f["table"] == fmt]
+        entries = [f for f in m["files"] if f["table"] == fmt and f["split"]]  # not llama-factory's index
         # one file per Parquet shard, same split, index and row count
         assert sorted(f["path"] for f in entries) == sorted(
             f"{fmt}/{p.removeprefix('pairs/').removesuffix('.parquet')}.{ext}" for p in parquet)
@@ -315,6 +316,14 @@ def test_export_with_every_format(tmp_path, shards):
     first = (version / "llama2" / "train-00000-of-00003.jsonl").read_text().splitlines()[0]
     assert json.loads(first) == {"text": "<s>[INST] question 0 [/INST] answer 0 </s>"}
     assert json.loads((version / "alpaca" / "test-00000-of-00001.json").read_text()) == []
+    # LLaMA-Factory's dataset_info.json names every data file beside it (one dataset per file), and is listed
+    info = json.loads((version / "llama-factory" / "dataset_info.json").read_text())
+    data_files = sorted(f["path"].split("/", 1)[1] for f in m["files"] if f["table"] == "llama-factory" and f["split"])
+    assert sorted(e["file_name"] for e in info.values()) == data_files and len(data_files) == 5
+    assert info["train-00000-of-00003"]["file_name"] == "train-00000-of-00003.json"
+    assert {e["formatting"] for e in info.values()} == {"sharegpt"}
+    index = [f for f in m["files"] if f["path"] == "llama-factory/dataset_info.json"]
+    assert len(index) == 1 and index[0]["split"] is None and index[0]["table"] == "llama-factory"
     listed = {f["path"] for f in m["files"]} | {"manifest.json"}
     assert {p.relative_to(version).as_posix() for p in version.rglob("*") if p.is_file()} == listed
     assert verify_files(str(version), m) == []

@@ -24,6 +24,7 @@ import orjson
 import polars as pl
 
 from pairforge.tasks.core.schema import DOCUMENTS, PAIRS, QUARANTINE, pipeline_version, stable_id
+from pairforge.tasks.core.tools import calls_text
 
 if TYPE_CHECKING:
     from pairforge.tasks.core.recipe import Source
@@ -167,29 +168,41 @@ class Collector:
             row["retrieved_at"] = retrieved_at
         self.add(row)
 
-    def pair(self, messages: list[dict], context: str | None = None, task: str | None = None) -> None:
+    def pair(self, messages: list[dict], context: str | None = None, task: str | None = None,
+             tools: str | None = None) -> None:
         """Add a pair from its turns; prompt/response are the last user turn and the final assistant turn.
 
         `context` is the passage the pair is grounded in (part of the id, as it is part of the pair);
-        `task` its task label, if the source has one."""
+        `task` its task label, if the source has one. Tool use (tasks.core.tools): `tools` is the record's
+        checked tools list as JSON text, a turn may carry `tool_calls` / `tool_call_id`; a final turn that only
+        calls tools gives the calls as the response (`[{"name", "arguments"}]`, tasks.core.tools.calls_text)."""
         if not messages or messages[-1]["role"] != "assistant":
             raise BadRow("conversation does not end with an assistant turn")
         users = [m for m in messages if m["role"] == "user"]
         if not users:
             raise BadRow("conversation has no user turn")
-        if not messages[-1]["content"].strip():
+        last = messages[-1]
+        response = last["content"] if last["content"] or not last.get("tool_calls") else calls_text(
+            orjson.loads(last["tool_calls"]))
+        if not response.strip():
             raise BadRow("empty response")
         if not users[-1]["content"].strip():
             raise BadRow("empty prompt")
-        self._check_size(sum(len(m["content"]) for m in messages) + len(context or ""))
+        self._check_size(sum(len(m["content"] or "") + len(m.get("tool_calls") or "") for m in messages)
+                         + len(context or "") + len(tools or ""))
         systems = [m["content"] for m in messages if m["role"] == "system"]
         turns = orjson.dumps(messages).decode()
-        # pairs without a context keep the ids they always had
-        pair_id = stable_id(self.source.name, turns) if context is None else stable_id(self.source.name, turns, context)
+        # pairs without a context or tools keep the ids they always had (plain turns are {role, content} only)
+        if tools is not None:
+            pair_id = stable_id(self.source.name, turns, context or "", tools)
+        elif context is None:
+            pair_id = stable_id(self.source.name, turns)
+        else:
+            pair_id = stable_id(self.source.name, turns, context)
         self.add(
-            {"id": pair_id, "doc_id": pair_id, "prompt": users[-1]["content"], "response": messages[-1]["content"],
-             "messages": messages, "system": systems[0] if systems else None, "context": context, "task": task,
-             "source": self.source.name,
+            {"id": pair_id, "doc_id": pair_id, "prompt": users[-1]["content"], "response": response,
+             "messages": messages, "tools": tools, "system": systems[0] if systems else None, "context": context,
+             "task": task, "source": self.source.name,
              "uri": self.uri, "license": self.source.license, "lang": self.lang, "origin": self.source.origin}
         )
 

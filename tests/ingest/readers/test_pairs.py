@@ -11,7 +11,7 @@ import pytest
 from pairforge.tasks.core.schema import PAIRS
 from pairforge.tasks.ingest.sources import read_source_file
 from tests.conftest import CORPORA
-from tests.ingest.helpers import assert_provenance, jsonl, src
+from tests.ingest.helpers import assert_provenance, jsonl, plain_turns, src
 
 
 def test_alpaca_with_and_without_input(tmp_path):
@@ -30,7 +30,7 @@ def test_alpaca_with_and_without_input(tmp_path):
         ("No input key", "fine"),
     ]
     first = got.rows.row(0, named=True)
-    assert first["messages"] == [{"role": "user", "content": "Translate to French\n\ncat"},
+    assert plain_turns(first["messages"]) == [{"role": "user", "content": "Translate to French\n\ncat"},
                                  {"role": "assistant", "content": "chat"}]
     assert first["system"] is None and first["origin"] == "imported"
     assert got.quarantine.select("row", "reason").rows() == [(4, "missing field 'output'")]
@@ -62,7 +62,7 @@ def test_openai_multi_turn(tmp_path):
     assert row["response"] == "4"  # the final assistant turn (content parts joined)
     assert row["system"] == "Be brief."
     assert [m["role"] for m in row["messages"]] == [t["role"] for t in turns]
-    assert row["messages"][2] == {"role": "assistant", "content": "Hello."}
+    assert plain_turns(row["messages"])[2] == {"role": "assistant", "content": "Hello."}
     reasons = dict(got.quarantine.select("row", "reason").rows())
     assert reasons[2] == "conversation has no user turn"
     assert reasons[3] == reasons[4] == "conversation does not end with an assistant turn"
@@ -103,7 +103,7 @@ def test_real_openai_chat_corpus():
     longest = max(raw, key=lambda r: len(r["messages"]))["messages"]
     kept = got.rows.filter(pl.col("messages").list.len() == len(longest))
     assert len(kept) == 1
-    assert kept["messages"][0].to_list() == longest
+    assert plain_turns(kept["messages"][0].to_list()) == longest
     assert kept["prompt"][0] == [m for m in longest if m["role"] == "user"][-1]["content"]
     assert kept["response"][0] == longest[-1]["content"]
 
@@ -127,7 +127,7 @@ def test_dolly_with_and_without_context(tmp_path):
         ("Name three primary colours.", "Red, yellow and blue.", None, "brainstorming"),
         ("Say hi.", "Hi!", None, None),
     ]
-    assert got.rows["messages"][0].to_list() == [
+    assert plain_turns(got.rows["messages"][0].to_list()) == [
         {"role": "user", "content": "When was the tower built?\n\nThe tower was built in 1889 for the fair."},
         {"role": "assistant", "content": "In 1889."},
     ]
@@ -174,7 +174,7 @@ def test_sharegpt_multi_turn_jsonl_and_json_array(tmp_path, layout):
     assert got.table == "pairs" and got.rows.schema == PAIRS
     assert len(got.rows) == 3
     first = got.rows.row(0, named=True)
-    assert first["messages"] == [
+    assert plain_turns(first["messages"]) == [
         {"role": "system", "content": "You are terse."}, {"role": "user", "content": "Hi"},
         {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Capital of Italy?"},
         {"role": "assistant", "content": "Rome."},

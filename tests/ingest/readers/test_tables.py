@@ -9,7 +9,7 @@ import pytest
 
 from pairforge.tasks.core.schema import PAIRS
 from pairforge.tasks.ingest.sources import read_source_file
-from tests.ingest.helpers import jsonl, src
+from tests.ingest.helpers import jsonl, plain_turns, src
 
 
 def test_csv_with_mapping(tmp_path):
@@ -82,7 +82,7 @@ def test_annotator_table_becomes_pairs(tmp_path, kind):
         ("What is the boiling point of water at sea level?", "100 °C.", "Be exact.",
          "On Everest water boils at about 70 °C; at sea level at 100 °C."),
     ]
-    assert got.rows["messages"][0].to_list() == [
+    assert plain_turns(got.rows["messages"][0].to_list()) == [
         {"role": "system", "content": "Be exact."},
         {"role": "user", "content": "What is the boiling point of water at sea level?"},
         {"role": "assistant", "content": "100 °C."},
