@@ -5,13 +5,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import orjson
 import polars as pl
 import pytest
 
 from pairforge.tasks.core.schema import PAIRS
 from pairforge.tasks.ingest.sources import read_source_file
 from tests.conftest import CORPORA
-from tests.ingest.helpers import assert_provenance, jsonl, plain_turns, src
+from tests.ingest.helpers import (
+    GLAIVE_SLICE,
+    TIME_TOOL,
+    TOOL_RECORDS,
+    WEATHER_TOOL,
+    assert_provenance,
+    jsonl,
+    plain_turns,
+    src,
+)
 
 
 def test_alpaca_with_and_without_input(tmp_path):
@@ -254,3 +264,121 @@ def test_real_self_instruct_corpora(name, records):
     assert_provenance(got.rows, s)
     assert got.rows["id"].n_unique() == len(got.rows)
     assert read_source_file(s, str(path), "en").rows["id"].to_list() == got.rows["id"].to_list()
+
+
+# ---- tool calling -----------------------------------------------------------------------------------------------
+
+
+def test_openai_tool_calls_are_kept_as_openai_json(tmp_path):
+    f = tmp_path / "tools.jsonl"
+    f.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in TOOL_RECORDS))
+    got = read_source_file(src(f, "openai"), str(f), "en")
+    assert got.quarantine.is_empty() and got.rows.schema == PAIRS and len(got.rows) == 4
+    rows = got.rows.to_dicts()
+    first = rows[0]
+    assert json.loads(first["tools"]) == [WEATHER_TOOL, TIME_TOOL]
+    assert [m["role"] for m in first["messages"]] == ["system", "user", "assistant", "tool", "tool", "assistant"]
+    call = first["messages"][2]
+    assert call["content"] is None and json.loads(call["tool_calls"]) == TOOL_RECORDS[0]["messages"][2]["tool_calls"]
+    assert [m["tool_call_id"] for m in first["messages"][3:5]] == ["call_a1", "call_a2"]
+    assert first["response"] == "Paris: 18 °C and cloudy. Tokyo: 21:04." and first["prompt"].startswith("Weather")
+    # a conversation that ends with a call: the response is the call, as text
+    assert json.loads(rows[1]["response"]) == [{"name": "get_weather", "arguments": {"city": "Rome"}}]
+    assert rows[2]["messages"][1]["content"] == "Let me check."
+    assert rows[3]["tools"] is None and rows[3]["messages"][1]["tool_calls"] is None
+    # the tools are part of the id; plain pairs keep the ids they had before tool use was stored
+    assert len(set(got.rows["id"])) == 4
+    plain = jsonl(tmp_path / "plain.jsonl", [TOOL_RECORDS[3]])
+    assert read_source_file(src(plain, "openai"), str(plain), "en").rows["id"][0] == rows[3]["id"]
+
+
+def test_a_tool_call_that_breaks_its_schema_is_quarantined_with_the_fields_path(tmp_path):
+    def record(args: str = '{"city": "Paris"}', name: str = "get_weather", **extra) -> dict:
+        msgs = [{"role": "user", "content": "Weather?"},
+                {"role": "assistant", "tool_calls": [
+                    {"id": "c1", "type": "function", "function": {"name": name, "arguments": args}}]},
+                {"role": "tool", "content": "sunny", "tool_call_id": extra.pop("answers", "c1")},
+                {"role": "assistant", "content": "Sunny."}]
+        return {"messages": msgs, "tools": extra.pop("tools", [WEATHER_TOOL])}
+
+    f = jsonl(tmp_path / "calls.jsonl", [
+        record(),
+        record('{"city": 12}'),
+        record('{"notify": "jane.doe@example.com"}'),
+        record("{'city': 'Paris'}"),
+        record(name="get_forecast"),
+        record(answers="c9"),
+        record(tools={"get_weather": {}}),
+        record(tools=None),
+        record('{"city": "Lyon"}'),
+    ])
+    got = read_source_file(src(f, "openai"), str(f), "en")
+    assert got.rows["response"].to_list() == ["Sunny.", "Sunny."]  # the rest of the file goes on
+    assert got.quarantine.select("row", "reason").rows() == [
+        (2, "messages[1].tool_calls[0].function.arguments.city: integer is not of type 'string'"),
+        (3, "messages[1].tool_calls[0].function.arguments: 'city' is a required property"),
+        (4, "messages[1].tool_calls[0].function.arguments: not valid JSON"),
+        (5, "messages[1].tool_calls[0].function.name: 'get_forecast' is not one of the record's tools (get_weather)"),
+        (6, "messages[2].tool_call_id: does not name a call made before it"),
+        (7, "tools: is object, expected a list of tools"),
+        (8, "messages[1].tool_calls[0].function.name: 'get_weather' is not one of the record's tools (none)"),
+    ]
+    assert "jane" not in " ".join(got.quarantine["reason"])  # reasons never carry values
+
+
+def test_real_sharegpt_tool_calls_from_llama_factory():
+    raw = json.loads(GLAIVE_SLICE.read_text())
+    s = src(GLAIVE_SLICE, "sharegpt", name="glaive", license="Apache-2.0")
+    got = read_source_file(s, str(GLAIVE_SLICE), "en")
+    # the last record is real data whose call sends a list where its tool declares a number
+    assert got.quarantine.select("row", "reason").rows() == [
+        (11, "conversations[3].value.arguments.calories_per_item: array is not of type 'number'")]
+    assert len(got.rows) == 10
+    assert_provenance(got.rows, s)
+    calls = observations = 0
+    for r, row in zip(raw, got.rows.to_dicts(), strict=False):
+        tools = json.loads(row["tools"] or "[]")  # "[]" in the file: no tools
+        assert [t["function"] for t in tools] == json.loads(r["tools"])  # bare functions, stored as OpenAI tools
+        assert len(row["messages"]) == len(r["conversations"])
+        for turn, m in zip(r["conversations"], row["messages"], strict=True):
+            if turn["from"] == "function_call":
+                calls += 1
+                value = json.loads(turn["value"])
+                (call,) = json.loads(m["tool_calls"])
+                assert m["role"] == "assistant" and m["content"] is None and call["type"] == "function"
+                assert call["function"]["name"] == value["name"]
+                assert json.loads(call["function"]["arguments"]) == value["arguments"]  # JSON text, as OpenAI sends
+                answered = call["id"]
+            elif turn["from"] == "observation":
+                observations += 1
+                assert m == {"role": "tool", "content": turn["value"], "tool_calls": None, "tool_call_id": answered}
+            else:
+                assert m["content"] == turn["value"] and m["tool_calls"] is None
+    assert calls >= 8 and observations >= 7
+
+
+def test_sharegpt_parallel_calls_and_bad_function_call_turns(tmp_path):
+    tools = json.dumps([WEATHER_TOOL["function"], TIME_TOOL["function"]])
+    both = json.dumps([{"name": "get_weather", "arguments": {"city": "Oslo"}},
+                       {"name": "get_time", "arguments": '{"tz": "Europe/Paris"}'}])
+
+    def rec(value: str) -> dict:
+        return {"conversations": [{"from": "human", "value": "Oslo weather and Paris time?"},
+                                  {"from": "function_call", "value": value},
+                                  {"from": "observation", "value": "ok"}, {"from": "gpt", "value": "Done."}],
+                "tools": tools}
+
+    f = tmp_path / "s.json"
+    f.write_text(json.dumps([rec(both), rec("{not json"), rec('[{"name": "get_time", "arguments": {"tz": 1}}]'),
+                             rec('["get_time"]')]))
+    got = read_source_file(src(f, "sharegpt"), str(f), "en")
+    assert got.quarantine.select("row", "reason").rows() == [
+        (2, "conversations[1].value: not valid JSON"),
+        (3, "conversations[1].value[0].arguments.tz: integer is not of type 'string'"),
+        (4, "conversations[1].value[0]: is a str, expected an object with name and arguments"),
+    ]
+    (row,) = got.rows.to_dicts()
+    calls = json.loads(row["messages"][1]["tool_calls"])
+    assert [(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in calls] == [
+        ("call_0", "get_weather", '{"city": "Oslo"}'), ("call_1", "get_time", '{"tz": "Europe/Paris"}')]
+    assert row["messages"][2]["tool_call_id"] is None  # one result for two calls: which one it answers is unknown
