@@ -418,3 +418,37 @@ def test_workers_never_run_the_callers_script_again(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("top level ran") == 1 and "workers" in out.stdout and "True" not in out.stdout
+
+
+def test_pii_inside_tool_call_arguments_and_tool_results_is_scrubbed(tmp_path):
+    import json
+
+    import orjson
+
+    from pairforge.tasks.core.recipe import Source
+    from pairforge.tasks.ingest.sources import read_source_file
+    from pairforge.tasks.publish.training_formats import to_openai
+    from tests.ingest.helpers import TOOL_RECORDS
+
+    f = tmp_path / "tools.jsonl"
+    f.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in TOOL_RECORDS))
+    pairs = read_source_file(Source(name="t", uri=str(f), format="openai", license="MIT"), str(f), "en").rows
+    pairs = pairs.with_columns(pl.col("messages").list.eval(pl.element().struct.with_fields(  # a name in a result
+        pl.field("content").str.replace('"cloudy"', '"cloudy, ask Jane Doe"'))))
+    out, counts = scrub_frame(pairs, ["prompt", "messages"], PIIOptions(entities=["EMAIL_ADDRESS", "PERSON"]))
+    assert out.schema == pairs.schema and out["id"].to_list() == pairs["id"].to_list()
+    text = to_openai(out).decode()
+    assert "jane.doe@example.com" not in text and "Jane Doe" not in text
+    first = json.loads(text.splitlines()[0])
+    args = json.loads(first["messages"][2]["tool_calls"][0]["function"]["arguments"])
+    assert args == {"city": "Paris", "notify": "<EMAIL_ADDRESS>"}  # keys and other values kept, still JSON
+    assert first["messages"][3]["content"] == '{"temp_c": 18, "sky": "cloudy, ask <PERSON>"}'
+    assert counts["EMAIL_ADDRESS"] == 3 and counts["PERSON"] >= 3  # prompt column, user turn, call / result
+    # calls without personal data keep their exact text
+    assert text.splitlines()[1:] == to_openai(pairs).decode().splitlines()[1:]
+
+    # `pairforge scrub` on a JSONL file of OpenAI records does the same
+    data, counts = pii.scrub_jsonl(f.read_bytes(), ["messages"], PIIOptions(entities=["EMAIL_ADDRESS"]))
+    record = json.loads(data.splitlines()[0])
+    assert json.loads(record["messages"][2]["tool_calls"][0]["function"]["arguments"])["notify"] == "<EMAIL_ADDRESS>"
+    assert counts["EMAIL_ADDRESS"] == 2 and record["tools"] == TOOL_RECORDS[0]["tools"]

@@ -21,6 +21,7 @@ from pairforge.tasks.publish.training_formats import (
     check_openai_chat,
     conversation,
     llama2_text,
+    llama_factory_info,
     render,
     to_alpaca,
     to_llama2,
@@ -30,6 +31,7 @@ from pairforge.tasks.publish.training_formats import (
     tokenize_frame,
 )
 from tests.conftest import CORPORA
+from tests.ingest.helpers import GLAIVE_SLICE, TIME_TOOL, TOOL_RECORDS, WEATHER_TOOL
 
 CHAT_FILE = CORPORA / "chat" / "toy_chat_fine_tuning.jsonl"
 LEE = CORPORA / "text" / "lee_background.cor"
@@ -371,3 +373,176 @@ def test_recipe_accepts_every_format_and_always_keeps_parquet():
     assert ExportOptions().formats == ["parquet"]
     with pytest.raises(ValueError, match="unknown export format 'csv'"):
         ExportOptions(formats=["openai", "csv"])
+
+
+# ---- tool calling and the training frameworks' formats (trl-sft, llama-factory, axolotl) --------------------------
+
+
+@pytest.fixture(scope="module")
+def tool_pairs(tmp_path_factory) -> pl.DataFrame:
+    """TOOL_RECORDS (OpenAI layout: parallel calls, a call that ends the conversation, text + call, no tools)
+    through the project's own reader."""
+    f = tmp_path_factory.mktemp("tools") / "tools.jsonl"
+    f.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in TOOL_RECORDS))
+    got = read_source_file(Source(name="tools", uri=str(f), format="openai", license="MIT"), str(f), "en")
+    assert got.quarantine.is_empty() and got.rows.height == len(TOOL_RECORDS)
+    return got.rows
+
+
+def test_openai_tool_records_round_trip_byte_for_byte(tool_pairs):
+    lines = to_openai(tool_pairs).splitlines()
+    assert lines == [orjson.dumps(r) for r in TOOL_RECORDS]
+    assert check_openai_chat([line.decode() for line in lines]) == {}
+    # OpenAI's checks still catch a turn with neither content nor calls
+    assert check_openai_chat([json.dumps({"messages": [{"role": "assistant"}]})]) == {
+        "message_missing_key": 1, "missing_content": 1}
+
+
+def is_conversational(example: dict) -> bool:
+    """trl.data_utils.is_conversational (TRL 1.x, trl/data_utils.py), which SFTTrainer uses to pick the chat path."""
+    keys = [k for k in example if k in ("prompt", "chosen", "rejected", "completion", "messages")]
+    value = example[keys[0]] if keys else None
+    return isinstance(value, list) and isinstance(value[0], dict) and "role" in value[0]
+
+
+def test_trl_sft_loads_with_datasets_in_trls_documented_shape(tool_pairs, chat_pairs, tmp_path):
+    import datasets
+
+    both = pl.concat([tool_pairs, chat_pairs])
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(render("trl-sft", both))
+    ds = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "cache"))
+    assert ds.num_rows == both.height
+    for example, source in zip(ds, [*TOOL_RECORDS, *[None] * chat_pairs.height], strict=True):
+        assert is_conversational(example)
+        messages = [{k: v for k, v in m.items() if v is not None} for m in example["messages"]]
+        assert all(m["role"] in ("system", "user", "assistant", "tool") for m in messages)
+        assert all(isinstance(m.get("content"), str) or m.get("tool_calls") for m in messages)
+        if source is None:  # a plain chat: role and content only, no tools column value
+            assert all(set(m) == {"role", "content"} for m in messages) and example["tools"] is None
+            continue
+        # TRL's "Tool Calling" example: arguments as objects, a tool turn names its tool; tools as JSON text
+        # (SFTTrainer json.loads a string `tools`)
+        assert (json.loads(example["tools"]) if example["tools"] else None) == source.get("tools")
+        for m, orig in zip(messages, source["messages"], strict=True):
+            assert m.get("content") == orig.get("content") and m.get("tool_call_id") == orig.get("tool_call_id")
+            if "tool_calls" in orig:
+                assert [(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in m["tool_calls"]] == [
+                    (c["id"], c["function"]["name"], json.loads(c["function"]["arguments"]))
+                    for c in orig["tool_calls"]]
+            if orig["role"] == "tool":
+                calls = {c["id"]: c["function"]["name"] for o in source["messages"] for c in o.get("tool_calls", [])}
+                assert m["name"] == calls[orig["tool_call_id"]]
+
+
+def sharegpt_converter_accepts(record: dict, info: dict) -> bool:
+    """LLaMA-Factory's SharegptDatasetConverter (src/llamafactory/data/converter.py) on one example: the
+    conversation's turns must alternate user side (user/observation tags) and model side (assistant/function tags),
+    start with the user side and have an even count, else it skips the example."""
+    tags, columns = info["tags"], info["columns"]
+    turns = record[columns["messages"]]
+    if turns and turns[0][tags["role_tag"]] == tags["system_tag"]:
+        turns = turns[1:]
+    sides = ((tags["user_tag"], tags["observation_tag"]), (tags["assistant_tag"], tags["function_tag"]))
+    return all(t[tags["role_tag"]] in sides[i % 2] for i, t in enumerate(turns)) and len(turns) % 2 == 0
+
+
+def function_formatter_reads(value: str) -> list[tuple[str, str]]:
+    """LLaMA-Factory's FunctionFormatter (src/llamafactory/data/formatter.py): a function_call value is JSON, one
+    call or a list, each with `name` and `arguments` (json.dumps'ed again for the template)."""
+    calls = json.loads(value)
+    return [(c["name"], json.dumps(c["arguments"], ensure_ascii=False)) for c in (calls if isinstance(calls, list)
+                                                                                   else [calls])]
+
+
+def test_llama_factory_records_pass_its_converter_and_keep_tool_use(tool_pairs, chat_pairs):
+    info = json.loads(llama_factory_info(["train-00000-of-00001.json"])["dataset_info.json"])
+    entry = info["train-00000-of-00001"]
+    assert entry["file_name"] == "train-00000-of-00001.json" and entry["formatting"] == "sharegpt"
+    assert entry["columns"] == {"messages": "conversations", "system": "system", "tools": "tools"}
+    records = json.loads(render("llama-factory", pl.concat([tool_pairs, chat_pairs])))
+    assert len(records) == tool_pairs.height + chat_pairs.height
+    for r in records:
+        assert set(r) == {"conversations", "system", "tools"} and sharegpt_converter_accepts(r, entry)
+        assert all(set(t) == {"from", "value"} and isinstance(t["value"], str) for t in r["conversations"])
+        for tool in json.loads(r["tools"]) if r["tools"] else []:  # what its tool formatters read
+            fn = tool["function"] if tool.get("type") == "function" else tool
+            assert isinstance(fn["name"], str) and isinstance(fn["parameters"]["properties"], dict)
+    parallel, ends_with_call, text_and_call, plain = records[:4]
+    assert parallel["system"] == "You are a travel helper." and json.loads(parallel["tools"]) == [WEATHER_TOOL,
+                                                                                                   TIME_TOOL]
+    assert [t["from"] for t in parallel["conversations"]] == ["human", "function_call", "observation", "gpt"]
+    assert function_formatter_reads(parallel["conversations"][1]["value"]) == [
+        ("get_weather", '{"city": "Paris", "notify": "jane.doe@example.com"}'), ("get_time", '{"tz": "Asia/Tokyo"}')]
+    # the two results in one observation turn, joined as LLaMA-Factory's own OpenAI converter joins them
+    assert parallel["conversations"][2]["value"] == (
+        '{"temp_c": 18, "sky": "cloudy"}\n</tool_response>\n<tool_response>\n{"time": "21:04"}')
+    assert [t["from"] for t in ends_with_call["conversations"]] == ["human", "function_call"]
+    assert function_formatter_reads(text_and_call["conversations"][1]["value"]) == [("get_time",
+                                                                                      '{"tz": "Europe/Paris"}')]
+    assert plain == {"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello!"}],
+                     "system": "", "tools": ""}
+
+
+def test_real_glaive_records_come_back_out_of_the_llama_factory_export():
+    raw = json.loads(GLAIVE_SLICE.read_text())
+    got = read_source_file(Source(name="g", uri=str(GLAIVE_SLICE), format="sharegpt", license="Apache-2.0"),
+                           str(GLAIVE_SLICE), "en")
+    records = json.loads(render("llama-factory", got.rows))
+    assert len(records) == len(raw) - 1  # the record whose call breaks its schema was quarantined
+    for r, source in zip(records, raw, strict=False):
+        assert len(r["conversations"]) == len(source["conversations"])
+        for turn, orig in zip(r["conversations"], source["conversations"], strict=True):
+            assert turn["from"] == orig["from"]
+            if orig["from"] == "function_call":
+                assert json.loads(turn["value"]) == json.loads(orig["value"])
+            else:
+                assert turn["value"] == orig["value"]
+        tools = json.loads(r["tools"] or "[]")
+        assert [t["function"] for t in tools] == json.loads(source["tools"])
+
+
+def test_sharegpt_export_reads_back_with_the_same_tool_calls(tool_pairs, tmp_path):
+    f = tmp_path / "share.json"
+    f.write_bytes(to_sharegpt(tool_pairs))
+    assert [t["from"] for t in json.loads(f.read_bytes())[0]["conversations"]] == [
+        "system", "human", "function_call", "observation", "observation", "gpt"]
+    back = read_source_file(Source(name="s", uri=str(f), format="sharegpt", license="MIT"), str(f), "en")
+    assert back.quarantine.is_empty()
+
+    def calls(df: pl.DataFrame) -> list:
+        return [[(c["function"]["name"], json.loads(c["function"]["arguments"])) for m in msgs if m["tool_calls"]
+                 for c in json.loads(m["tool_calls"])] for msgs in df["messages"].to_list()]
+
+    assert calls(back.rows) == calls(tool_pairs) and back.rows["tools"].to_list() == tool_pairs["tools"].to_list()
+
+
+def test_axolotl_chat_template_records(tool_pairs, tmp_path):
+    import datasets
+
+    data = render("axolotl", tool_pairs)
+    records = [json.loads(line) for line in data.decode().splitlines()]
+    for r, source in zip(records, TOOL_RECORDS, strict=True):
+        # axolotl's defaults: field_messages `messages`, message_property_mappings role/content, field_tools `tools`
+        assert all(list(m)[:2] == ["role", "content"] and isinstance(m["content"], str) for m in r["messages"])
+        assert (json.loads(r["tools"]) if "tools" in r else None) == source.get("tools")
+        for m, orig in zip(r["messages"], source["messages"], strict=True):
+            if "tool_calls" in orig:  # arguments stay JSON text, as its docs advise (it json.loads them)
+                assert m["tool_calls"] == orig["tool_calls"] and m["content"] == orig.get("content", "")
+            if orig["role"] == "tool":
+                assert m["tool_call_id"] == orig["tool_call_id"] and m["name"] in ("get_weather", "get_time")
+    path = tmp_path / "axolotl.jsonl"
+    path.write_bytes(data)
+    ds = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "cache"))
+    assert ds.num_rows == len(TOOL_RECORDS) and ds[0]["messages"][2]["tool_calls"][0]["function"]["arguments"] == (
+        TOOL_RECORDS[0]["messages"][2]["tool_calls"][0]["function"]["arguments"])
+
+
+def test_text_formats_show_a_call_as_function_call_text(tool_pairs, tok):
+    call = '[{"name":"get_weather","arguments":{"city":"Rome"}}]'
+    assert json.loads(to_alpaca(tool_pairs))[1]["output"] == call == tool_pairs["response"][1]
+    assert json.loads(to_llama2(tool_pairs).splitlines()[1])["text"] == f"<s>[INST] What is the weather in Rome? " \
+                                                                         f"[/INST] {call} </s>"
+    row = tokenize_frame(tool_pairs[1:2], tok).row(0, named=True)
+    trained = [x for x, y in zip(row["input_ids"], row["labels"], strict=True) if y != IGNORE_INDEX]
+    assert tok.decode(trained) == call
