@@ -276,3 +276,45 @@ def test_pii_worker_processes_give_the_same_dataset(prefect_server, tmp_path):
         assert manifest["stats"]["pii"]  # something was found and replaced
     for table in ("documents", "pairs"):
         assert built[2][table].equals(built[1][table]), table
+
+
+def test_tool_calling_records_through_the_build(prefect_server, tmp_path):
+    """OpenAI tool records and real ShareGPT tool data through every stage: a call that breaks its schema is
+    quarantined with its path, personal data in call arguments is scrubbed, records without any come out of the
+    openai export byte for byte, and the framework exports sit beside the Parquet shards."""
+    import orjson
+
+    from tests.ingest.helpers import GLAIVE_SLICE, TOOL_RECORDS
+
+    tools_file = tmp_path / "tools.jsonl"
+    tools_file.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in TOOL_RECORDS))
+    sources = [{"name": "tools", "uri": str(tools_file), "format": "openai", "license": "MIT"},
+               {"name": "glaive", "uri": str(GLAIVE_SLICE), "format": "sharegpt", "license": "Apache-2.0"}]
+    formats = ["parquet", "openai", "trl-sft", "llama-factory", "axolotl"]
+    recipe = write_recipe(tmp_path, sources, str(tmp_path / "out") + "/",
+                          export={"uri": str(tmp_path / "out") + "/", "shard_rows": 25, "formats": formats})
+    version_uri = build_dataset(str(recipe), version="v1")
+    manifest = check_version(version_uri)
+    quarantine = storage.read_parquet(storage.join(version_uri, "quarantine", "quarantine.parquet"))
+    assert quarantine.filter(pl.col("source") == "glaive").select("row", "reason").rows() == [
+        (11, "conversations[3].value.arguments.calories_per_item: array is not of type 'number'")]
+    pairs = read_table(version_uri, manifest, "pairs")
+    assert pairs.filter(pl.col("source") == "glaive").height >= 8 and pairs["tools"].null_count() < pairs.height
+
+    lines = [line for f in manifest["files"] if f["table"] == "openai" and f["split"]
+             for line in storage.read_bytes(storage.join(version_uri, f["path"])).splitlines()]
+    text = b"\n".join(lines).decode()
+    assert "jane.doe@example.com" not in text and "Jane Doe" not in text
+    for record in TOOL_RECORDS[1:3]:  # no personal data in these two: unchanged, byte for byte
+        assert orjson.dumps(record) in lines
+    scrubbed = next(json.loads(line) for line in lines if b"get_time" in line and b"Asia/Tokyo" in line)
+    assert json.loads(scrubbed["messages"][2]["tool_calls"][0]["function"]["arguments"])["notify"] != (
+        "jane.doe@example.com")
+
+    info = json.loads(storage.read_bytes(storage.join(version_uri, "llama-factory", "dataset_info.json")))
+    data_files = {f["path"].split("/", 1)[1] for f in manifest["files"] if f["table"] == "llama-factory" and f["split"]}
+    assert {e["file_name"] for e in info.values()} == data_files
+    for fmt in ("trl-sft", "axolotl"):
+        rows = sum(len(storage.read_bytes(storage.join(version_uri, f["path"])).splitlines())
+                   for f in manifest["files"] if f["table"] == fmt)
+        assert rows == pairs.height
