@@ -165,9 +165,9 @@ def _wait_for_people(client, projects: dict[str, int], overlap: int, opts: Optio
         if left <= 0:
             raise RoundIncomplete(f"{message} after {opts.timeout_s:.0f} s; run the same version again to resume "
                                   "the wait (nothing is sent twice)")
-        if wait(message, left):
+        if wait(message, left):  # (people may have worked while the run waited: read the tasks again)
             log.info("%s: imported as it is", message)
-            return tasks
+            return {kind: client.tasks_with_annotations(p) for kind, p in projects.items()}
 
 
 def _adjudication_round(client, reports: dict[str, QualityReport], sent: dict[str, list[dict]], opts: Options,

@@ -187,3 +187,45 @@ def test_disagreements_go_to_an_adjudication_round_that_decides(prefect_server, 
                                                                      for t in tasks[:4]}
     rate = json.loads((version / "manifest.json").read_text())["stats"]["annotation"]["kinds"]["rate"]
     assert rate["adjudicated"] == 4 and rate["adjudicate"] == 0
+
+
+def test_wait_pause_shows_a_form_and_imports_when_told(prefect_server, label_studio_server, tmp_path, monkeypatch):
+    """`wait: pause`: the flow run pauses with an input form (what the Prefect UI shows); answering it with
+    import_now=true resumes the run, which imports the partial round (one annotator of three, on half the pairs)."""
+    from prefect import get_client
+    from prefect.flow_runs import resume_flow_run
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    admin = label_studio_server.client()
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio_server.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio_server.token)
+    recipe = yaml.safe_load(open(_recipe(tmp_path)))
+    recipe["name"] = "paused"
+    recipe["annotate"].update(kinds=["rate"], overlap=3, select={"sources": ["seed"], "max_items": 6},
+                              gold={"share": 0.0}, wait="pause", policy={"min_agreement": 0.0})
+    path = tmp_path / "paused.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+
+    async def paused_runs():
+        async with get_client() as client:
+            runs = await client.read_flow_runs()
+            return [r for r in runs if r.state and r.state.is_paused() and r.parameters.get("version") == "p1"]
+
+    with ThreadPoolExecutor(1) as pool:
+        build = pool.submit(build_dataset, str(path), version="p1")
+        [project] = _wait_for_projects(admin, [project_title("paused", "p1", "rate")], [6], build)
+        tasks = admin.tasks_with_annotations(project)
+        for task in tasks[:3]:
+            admin.submit_annotation(task["id"], [{"from_name": "score", "to_name": "response", "type": "rating",
+                                                  "value": {"rating": 4}}])
+        deadline = time.monotonic() + 120
+        while not (runs := run_coro_as_sync(paused_runs())) and time.monotonic() < deadline:
+            assert not build.done(), build.result()
+            time.sleep(1)
+        [run] = runs
+        assert not build.done()  # the run waits for the form ...
+        resume_flow_run(run.id, run_input={"import_now": True})  # ... which the UI would post
+        build.result(timeout=600)
+    pairs = pl.concat([pl.read_parquet(p) for p in (tmp_path / "out" / "paused" / "p1").glob("pairs/*.parquet")])
+    scored = pairs.filter(pl.col("human_score").is_not_null())
+    assert set(scored["id"]) == {t["data"]["pairforge_id"] for t in tasks[:3]} and set(scored["human_score"]) == {4.0}
