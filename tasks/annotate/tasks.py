@@ -61,7 +61,7 @@ class Options(Strict):
     gold: Gold = Field(default_factory=Gold)
     policy: Policy = Field(default_factory=Policy)
     guidelines: str | None = Field(None, description="markdown file shown to annotators and copied into the card")
-    url: str | None = Field(None, description="Label Studio's URL (default: LABEL_STUDIO_URL, else a local server)")
+    url: str | None = Field(None, description="Label Studio's URL (default: LABEL_STUDIO_URL)")
     token_env: str = Field("LABEL_STUDIO_API_KEY", description="environment variable holding the API token")
     wait: Literal["pause", "poll"] = Field(
         "pause", description="pause: the flow run waits for a form in the Prefect UI; poll: it checks until done")
