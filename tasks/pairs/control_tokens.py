@@ -3,7 +3,8 @@
 A trainer renders each conversation through the model's chat template and then tokenizes the result, and most
 tokenizers turn the literal text `<|im_start|>` or `[INST]` back into the special token. Imported or generated
 text holding such a sequence can therefore forge a turn boundary (a "user" turn inside an answer) in a training
-file. This stage finds them in every text column (chat `messages` included) and, per `control_tokens.action`:
+file. This stage finds them in every text column (chat `messages` included, their tool calls too) and, per
+`control_tokens.action`:
 - `escape` (default): inserts a zero-width space after the opening character (`<|im_start|>` becomes
   `<\u200b|im_start|>`), which no tokenizer matches as a special token while the text reads the same; the row
   is kept and counted;
@@ -55,10 +56,16 @@ class Options(Strict):
         return KNOWN + [(re.escape(t[0]), re.escape(t[1:])) for t in self.extra if len(t) >= 2]
 
 
-def _on_text(expr: pl.Expr, column: str, fn) -> pl.Expr:
-    """Apply a string expression function to a text column, or to the `content` of each chat message."""
+def _message_fields(df: pl.DataFrame) -> list[str]:
+    """The text fields of a chat message: `content`, and the JSON text of its tool calls (arguments are text a model
+    learns to write; escaping inside a JSON string keeps it valid JSON)."""
+    return [f for f in ("content", "tool_calls") if f in df.schema["messages"].inner.to_schema()]
+
+
+def _on_text(expr: pl.Expr, column: str, fn, fields: list[str]) -> pl.Expr:
+    """Apply a string expression function to a text column, or to the text fields of each chat message."""
     if column == "messages":
-        return expr.list.eval(pl.element().struct.with_fields(fn(pl.field("content"))))
+        return expr.list.eval(pl.element().struct.with_fields([fn(pl.field(f)).alias(f) for f in fields]))
     return fn(expr)
 
 
@@ -67,8 +74,8 @@ def _first_token(df: pl.DataFrame, columns: list[str], detect: str) -> pl.Expr:
     found = []
     for c in columns:
         if c == "messages":
-            found.append(pl.col(c).list.eval(pl.element().struct.field("content").str.extract(detect, 0))
-                         .list.drop_nulls().list.first())
+            found += [pl.col(c).list.eval(pl.element().struct.field(f).str.extract(detect, 0))
+                      .list.drop_nulls().list.first() for f in _message_fields(df)]
         else:
             found.append(pl.col(c).str.extract(detect, 0))
     return pl.coalesce(found)
@@ -94,7 +101,8 @@ def neutralise(df: pl.DataFrame, table: str, opts: Options) -> tuple[pl.DataFram
 
     if not hit.any():
         return df, df.head(0).with_columns(reason=pl.lit(None, pl.String)), {}
-    escaped = df.with_columns([_on_text(pl.col(c), c, escape).alias(c) for c in columns])  # rows without one: as is
+    fields = _message_fields(df) if "messages" in columns else []
+    escaped = df.with_columns([_on_text(pl.col(c), c, escape, fields).alias(c) for c in columns])  # others: as is
     return escaped, df.head(0).with_columns(reason=pl.lit(None, pl.String)), {"rows escaped": int(hit.sum())}
 
 

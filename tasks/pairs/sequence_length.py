@@ -16,6 +16,7 @@ from pydantic import Field
 from pairforge.tasks.core.options import Strict
 from pairforge.tasks.core.stages import RowStage
 from pairforge.tasks.publish.tokenizer import get_tokenizer
+from pairforge.tasks.publish.training_formats import as_text, conversation
 
 
 class Options(Strict):
@@ -31,7 +32,9 @@ def reject_long(df: pl.DataFrame, opts: Options) -> tuple[pl.DataFrame, pl.DataF
     """(pairs within `max_tokens`, longer pairs with `reason` and `tokens`)."""
     tok = get_tokenizer(opts.tokenizer)
     chats = df.get_column("messages").to_list()
-    lengths = pl.Series("tokens", [len(tok.apply_chat(m)[0]) if m else 0 for m in chats], dtype=pl.Int64)
+    # tool calls count as the text the exports render them as (tasks.publish.training_formats.as_text)
+    lengths = pl.Series("tokens", [len(tok.apply_chat(as_text(conversation({"messages": m})))[0]) if m else 0
+                                   for m in chats], dtype=pl.Int64)
     long = lengths > opts.max_tokens
     rejected = df.filter(long).with_columns(lengths.filter(long),
                                             reason=pl.lit(f"longer than {opts.max_tokens} tokens"))

@@ -50,3 +50,17 @@ def test_off_by_default_and_on_through_the_recipe(tmp_path):
     res = apply_row_stage.fn("sequence_length", Shard("pairs", "p-00000", uri, 40), opts, str(tmp_path / "w"))
     assert res.rejected == {"longer than 64 tokens": 40 - res.shard.rows} and res.shard.rows < 40
     assert pl.read_parquet(res.rejected_uri)["stage"].unique().to_list() == ["sequence_length"]
+
+
+def test_tool_calls_count_as_the_text_the_exports_render():
+    from pairforge.tasks.core.tools import calls_text
+
+    args = json.dumps({"items": ["word"] * 200})  # a long call: the model writes every token of it
+    calls = json.dumps([{"id": "c1", "type": "function", "function": {"name": "order", "arguments": args}}])
+    messages = [{"role": "user", "content": "Order."}, {"role": "assistant", "content": None, "tool_calls": calls}]
+    df = conform(pl.DataFrame({"id": ["t"], "prompt": ["Order."], "response": ["x"], "messages": [messages]}),
+                 "pairs")
+    kept, rejected = reject_long(df, Options(enabled=True, max_tokens=128))
+    tok = get_tokenizer()
+    expected = len(tok.apply_chat([messages[0], {"role": "assistant", "content": calls_text(json.loads(calls))}])[0])
+    assert kept.is_empty() and rejected["tokens"].to_list() == [expected] and expected > 200
