@@ -166,7 +166,7 @@ class OpenAI(RecordReader):
             if not isinstance(m, dict) or m.get("role") not in ROLES:
                 raise BadRow(f"messages[{i}]: role must be one of {sorted(ROLES)}")
             calls = m.get("tool_calls")
-            if calls is not None and m["role"] == "assistant":
+            if calls not in (None, []) and m["role"] == "assistant":  # some clients write [] on plain turns
                 try:
                     toolcalls.check_openai_calls(calls, schemas, f"messages[{i}].tool_calls")
                 except toolcalls.ToolError as e:

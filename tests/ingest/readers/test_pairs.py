@@ -292,6 +292,14 @@ def test_openai_tool_calls_are_kept_as_openai_json(tmp_path):
     assert read_source_file(src(plain, "openai"), str(plain), "en").rows["id"][0] == rows[3]["id"]
 
 
+def test_an_empty_tool_calls_list_is_a_plain_turn(tmp_path):
+    f = jsonl(tmp_path / "empty.jsonl", [{"messages": [{"role": "user", "content": "Hi"},
+                                                       {"role": "assistant", "content": "Hello", "tool_calls": []}]}])
+    got = read_source_file(src(f, "openai"), str(f), "en")
+    assert got.quarantine.is_empty() and got.rows["messages"][0][1]["tool_calls"] is None
+    assert got.rows["response"].to_list() == ["Hello"]
+
+
 def test_a_tool_call_that_breaks_its_schema_is_quarantined_with_the_fields_path(tmp_path):
     def record(args: str = '{"city": "Paris"}', name: str = "get_weather", **extra) -> dict:
         msgs = [{"role": "user", "content": "Weather?"},
