@@ -1,21 +1,22 @@
 """Training-file formats: a pairs frame (schema PAIRS) -> the bytes of one file, one record per row.
 
-| format    | file (ext)                 | one record per pairs row                          |
-|-----------|----------------------------|---------------------------------------------------|
-| openai    | JSONL (.jsonl)             | `{"messages": [{"role", "content"}, ...]}`        |
-| alpaca    | JSON array (.json)         | `{"instruction", "input", "output"}`              |
-| sharegpt  | JSON array (.json)         | `{"conversations": [{"from", "value"}, ...]}`     |
-| llama2    | JSONL (.jsonl)             | `{"text": "<s>[INST] ... [/INST] ... </s>..."}`   |
-| tokenized | Parquet (.parquet)         | `id`, `input_ids`, `labels`, `length` (int32)     |
-| trl-sft   | JSONL (.jsonl)             | `{"messages": [...], "tools"?: "<JSON>"}`         |
-| llama-factory | JSON array (.json) + `dataset_info.json` | `{"conversations", "system", "tools"}` |
-| axolotl   | JSONL (.jsonl)             | `{"messages": [{"role", "content"}, ...], "tools"?}` |
+| format        | file (ext)                 | one record per pairs row                               |
+|---------------|----------------------------|--------------------------------------------------------|
+| openai        | JSONL (.jsonl)             | `{"messages": [{"role", "content"}, ...], "tools"?}`   |
+| alpaca        | JSON array (.json)         | `{"instruction", "input", "output"}`                   |
+| sharegpt      | JSON array (.json)         | `{"conversations": [{"from", "value"}, ...], "tools"?}`|
+| llama2        | JSONL (.jsonl)             | `{"text": "<s>[INST] ... [/INST] ... </s>..."}`        |
+| tokenized     | Parquet (.parquet)         | `id`, `input_ids`, `labels`, `length` (int32)          |
+| trl-sft       | JSONL (.jsonl)             | `{"messages": [...], "tools"?: "<JSON>"}` (TRL)        |
+| llama-factory | JSON array (.json)         | `{"conversations", "system", "tools"}` + an index file |
+| axolotl       | JSONL (.jsonl)             | `{"messages": [{"role", "content", ...}], "tools"?}`   |
 
 The conversation of a row is its `messages` (system first when present); a row without messages
 falls back to `system`/`prompt`/`response`, and a `system` that `messages` lacks is put first.
 `context` is provenance (the passage a pair was grounded in), not part of the conversation.
-OpenAI records keep only `role` and `content` and leave out messages with empty content (OpenAI
-rejects them). `tokenized` uses the local model's tokenizer and chat template (tasks.publish.tokenizer).
+OpenAI records keep only `role` and `content` (and the tool-use keys) and leave out messages with empty
+content and no calls (OpenAI rejects them). `tokenized` uses the local model's tokenizer and chat template
+(tasks.publish.tokenizer).
 
 Tool use (stored as tasks.core.tools describes) goes out unchanged in the `openai` export: the record's `tools`
 after `messages`, an assistant turn's `tool_calls` after its `content` (left out when it only calls tools), a
@@ -24,9 +25,10 @@ after `messages`, an assistant turn's `tool_calls` after its `content` (left out
 `sharegpt` map them to LLaMA-Factory's `function_call` / `observation` turns. Text-only formats (alpaca,
 llama2, tokenized) show a call as LLaMA-Factory's function_call text, `[{"name", "arguments"}]`.
 
-Preference exports (trl-dpo, trl-kto, LLaMA-Factory `ranking`) are one record builder + one FORMATS entry each
-once pairs carry chosen/rejected; a format that needs a file beside its shards (LLaMA-Factory's
-dataset_info.json) gives `Format.index`.
+Preference exports (trl-dpo, trl-kto, LLaMA-Factory `ranking`) are one `to_...` function + one FORMATS entry each
+once pairs carry chosen/rejected (`_rows(df, extra=("chosen", "rejected"))` reads them; the recipe's format list
+and the export follow FORMATS); a format that needs a file beside its shards (LLaMA-Factory's dataset_info.json)
+gives `Format.index`.
 
 Alpaca has no turns, so a multi-turn conversation is folded: `instruction` is the last user turn,
 `output` the final assistant turn, and every other message (system prompt and earlier turns, in
@@ -111,8 +113,9 @@ def _tool_names(msgs: list[dict]) -> dict[str, str]:
     return {c.get("id"): (c.get("function") or {}).get("name") for m in msgs for c in m.get("tool_calls") or []}
 
 
-def _rows(df: pl.DataFrame) -> Iterator[dict]:
-    cols = [c for c in ("id", "messages", "tools", "system", "prompt", "response") if c in df.columns]
+def _rows(df: pl.DataFrame, extra: tuple[str, ...] = ()) -> Iterator[dict]:
+    """The columns a record builder reads, row by row (`extra`: more, e.g. a preference format's chosen/rejected)."""
+    cols = [c for c in ("id", "messages", "tools", "system", "prompt", "response", *extra) if c in df.columns]
     yield from df.select(cols).iter_rows(named=True)
 
 
