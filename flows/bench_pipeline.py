@@ -217,7 +217,8 @@ def timed_step(stage):
         t, c, tc = time.perf_counter(), time.process_time(), sum(tree_cpu())
         done = run_stage(run_, stage_, shards)
         times.append({"stage": stage_.name, "seconds": time.perf_counter() - t, "cpu": time.process_time() - c,
-                      "tree_cpu": sum(tree_cpu()) - tc, "rows": [list(r) for r in done.rows]})
+                      "tree_cpu": sum(tree_cpu()) - tc, "rows": [list(r) for r in done.rows],
+                      "span": [t, time.perf_counter()]})  # (perf_counter is CLOCK_MONOTONIC: the parent's clock too)
         return done
 
     return run
@@ -358,8 +359,8 @@ json.dump({"docs": len(texts), "chars": sum(len(t) for t in texts), **seconds}, 
 """
 
 
-def _tree_rss_mb(root: int) -> float:
-    """Resident memory of `root` and all its descendants (from /proc), MB."""
+def _tree_rss_mb(root: int) -> tuple[float, float]:
+    """Resident memory of `root` and all its descendants (from /proc), and of `root` alone, MB."""
     parents: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -374,14 +375,16 @@ def _tree_rss_mb(root: int) -> float:
         pid = todo.pop()
         tree.add(pid)
         todo += [child for child, parent in parents.items() if parent == pid and child not in tree]
-    total = 0
+    total = own = 0
     for pid in tree:
         try:
             with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+                rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         except (OSError, ValueError, IndexError):
-            pass
-    return total / (1 << 20)
+            continue
+        total += rss
+        own += rss if pid == root else 0
+    return total / (1 << 20), own / (1 << 20)
 
 
 def run_child(code: str, spec: dict, log_path: Path, interval_s: float = 0.25) -> dict:
@@ -395,10 +398,11 @@ def run_child(code: str, spec: dict, log_path: Path, interval_s: float = 0.25) -
         started = time.perf_counter()
         child = subprocess.Popen([sys.executable, "-c", code, json.dumps(spec)], stdout=log, stderr=subprocess.STDOUT,
                                  cwd=SOURCE_ROOT, env=env)  # fmt: skip
-        peak = 0.0
+        samples = []  # (perf_counter, tree MB, the child's own MB)
         while child.poll() is None:
-            peak = max(peak, _tree_rss_mb(child.pid))
+            samples.append((time.perf_counter(), *_tree_rss_mb(child.pid)))
             time.sleep(interval_s)
+        peak = max((tree for _, tree, _ in samples), default=0.0)
         wall = time.perf_counter() - started
     out = Path(spec["out"])
     if child.returncode != 0 or not out.is_file():
@@ -408,6 +412,10 @@ def run_child(code: str, spec: dict, log_path: Path, interval_s: float = 0.25) -
     if result.get("status"):
         tail = log_path.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"the run failed (exit {result['status']}); its output ends:\n{tail}")
+    for stage in result.get("stages", []):  # the peaks sampled while each step of the flow ran
+        during = [(tree, own) for t, tree, own in samples if stage["span"][0] <= t <= stage["span"][1] + interval_s]
+        stage["tree_peak_mb"] = max((tree for tree, _ in during), default=None)
+        stage["own_peak_mb"] = max((own for _, own in during), default=None)
     return {**result, "wall_s": wall, "tree_peak_mb": peak}
 
 
@@ -589,8 +597,13 @@ def print_pipeline_bench(result: dict, summary: dict) -> None:
                   f"{result['chars'] / docs:.0f} chars on average, seed {result['seed']}); corpus {result['corpus']}. "
                   f"Wall seconds per step of the flow; no-PII columns: mean of {result['rounds']} round(s), order "
                   "alternating", title_justify="left")  # fmt: skip
-    for col in ("stage", "rows in -> out (full run)", "full run s", "share", "CPU s", "no PII, Prefect s",
-                "no PII, direct s"):  # fmt: skip
+    peaks: dict[str, tuple[float, float]] = {}  # stage: (tree, own) peak MB while it ran in the full run
+    for st in result["runs"]["full"]["stages"]:
+        if st.get("tree_peak_mb") is not None:
+            old = peaks.get(st["stage"], (0.0, 0.0))
+            peaks[st["stage"]] = (max(old[0], st["tree_peak_mb"]), max(old[1], st["own_peak_mb"]))
+    for col in ("stage", "rows in -> out (full run)", "full run s", "share", "CPU s", "peak MB tree / run's own",
+                "no PII, Prefect s", "no PII, direct s"):  # fmt: skip
         table.add_column(col, justify="left" if col == "stage" else "right")
     names = [n for n in dict.fromkeys([*stages["full"], *stages["prefect"]])
              if max(stages["full"].get(n, 0), stages["prefect"].get(n, 0), stages["direct"].get(n, 0)) >= 0.005]
@@ -598,16 +611,18 @@ def print_pipeline_bench(result: dict, summary: dict) -> None:
     for name in names:
         rows = "; ".join(f"{t} {a}->{b}" for t, a, b in summary["rows"].get(name, []))
         f = stages["full"].get(name)
+        peak = f"{peaks[name][0]:.0f} / {peaks[name][1]:.0f}" if name in peaks else ""
         table.add_row(name, rows, _s(f), f"{f / full_total:.1%}" if f is not None else "",
-                      _s(stages["full_cpu"].get(name)), _s(stages["prefect"].get(name)),
+                      _s(stages["full_cpu"].get(name)), peak, _s(stages["prefect"].get(name)),
                       _s(stages["direct"].get(name)))  # fmt: skip
     full = result["runs"]["full"]
-    table.add_row("[bold]flow body[/]", "", _s(full["flow_s"]), "", _s(sum(full["flow_cpu"])),
+    table.add_row("[bold]flow body[/]", "", _s(full["flow_s"]), "", _s(sum(full["flow_cpu"])), "",
                   _s(summary["nopii_prefect_flow_s"]), _s(summary["nopii_direct_flow_s"]))  # fmt: skip
-    table.add_row("[bold]flow body, CPU s of the process tree[/]", "", "", "", "",
+    table.add_row("[bold]flow body, CPU s of the process tree[/]", "", "", "", "", "",
                   _s(summary["nopii_prefect_flow_cpu"]), _s(summary["nopii_direct_flow_cpu"]))  # fmt: skip
     table.add_row("[bold]whole run (from `run`, after imports)[/]", "", _s(full_total), "", _s(sum(full["run_cpu"])),
-                  _s(summary["nopii_prefect_run_s"]), "")  # fmt: skip
+                  f"{full['tree_peak_mb']:.0f} / {full['self_peak_mb']:.0f}", _s(summary["nopii_prefect_run_s"]),
+                  "")  # fmt: skip
     console.print(table)
 
     rates = Table(title="Throughput and memory", title_justify="left")

@@ -77,13 +77,14 @@ def test_memory_and_pii_benches_run_on_a_plain_checkout(no_shared, tmp_path):
 def test_tree_rss_counts_children():
     child = subprocess.Popen([sys.executable, "-c", "b = bytearray(200 << 20); import time; time.sleep(30)"])
     try:
-        alone = bench_pipeline._tree_rss_mb(child.pid)
+        alone, own = bench_pipeline._tree_rss_mb(child.pid)
         deadline = time.monotonic() + 20
         while alone < 150 and time.monotonic() < deadline:
             time.sleep(0.2)
-            alone = bench_pipeline._tree_rss_mb(child.pid)
-        assert alone >= 150
-        assert bench_pipeline._tree_rss_mb(os.getpid()) >= alone  # the child is in this process's tree
+            alone, own = bench_pipeline._tree_rss_mb(child.pid)
+        assert alone >= 150 and own == alone  # a process without children: its tree is itself
+        tree, mine = bench_pipeline._tree_rss_mb(os.getpid())
+        assert tree > alone and tree > mine  # the child is in this process's tree, not in its own RSS
     finally:
         child.kill()
         child.wait()
