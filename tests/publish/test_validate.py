@@ -100,6 +100,13 @@ def test_bad_pairs_origin_fails_critically():
     assert bad["observed"]["unexpected_count"] == 3
 
 
+def test_tools_that_are_not_json_fail_critically():
+    tools = '[{"type": "function", "function": {"name": "f", "parameters": {}}}]'
+    assert validate_frame(pairs().with_columns(tools=pl.lit(tools)), "pairs")["critical_success"]
+    report = validate_frame(pairs().with_columns(tools=pl.Series([tools, None, tools[:-1]])), "pairs")
+    assert failed(report, "critical") == {("expect_column_values_to_be_json_parseable", "tools")}
+
+
 def test_warning_failure_keeps_critical_success():
     report = validate_frame(documents(text=["short", "a longer text here", "another long text"]), "documents")
     assert not report["success"]
