@@ -416,7 +416,7 @@ def erase_version(uri: str, criteria: Criteria, *, requested_by: str | None = No
         superseded = [v["name"] for v in list_versions(dataset_uri) if v["name"] != protected
                       and (plan.matched if v["name"] == old else plan_erasure(v["uri"], criteria).matched)]
     result["deleted_versions"] = superseded
-    erased_now = plan.erased_docs | plan.erased_pairs | plan.side_ids | set(criteria.doc_ids)
+    erased_now = plan.erased_docs | plan.erased_pairs | set(criteria.doc_ids)
     if dry_run:
         return result | {"annotation": _annotation_tasks(dataset_uri, recipe, erased_now, dry_run=True)}
     if not plan.matched:
@@ -454,7 +454,7 @@ def erase_version(uri: str, criteria: Criteria, *, requested_by: str | None = No
                       set_latest=set_latest)
     finally:
         storage.delete_tree(work, within=dataset_uri)
-    register(dataset_uri, new, erased_now)
+    register(dataset_uri, new, erased_now | plan.side_ids)  # (side_ids: filled by _write_filtered)
     signatures = _carry_index(dataset_uri, index_uri_of(dataset_uri, manifest), old, new, kept_ids)
     for name in superseded:
         delete_version(dataset_uri, name)
