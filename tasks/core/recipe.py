@@ -343,6 +343,15 @@ class GeneratorSpec(_Strict):
     count: int = Field(20, ge=1, description="self-instruct / template: pairs to make")
     template: Literal["arithmetic"] = "arithmetic"
     seed: int = 0
+    candidates: int = Field(2, ge=2, le=8, description="preference: responses sampled per prompt")
+    temperatures: list[Annotated[float, Field(ge=0.0, le=2.0)]] = Field(
+        default_factory=lambda: [0.2, 1.0],
+        description="preference: candidate i is sampled at temperatures[i % len] (different answers to compare)",
+    )
+    min_margin: float = Field(
+        1.0, gt=0.0, description="preference: the chosen response must beat the rejected one by this much (absolute "
+        "judge: score points; pairwise judge: share of verdicts won minus lost, at most 1)",
+    )
 
     @model_validator(mode="after")
     def _kind_options(self) -> GeneratorSpec:
@@ -364,12 +373,61 @@ class GeneratorSpec(_Strict):
         return self.generator.needs_model
 
 
+class RubricExample(_Strict):
+    prompt: str
+    response: str
+    score: int = Field(ge=1)
+    reason: str = ""
+
+
+class Rubric(_Strict):
+    """What the judge rates on; without one it uses its built-in 1-5 rubric (tasks.pairs.judge.RUBRIC)."""
+
+    criteria: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1, description="what a good response is")
+    scale: int = Field(5, ge=2, le=10, description="scores run from 1 to scale")
+    examples: list[RubricExample] = Field(default_factory=list, description="scored examples shown to the judge")
+
+    @model_validator(mode="after")
+    def _examples_on_scale(self) -> Rubric:
+        for i, ex in enumerate(self.examples):
+            if ex.score > self.scale:
+                raise ValueError(f"examples[{i}].score {ex.score} is above scale {self.scale}")
+        return self
+
+
+class JudgeModel(_Strict):
+    """One judge; unset fields are the run's (generate.base_url / model / api_key_env)."""
+
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+
+
 class JudgeOptions(_Strict):
     enabled: bool = False
-    min_score: int = Field(3, ge=1, le=5, description="pairs the judge scores lower are rejected")
+    min_score: int = Field(3, ge=1, le=10, description="pairs the judge scores lower are rejected")
     origins: list[Literal["imported", "generated", "human", "augmented"]] = Field(
         default_factory=lambda: ["generated"], description="which pairs are judged"
     )
+    rubric: Rubric | None = Field(None, description="criteria, scale and examples; default: the built-in 1-5 rubric")
+    mode: Literal["absolute", "pairwise"] = Field(
+        "absolute", description="how the preference generator compares candidates: absolute (each scored 1-scale) "
+        "or pairwise (two candidates judged in both orders; disagreement marks the item inconsistent). The judge "
+        "stage scores single pairs, always absolute",
+    )
+    judges: list[JudgeModel] = Field(
+        default_factory=list, description="several judges, their scores averaged; default: the run's model alone"
+    )
+
+    @property
+    def scale(self) -> int:
+        return self.rubric.scale if self.rubric else 5
+
+    @model_validator(mode="after")
+    def _min_score_on_scale(self) -> JudgeOptions:
+        if self.min_score > self.scale:
+            raise ValueError(f"min_score {self.min_score} is above the rubric's scale {self.scale}")
+        return self
 
 
 class GenerateOptions(_Strict):
@@ -394,6 +452,15 @@ class GenerateOptions(_Strict):
     @property
     def needs_model(self) -> bool:
         return self.judge.enabled or any(g.needs_model for g in self.generators)
+
+    @model_validator(mode="after")
+    def _generators_fit_the_judge(self) -> GenerateOptions:
+        for i, g in enumerate(self.generators):
+            try:
+                g.generator.check_judge(g, self.judge)  # e.g. preference: its margin must be reachable
+            except ValueError as e:
+                raise ValueError(f"generators[{i}].{e}") from None
+        return self
 
 
 class QualityOptions(_Strict):

@@ -58,6 +58,16 @@ PAIRS = pl.Schema(
         "human_score": pl.Float64,
         "human_flags": pl.String,
         "human_choice": pl.String,
+        # preference pairs (tasks/pairs/generators/preference.py): the chosen response is `response` (and the last
+        # assistant turn of `messages`), so every stage reads a preference row as any pair (dedup and decontamination
+        # on prompt + chosen); `rejected` is the worse response to the same turns. All null on other pairs.
+        # An annotated `choose` item (human_choice "A" = response, "B" = response_b) is the same shape: see
+        # tasks.pairs.generators.preference.from_human_choice.
+        "rejected": pl.String,
+        "chosen_score": pl.Float64,  # the judges' mean score of each (pairwise: share of verdicts won)
+        "rejected_score": pl.Float64,
+        "margin": pl.Float64,  # chosen_score - rejected_score
+        "judge_reason": pl.String,  # the judges' reasons, " | " between judges
     }
 )
 
@@ -72,7 +82,10 @@ QUARANTINE = pl.Schema(
 )
 
 SCHEMAS = {"documents": DOCUMENTS, "pairs": PAIRS}
-TEXT_COLUMNS = {"documents": ["text", "title"], "pairs": ["prompt", "response", "system", "context", "messages"]}
+# text that PII scrubbing and control-token escaping read: a preference row's rejected response is training text
+# too, and a judge's reason may quote the pair
+TEXT_COLUMNS = {"documents": ["text", "title"],
+                "pairs": ["prompt", "response", "system", "context", "messages", "rejected", "judge_reason"]}
 SPLITS = ("train", "validation", "test")
 
 

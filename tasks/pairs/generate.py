@@ -15,7 +15,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -24,9 +24,11 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from pairforge.tasks.core import storage
-from pairforge.tasks.core.recipe import GenerateOptions, GeneratorSpec
+from pairforge.tasks.core.recipe import GenerateOptions, GeneratorSpec, JudgeOptions
 from pairforge.tasks.core.schema import PAIRS, pipeline_version
-from pairforge.tasks.core.shards import Shard, StageResult, resumable, stage_uri
+from pairforge.tasks.core.shards import Shard, StageResult, finish_stage, resumable, stage_uri
+from pairforge.tasks.pairs.generators.base import Generator
+from pairforge.tasks.pairs.judging import Judge, judge_clients
 from pairforge.tasks.pairs.llm import ChatRequest, ChatResult, LLMClient, LLMStats
 
 if TYPE_CHECKING:
@@ -103,13 +105,15 @@ class Generated:
     pairs: list[dict] = field(default_factory=list)
     dead: list[dict] = field(default_factory=list)
     rejected: Counter = field(default_factory=Counter)
+    rejected_rows: list[dict] = field(default_factory=list)  # pair rows `finish` rejected, each with its `reason`
     stats: LLMStats = field(default_factory=LLMStats)
     submitted: int = 0  # model requests asked for (cache hits included)
 
 
 def run_generator(spec: GeneratorSpec, client: LLMClient | None, data: pl.DataFrame | None, *, lang: str,
-                  limit: int | None) -> Generated:
-    """Run one generator over `data` (rows of its `input_table`; None when no shard reached it) -> pairs."""
+                  limit: int | None, judge: JudgeOptions | None = None) -> Generated:
+    """Run one generator over `data` (rows of its `input_table`; None when no shard reached it) -> pairs.
+    `judge`: the run's judge options, for a generator that judges its own rows (`Generator.finish`)."""
     gen = spec.generator
     out = Generated()
     if not gen.needs_model:
@@ -126,7 +130,13 @@ def run_generator(spec: GeneratorSpec, client: LLMClient | None, data: pl.DataFr
             out.rejected[f"{spec.kind}: truncated (hit max_tokens)"] += 1
         else:
             out.pairs += gen.pairs(spec, job, res, lang=lang)
-    return _drop_repeats(out, spec.kind)
+    out = _drop_repeats(out, spec.kind)
+    if out.pairs and type(gen).finish is not Generator.finish:  # a second pass with the run's judges
+        judges = Judge(run_requests, judge_clients(client, judge or JudgeOptions()), judge or JudgeOptions(), out.stats)
+        out.pairs, out.rejected_rows = gen.finish(spec, out.pairs, judges)
+    # counted by kind and reason without the row's detail ("preference: low margin: 0.5 < 1" -> "...: low margin")
+    out.rejected.update(":".join(r["reason"].split(":")[:2]) for r in out.rejected_rows)
+    return out
 
 
 def _drop_repeats(out: Generated, kind: str) -> Generated:
@@ -151,7 +161,7 @@ def generate_pairs(spec: GeneratorSpec, index: int, inputs: list[Shard], endpoin
     frames = [s.read() for s in inputs]
     data = pl.concat(frames) if frames else None
     client = client_for(endpoint, opts, cache_uri) if endpoint else None
-    got = run_generator(spec, client, data, lang=lang, limit=spec.max_chunks)
+    got = run_generator(spec, client, data, lang=lang, limit=spec.max_chunks, judge=opts.judge)
     name = f"generated-{index:02d}-{spec.kind}"
     frame = pl.DataFrame(got.pairs, schema=PAIRS, orient="row") if got.pairs else pl.DataFrame(schema=PAIRS)
     frame = frame.with_columns(  # provenance: which model wrote it (none for templates), when, with which pairforge
@@ -160,12 +170,16 @@ def generate_pairs(spec: GeneratorSpec, index: int, inputs: list[Shard], endpoin
         pipeline_version=pl.lit(pipeline_version()),
     )
     shard = Shard("pairs", name, stage_uri(work_uri, "generate", "pairs", name), len(frame))
-    storage.write_parquet(frame, shard.uri)
     dead_uri = None
     if got.dead:
         dead_uri = stage_uri(work_uri, "dead_letter", "pairs", name)
         storage.write_parquet(pl.DataFrame(got.dead, schema=DEAD_LETTER, orient="row"), dead_uri)
+    # rows a generator's second pass rejected (e.g. a preference tie), with their reasons, into the rejected table
+    reasons = pl.Series("reason", [r.pop("reason") for r in got.rejected_rows], pl.String)
+    rejected = pl.DataFrame(got.rejected_rows or None, schema=PAIRS, orient="row").with_columns(reasons)
     stats = got.stats.to_dict()
     get_run_logger().info("%s: %d pairs, %d failed requests, %s", spec.kind, len(frame), len(got.dead), stats)
-    return StageResult("generate", shard, dict(got.rejected), llm=stats, submitted=got.submitted,
-                       dead=len(got.dead), dead_uri=dead_uri)
+    result = finish_stage("generate", shard, work_uri, frame, rejected, llm=stats, submitted=got.submitted,
+                          dead=len(got.dead), dead_uri=dead_uri)
+    # the counts: rejected rows' reasons without their detail, plus answers that made no row (truncated, repeated)
+    return replace(result, rejected=dict(got.rejected))

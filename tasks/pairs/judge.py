@@ -1,4 +1,6 @@
-"""The optional LLM judge: a 1-5 rubric score with a reason for every pair; low scores are rejected."""
+"""The judge stage: every pair of the judged origins scored by the run's judges (tasks.pairs.judging: the recipe's
+rubric or the built-in 1-5 one, several judges averaged); pairs scored below `min_score`, or that no judge could
+score, are rejected with the score and the judges' reason."""
 
 from __future__ import annotations
 
@@ -7,48 +9,32 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from pairforge.tasks.core import storage
-from pairforge.tasks.core.recipe import GenerateOptions
+from pairforge.tasks.core.recipe import GenerateOptions, JudgeOptions
 from pairforge.tasks.core.shards import Shard, StageResult, finish_stage, resumable, stage_uri
 from pairforge.tasks.pairs.generate import DEAD_LETTER, Endpoint, client_for, run_requests
-from pairforge.tasks.pairs.llm import ChatRequest, LLMClient
-
-RUBRIC = """Rate how good the response is as training data for the prompt, from 1 to 5:
-5 = correct, complete, helpful and well written; 4 = good with minor issues; 3 = acceptable;
-2 = partly wrong, off-topic or unhelpful; 1 = wrong, harmful, empty or nonsense.
-Reply with JSON: {"score": <1-5>, "reason": "<one short sentence>"}"""
-
-# an enum, not minimum/maximum: llama.cpp's grammar enforces enums but not numeric bounds
-SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "enum": [1, 2, 3, 4, 5]},
-                                           "reason": {"type": "string", "maxLength": 200}},
-          "required": ["score", "reason"]}
+from pairforge.tasks.pairs.judging import judge_clients, score_all
+from pairforge.tasks.pairs.llm import LLMClient, LLMStats
 
 
-def judge_requests(df: pl.DataFrame) -> list[ChatRequest]:
-    return [
-        ChatRequest([{"role": "system", "content": RUBRIC},
-                     {"role": "user", "content": f"Prompt:\n{prompt}\n\nResponse:\n{response}"}],
-                    SCHEMA, f"judge:{pair_id}", temperature=0.0, max_tokens=128)
-        for pair_id, prompt, response in df.select("id", "prompt", "response").iter_rows()
-    ]
-
-
-def judge_frame(df: pl.DataFrame, client: LLMClient, min_score: int,
-                origins: list[str]) -> tuple[pl.DataFrame, pl.DataFrame, list, dict]:
-    """(kept, rejected with reason, dead-letter rows, stats). A pair the judge could not score is rejected;
+def judge_frame(df: pl.DataFrame, clients: list[LLMClient],
+                opts: JudgeOptions) -> tuple[pl.DataFrame, pl.DataFrame, list, dict]:
+    """(kept, rejected with reason, dead-letter rows, stats). A pair the judges could not score is rejected;
     pairs of other origins, and template pairs (their answers are computed), pass unjudged."""
-    judged = pl.col("origin").is_in(origins) & ~pl.col("source").str.starts_with("template:")
+    judged = pl.col("origin").is_in(opts.origins) & ~pl.col("source").str.starts_with("template:")
     skipped, df = df.filter(~judged), df.filter(judged)
-    results, stats = run_requests(client, judge_requests(df))
-    scores = [r.parsed["score"] if not r.error else None for r in results]
+    stats = LLMStats()
+    items = [(f"judge:{i}", p, r) for i, p, r in df.select("id", "prompt", "response").iter_rows()]
+    results = score_all(run_requests, clients, items, opts.rubric, stats)
     reasons = [
-        f"judge unavailable: {r.error}" if r.error
-        else None if r.parsed["score"] >= min_score
-        else f"judge score {r.parsed['score']} < {min_score}: {r.parsed['reason'][:200]}"
-        for r in results
+        f"judge unavailable: {s.error}" if s.error
+        else None if s.score >= opts.min_score
+        else f"judge score {s.score:g} < {opts.min_score}: {s.reason}"
+        for s in results
     ]
-    dead = [{"key": r.key, "kind": "judge", "source": src, "doc_id": doc, "error": r.error, "stage": "judge"}
-            for r, src, doc in zip(results, df["source"], df["doc_id"], strict=True) if r.error]
-    tagged = df.with_columns(pl.Series("judge_score", scores, pl.Int8), pl.Series("reason", reasons, pl.String))
+    dead = [{"key": k, "kind": "judge", "source": src, "doc_id": doc, "error": s.error, "stage": "judge"}
+            for (k, _, _), s, src, doc in zip(items, results, df["source"], df["doc_id"], strict=True) if s.error]
+    tagged = df.with_columns(pl.Series("judge_score", [s.score for s in results], pl.Float64),
+                             pl.Series("reason", reasons, pl.String))
     kept = pl.concat([skipped, tagged.filter(pl.col("reason").is_null()).drop("judge_score", "reason")])
     return kept, tagged.filter(pl.col("reason").is_not_null()), dead, stats.to_dict()
 
@@ -57,8 +43,8 @@ def judge_frame(df: pl.DataFrame, client: LLMClient, min_score: int,
 @resumable("judge", lambda a: a["shard"].name, ignore=("endpoint",))
 def judge_shard(shard: Shard, endpoint: Endpoint, opts: GenerateOptions, cache_uri: str | None,
                 work_uri: str) -> StageResult:
-    kept, rejected, dead, stats = judge_frame(shard.read(), client_for(endpoint, opts, cache_uri),
-                                              opts.judge.min_score, opts.judge.origins)
+    clients = judge_clients(client_for(endpoint, opts, cache_uri), opts.judge)
+    kept, rejected, dead, stats = judge_frame(shard.read(), clients, opts.judge)
     dead_uri = None
     if dead:
         dead_uri = stage_uri(work_uri, "dead_letter", "pairs", f"judge-{shard.name}")

@@ -10,6 +10,8 @@
 | trl-sft       | JSONL (.jsonl)             | `{"messages": [...], "tools"?: "<JSON>"}` (TRL)        |
 | llama-factory | JSON array (.json)         | `{"conversations", "system", "tools"}` + an index file |
 | axolotl       | JSONL (.jsonl)             | `{"messages": [{"role", "content", ...}], "tools"?}`   |
+| trl-dpo       | JSONL (.jsonl)             | `{"prompt": [...], "chosen": [..], "rejected": [..]}`  |
+| trl-kto       | JSONL (.jsonl)             | `{"prompt", "completion", "label"}`, 2 per row         |
 
 The conversation of a row is its `messages` (system first when present); a row without messages
 falls back to `system`/`prompt`/`response`, and a `system` that `messages` lacks is put first.
@@ -25,10 +27,10 @@ after `messages`, an assistant turn's `tool_calls` after its `content` (left out
 `sharegpt` map them to LLaMA-Factory's `function_call` / `observation` turns. Text-only formats (alpaca,
 llama2, tokenized) show a call as LLaMA-Factory's function_call text, `[{"name", "arguments"}]`.
 
-Preference exports (trl-dpo, trl-kto, LLaMA-Factory `ranking`) are one `to_...` function + one FORMATS entry each
-once pairs carry chosen/rejected (`_rows(df, extra=("chosen", "rejected"))` reads them; the recipe's format list
-and the export follow FORMATS); a format that needs a file beside its shards (LLaMA-Factory's dataset_info.json)
-gives `Format.index`.
+Preference exports (trl-dpo, trl-kto) hold only preference rows (`rejected` set; the chosen response is the row's
+last assistant turn, see tasks.core.schema), always in TRL's conversational form (the row's turns up to the last
+user turn are `prompt`); other rows are left out, so a run without preference pairs writes empty files. A format
+that needs a file beside its shards (LLaMA-Factory's dataset_info.json) gives `Format.index`.
 
 Alpaca has no turns, so a multi-turn conversation is folded: `instruction` is the last user turn,
 `output` the final assistant turn, and every other message (system prompt and earlier turns, in
@@ -258,6 +260,39 @@ def axolotl_record(msgs: list[dict], tools: list | None = None) -> dict:
     return {**record, "tools": orjson.dumps(tools).decode()} if tools else record
 
 
+def preference_turns(row: dict) -> tuple[list[dict], dict, dict] | None:
+    """A preference row (`rejected` set, tasks.core.schema) as (prompt turns, chosen turn, rejected turn) in the chat
+    layout of `trl_sft_record`; None for other rows. The chosen turn is the conversation's last assistant turn."""
+    if row.get("rejected") is None:
+        return None
+    msgs = _chat_messages(conversation(row), arguments_as_text=False)
+    last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=None)
+    if last is None:
+        return None
+    return msgs[:last], msgs[last], {"role": "assistant", "content": row["rejected"]}
+
+
+def trl_dpo_record(row: dict) -> dict | None:
+    """TRL's conversational preference type (docs/source/dataset_formats.md, "Preference": `prompt`, `chosen`,
+    `rejected` as message lists, explicit prompt), read by DPOTrainer, ORPOTrainer, CPOTrainer and RewardTrainer."""
+    if (turns := preference_turns(row)) is None:
+        return None
+    prompt, chosen, rejected = turns
+    record = {"prompt": prompt, "chosen": [chosen], "rejected": [rejected]}
+    return {**record, "tools": orjson.dumps(tools).decode()} if (tools := row_tools(row)) else record
+
+
+def trl_kto_records(row: dict) -> list[dict]:
+    """TRL's conversational unpaired preference type (dataset_formats.md, "Unpaired preference": `prompt`,
+    `completion`, `label`), read by KTOTrainer: a preference row gives its chosen response (label true) and its
+    rejected one (label false)."""
+    if (record := trl_dpo_record(row)) is None:
+        return []
+    extra = {"tools": record["tools"]} if "tools" in record else {}
+    return [{"prompt": record["prompt"], "completion": record[side], "label": side == "chosen", **extra}
+            for side in ("chosen", "rejected")]
+
+
 def llama2_text(msgs: list[dict]) -> str:
     """Meta's Llama-2 chat layout: `<s>[INST] <<SYS>>\\n{system}\\n<</SYS>>\\n\\n{user} [/INST] {assistant} </s>`
     per exchange, the system block only in the first one and only when there is a system prompt.
@@ -332,6 +367,18 @@ def to_axolotl(df: pl.DataFrame) -> bytes:
     return _jsonl(axolotl_record(conversation(r), row_tools(r)) for r in _rows(df))
 
 
+def to_trl_dpo(df: pl.DataFrame) -> bytes:
+    """TRL preference JSONL: `{"prompt": [...], "chosen": [...], "rejected": [...]}` per preference row; rows
+    without `rejected` are not preference data and are left out."""
+    return _jsonl(r for r in map(trl_dpo_record, _rows(df, extra=("rejected",))) if r is not None)
+
+
+def to_trl_kto(df: pl.DataFrame) -> bytes:
+    """TRL unpaired preference JSONL: `{"prompt": [...], "completion": [...], "label": bool}`, two per preference
+    row."""
+    return _jsonl(rec for r in _rows(df, extra=("rejected",)) for rec in trl_kto_records(r))
+
+
 # LLaMA-Factory's dataset description for the files above (data/README.md, "Sharegpt Format": `formatting`,
 # `columns`, `tags`; the tags are its defaults, spelled out so the file says what it holds)
 LLAMA_FACTORY_DESCRIPTION = {
@@ -389,6 +436,8 @@ FORMATS: dict[str, Format] = {
     "trl-sft": Format("trl-sft", "jsonl", to_trl_sft),
     "llama-factory": Format("llama-factory", "json", to_llama_factory, llama_factory_info),
     "axolotl": Format("axolotl", "jsonl", to_axolotl),
+    "trl-dpo": Format("trl-dpo", "jsonl", to_trl_dpo),
+    "trl-kto": Format("trl-kto", "jsonl", to_trl_kto),
 }
 
 

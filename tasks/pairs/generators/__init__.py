@@ -6,6 +6,7 @@
     classification.py  each chunk labelled with one of `labels` (schema-constrained)
     self_instruct.py   new tasks in the style of seed pairs
     template.py        computed answers, no model (arithmetic)
+    preference.py      chosen/rejected responses to seed prompts: candidates sampled, then judged
 
 Everything else is derived from `GENERATORS`: the recipe's `kind` values and their order
 (`tasks.core.recipe.GENERATOR_KINDS`), kind-specific recipe checks (`Generator.check`), which table a
@@ -19,7 +20,15 @@ with its test in tests/pairs/generators/. Nothing else changes: no other file sw
 
 from __future__ import annotations
 
-from pairforge.tasks.pairs.generators import classification, qa, self_instruct, summarization, template, translation
+from pairforge.tasks.pairs.generators import (
+    classification,
+    preference,
+    qa,
+    self_instruct,
+    summarization,
+    template,
+    translation,
+)
 from pairforge.tasks.pairs.generators.base import Generator
 
 GENERATORS: dict[str, Generator] = {g.kind: g for g in (  # one line per generator; the order is the recipe's
@@ -29,4 +38,5 @@ GENERATORS: dict[str, Generator] = {g.kind: g for g in (  # one line per generat
     translation.Translation(),
     classification.Classification(),
     template.Template(),
+    preference.Preference(),
 )}

@@ -7,13 +7,16 @@ A generator is one way of making pairs, named by the recipe's `generate.generato
   (nothing); the build flow hands it the shards of that table, the recipe checks its `sources` against it;
 - `needs_model`: whether it calls the model (the run starts or reaches an endpoint only if one does);
 - `check(spec)`: its own recipe checks (e.g. translation needs `target_language`), run when the recipe loads;
+  `check_judge(spec, judge)` checks them against `generate.judge`;
 
 and does its work in one of two ways:
 
 - a model generator builds `jobs(spec, data, lang, limit)`: one `Job` (a `ChatRequest` plus what the answer is
   read against) per model call, then turns one answer into pair rows with `pairs(spec, job, result, lang)`;
   sending, retries, the cache, dead letters and truncated answers are the caller's
-  (`tasks.pairs.generate.run_generator`), the same for every generator;
+  (`tasks.pairs.generate.run_generator`), the same for every generator; `finish(spec, rows, judge)`
+  may then make a second pass over all the rows with the run's judges (the preference generator judges its candidates)
+  and reject rows with a reason (they go to the rejected table);
 - a generator that needs no model returns its rows from `compute(spec, data, lang)`.
 
 `DocumentGenerator` does the chunking for generators that read documents: they write only `request(spec, chunk)`
@@ -32,8 +35,9 @@ import polars as pl
 from pairforge.tasks.core.schema import stable_id
 
 if TYPE_CHECKING:
-    from pairforge.tasks.core.recipe import GeneratorSpec
+    from pairforge.tasks.core.recipe import GeneratorSpec, JudgeOptions
     from pairforge.tasks.pairs.chat import ChatRequest, ChatResult
+    from pairforge.tasks.pairs.judging import Judge
 
 InputTable = Literal["documents", "pairs"]
 
@@ -101,6 +105,15 @@ class Generator:
 
     def check(self, spec: GeneratorSpec) -> None:
         """Kind-specific recipe checks: raise ValueError with a one-line message. Default: nothing to check."""
+
+    def check_judge(self, spec: GeneratorSpec, judge: JudgeOptions) -> None:
+        """Checks of this generator's options against the run's judge (`generate.judge`); raise ValueError naming
+        the key (`candidates ...`). Default: nothing to check."""
+
+    def finish(self, spec: GeneratorSpec, rows: list[dict], judge: Judge) -> tuple[list[dict], list[dict]]:
+        """A second pass over the rows made from the answers with the run's judges (tasks.pairs.judging.Judge; e.g.
+        choosing between candidates): (kept rows, rejected rows each with its `reason`). Default: all kept."""
+        return rows, []
 
     def jobs(self, spec: GeneratorSpec, data: pl.DataFrame | None, *, lang: str, limit: int | None) -> list[Job]:
         """The model calls to make over `data` (rows of `input_table`; None when no shard reached it)."""
