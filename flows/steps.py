@@ -30,7 +30,8 @@ from pairforge.tasks.pairs.augment import augment_shard, plan_cutoffs
 from pairforge.tasks.pairs.generate import Endpoint, ensure_llm_limit, generate_pairs, model_endpoint
 from pairforge.tasks.pairs.judge import judge_shard
 from pairforge.tasks.privacy.erase import REGISTER, erased_signatures_uri
-from pairforge.tasks.privacy.pii import get_scrubber, scrub_processes, scrub_shard
+from pairforge.tasks.privacy.pii import get_scrubber
+from pairforge.tasks.privacy.pii_stage import scrub_processes, scrub_shard
 from pairforge.tasks.publish.composition import composition_shard, merge
 from pairforge.tasks.publish.export import export_version
 from pairforge.tasks.publish.split import plan_splits, split_shard

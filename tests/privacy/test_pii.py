@@ -12,7 +12,7 @@ import pytest
 
 from pairforge.tasks.core.recipe import PIIOptions
 from pairforge.tasks.core.schema import MESSAGE
-from pairforge.tasks.privacy import pii
+from pairforge.tasks.privacy import pii, pii_stage
 from pairforge.tasks.privacy.pii import Scrubber, get_scrubber, scrub_frame
 
 NAME, EMAIL, PHONE, CARD = "John Smith", "john.smith@example.com", "415-555-2671", "4111 1111 1111 1111"
@@ -274,7 +274,7 @@ def test_the_stage_scrubs_page_titles_too(tmp_path):
                                "text": ["Margaret Okonkwo opened the bakery in 2019."],
                                "title": ["An interview with Margaret Okonkwo"]}), "documents")
     shard = write_stage(df, str(tmp_path), "normalize", Shard("documents", "web-00000-00000", "", 0))
-    res = pii.scrub_shard.fn(shard, PIIOptions(), str(tmp_path))
+    res = pii_stage.scrub_shard.fn(shard, PIIOptions(), str(tmp_path))
     row, found = res.shard.read().row(0, named=True), res.pii
     assert "Okonkwo" not in row["text"] and "Okonkwo" not in row["title"]
     assert row["title"].startswith("An interview with <PERSON>") and found["PERSON"] >= 2
@@ -308,12 +308,12 @@ def test_a_stage_stopped_mid_shard_resumes_after_its_last_finished_batch(tmp_pat
             raise KeyboardInterrupt  # the run is stopped in the middle of the shard
         return real(df, columns, options)
 
-    monkeypatch.setattr(pii, "scrub_frame", dies_on_the_third_batch)
+    monkeypatch.setattr(pii_stage, "scrub_frame", dies_on_the_third_batch)
     work = str(tmp_path / "work")
     with pytest.raises(KeyboardInterrupt):
-        pii.scrub_shard.fn(shard, opts, work)
+        pii_stage.scrub_shard.fn(shard, opts, work)
     calls.clear()
-    res = pii.scrub_shard.fn(shard, opts, work)  # the rerun
+    res = pii_stage.scrub_shard.fn(shard, opts, work)  # the rerun
     assert calls == [10]  # only the unfinished batch (rows 50-59) is scrubbed again
     assert res.reused == 50 and res.shard.read().equals(whole[0]) and res.pii == dict(whole[1])
     assert not (tmp_path / "work" / "pii-batches" / "documents").exists() or not any(
@@ -329,8 +329,9 @@ def test_batches_give_the_same_result_as_the_whole_shard(tmp_path):
     """Scrubbing is per document (pseudonym numbering, the second pass), so checkpoint batches change nothing."""
     shard = _pii_corpus_shard(tmp_path, 120)
     for operator in ("replace", "pseudonym"):
-        whole = pii.scrub_shard.fn(shard, PIIOptions(operator=operator, checkpoint_rows=1000), str(tmp_path / "a"))
-        batched = pii.scrub_shard.fn(shard, PIIOptions(operator=operator, checkpoint_rows=7), str(tmp_path / "b"))
+        scrub = pii_stage.scrub_shard.fn
+        whole = scrub(shard, PIIOptions(operator=operator, checkpoint_rows=1000), str(tmp_path / "a"))
+        batched = scrub(shard, PIIOptions(operator=operator, checkpoint_rows=7), str(tmp_path / "b"))
         assert batched.shard.read().equals(whole.shard.read()) and batched.pii == whole.pii and whole.pii
         assert whole.reused == batched.reused == 0
 
@@ -340,15 +341,16 @@ def test_batches_are_bounded_by_rows_and_characters():
                        "messages": [[{"role": "user", "content": "x" * 3}]] * 6},
                       schema={"text": pl.String, "messages": pl.List(MESSAGE)})
     # 13 characters per row but row 2 (53): a row longer than the bound is a batch of its own
-    assert pii.batches(df, ["text", "messages"], max_rows=10, max_chars=30) == [(0, 2), (2, 1), (3, 3)]
-    assert pii.batches(df, ["text", "messages"], max_rows=2, max_chars=1000) == [(0, 2), (2, 2), (4, 2)]
-    assert pii.batches(df.head(0), ["text"], 10, 10) == []
+    assert pii_stage.batches(df, ["text", "messages"], max_rows=10, max_chars=30) == [(0, 2), (2, 1), (3, 3)]
+    assert pii_stage.batches(df, ["text", "messages"], max_rows=2, max_chars=1000) == [(0, 2), (2, 2), (4, 2)]
+    assert pii_stage.batches(df.head(0), ["text"], 10, 10) == []
 
 
 def test_character_bounded_batches_give_the_same_result(tmp_path):
     shard = _pii_corpus_shard(tmp_path, 40)
-    whole = pii.scrub_shard.fn(shard, PIIOptions(operator="pseudonym"), str(tmp_path / "a"))
-    small = pii.scrub_shard.fn(shard, PIIOptions(operator="pseudonym", checkpoint_chars=1000), str(tmp_path / "b"))
+    whole = pii_stage.scrub_shard.fn(shard, PIIOptions(operator="pseudonym"), str(tmp_path / "a"))
+    small = pii_stage.scrub_shard.fn(shard, PIIOptions(operator="pseudonym", checkpoint_chars=1000),
+                                     str(tmp_path / "b"))
     assert small.shard.read().equals(whole.shard.read()) and small.pii == whole.pii
 
 
@@ -361,12 +363,12 @@ def test_worker_processes_give_the_same_result_and_end_with_the_stage(tmp_path):
 
     shard = _pii_corpus_shard(tmp_path, 90)
     opts = PIIOptions(operator="pseudonym", checkpoint_rows=10)
-    alone = pii.scrub_shard.fn(shard, opts, str(tmp_path / "a"))
+    alone = pii_stage.scrub_shard.fn(shard, opts, str(tmp_path / "a"))
     with pool.cpu_pool(2, warm=(pii.get_scrubber, (opts,))) as workers:
         assert pool.current() is workers
         pids = {workers.submit(os.getpid).result() for _ in range(8)}
         processes = list(workers._processes.values())
-        pooled = pii.scrub_shard.fn(shard, opts, str(tmp_path / "b"))
+        pooled = pii_stage.scrub_shard.fn(shard, opts, str(tmp_path / "b"))
     assert pool.current() is None and os.getpid() not in pids and len(pids) <= 2
     assert all(_exits(p.pid) for p in processes)
     assert pooled.shard.read().equals(alone.shard.read()) and pooled.pii == alone.pii and alone.pii
@@ -394,10 +396,10 @@ def test_processes_follow_the_options_the_rows_and_the_runner():
     from pairforge.tasks.core.pool import usable_cores
 
     auto = PIIOptions()
-    assert pii.scrub_processes(auto, 10_000, "threads") == usable_cores()
-    assert pii.scrub_processes(auto, auto.processes_from_rows - 1, "threads") == 1  # a small stage: in-process
-    assert pii.scrub_processes(auto, 10_000, "dask") == 1  # Dask's workers are processes already
-    assert pii.scrub_processes(PIIOptions(processes=3), 5, "threads") == 3
+    assert pii_stage.scrub_processes(auto, 10_000, "threads") == usable_cores()
+    assert pii_stage.scrub_processes(auto, auto.processes_from_rows - 1, "threads") == 1  # a small stage: in-process
+    assert pii_stage.scrub_processes(auto, 10_000, "dask") == 1  # Dask's workers are processes already
+    assert pii_stage.scrub_processes(PIIOptions(processes=3), 5, "threads") == 3
     with pytest.raises(ValueError):
         PIIOptions(processes=0)
 
@@ -452,3 +454,14 @@ def test_pii_inside_tool_call_arguments_and_tool_results_is_scrubbed(tmp_path):
     record = json.loads(data.splitlines()[0])
     assert json.loads(record["messages"][2]["tool_calls"][0]["function"]["arguments"])["notify"] == "<EMAIL_ADDRESS>"
     assert counts["EMAIL_ADDRESS"] == 2 and record["tools"] == TOOL_RECORDS[0]["tools"]
+
+
+def test_the_scrubbing_module_imports_no_prefect():
+    """The PII stage's worker processes import pii.py: keeping Prefect out of it saves each worker ~65 MB and its
+    import time (the stage's task lives in pii_stage.py)."""
+    import subprocess
+    import sys
+
+    code = "import sys, pairforge.tasks.privacy.pii; print(sorted(m for m in sys.modules if m.startswith('prefect')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
