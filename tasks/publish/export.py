@@ -108,7 +108,7 @@ def write_table(table: str, shards: list[Shard], version_uri: str, shard_rows: i
                 rel = f"{fmt}/{shard_name(split, written[split], totals[split], spec.ext)}"
                 data = spec.render(out)
                 storage.write_bytes(storage.join(version_uri, rel), data)
-                files.append({"path": rel, "table": fmt, "split": split, "rows": len(out), "bytes": len(data),
+                files.append({"path": rel, "table": fmt, "split": split, "rows": spec.records(out), "bytes": len(data),
                               "sha256": hashlib.sha256(data).hexdigest()})
             written[split] += 1
             if not len(frame):

@@ -425,6 +425,15 @@ class Format:
     render: Callable[[pl.DataFrame], bytes]
     # files written once beside the format's shards, from the shards' file names: {name: bytes}
     index: Callable[[list[str]], dict[str, bytes]] | None = None
+    # records in the file of a pairs frame (the manifest's `rows`); default one per row
+    count: Callable[[pl.DataFrame], int] = len
+
+    def records(self, df: pl.DataFrame) -> int:
+        return self.count(df)
+
+
+def _preference_rows(df: pl.DataFrame) -> int:
+    return int(df.get_column("rejected").is_not_null().sum()) if "rejected" in df.columns else 0
 
 
 FORMATS: dict[str, Format] = {
@@ -436,8 +445,8 @@ FORMATS: dict[str, Format] = {
     "trl-sft": Format("trl-sft", "jsonl", to_trl_sft),
     "llama-factory": Format("llama-factory", "json", to_llama_factory, llama_factory_info),
     "axolotl": Format("axolotl", "jsonl", to_axolotl),
-    "trl-dpo": Format("trl-dpo", "jsonl", to_trl_dpo),
-    "trl-kto": Format("trl-kto", "jsonl", to_trl_kto),
+    "trl-dpo": Format("trl-dpo", "jsonl", to_trl_dpo, count=_preference_rows),
+    "trl-kto": Format("trl-kto", "jsonl", to_trl_kto, count=lambda df: 2 * _preference_rows(df)),
 }
 
 

@@ -158,3 +158,41 @@ def test_dead_endpoint_fails_the_run_with_every_request_in_the_dead_letter(prefe
     dead_letter = pl.concat([pl.read_parquet(p) for p in dataset.glob("_work/v1/dead_letter/**/*.parquet")])
     assert len(dead_letter) == 3 and dead_letter["error"].str.len_chars().min() > 0
     assert not list(dataset.glob("_cache/**/*.json"))  # failures are never cached
+
+
+def test_preference_pairs_through_the_build_flow(prefect_server, llm_server, tmp_path):
+    """The preference generator on the local model in a build: preference rows carry chosen/rejected and scores
+    through every later stage, rejected items are in the rejected table with the reason, and the trl-dpo / trl-kto
+    files hold exactly the preference rows (the manifest counts their records)."""
+    seed = tmp_path / "seed.jsonl"
+    seed.write_text("".join((CORPORA / "instruct" / "alpaca_seed_tasks.jsonl").read_text().splitlines(True)[:4]))
+    path = recipe(tmp_path, {
+        "base_url": llm_server.base_url, "model": llm_server.model, "max_concurrency": 2, "max_tokens": 200,
+        "generators": [{"kind": "preference", "sources": ["seed"], "count": 4, "temperatures": [0.0, 1.2],
+                        "min_margin": 1}],
+    }, export={"uri": str(tmp_path / "out") + "/", "formats": ["parquet", "trl-dpo", "trl-kto"]})
+    body = yaml.safe_load(path.read_text())
+    body["sources"].append({"name": "seed", "uri": str(seed), "format": "self-instruct", "license": "CC-BY-NC-4.0"})
+    path.write_text(yaml.safe_dump(body, sort_keys=False))
+
+    uri = build_dataset(str(path), version="v1")
+
+    manifest = check_version(uri)
+    pairs = read_table(uri, manifest, "pairs")
+    preference = pairs.filter(pl.col("rejected").is_not_null())
+    rejected = [f for f in manifest["files"] if f["path"] == "rejected/pairs.parquet"]
+    judged = len(preference) + (pl.read_parquet(Path(uri) / rejected[0]["path"]).filter(
+        pl.col("stage") == "generate").height if rejected else 0)
+    assert judged >= 1  # 4 prompts, each either a preference row or a rejected item
+    assert set(pairs.filter(pl.col("rejected").is_null())["origin"]) <= {"imported"}  # the seeds themselves
+    for row in preference.iter_rows(named=True):
+        assert row["margin"] >= 1 and row["chosen_score"] - row["rejected_score"] == row["margin"]
+        assert row["response"] != row["rejected"] and row["messages"][-1]["content"] == row["response"]
+        assert row["origin"] == "generated" and row["license"] == "CC-BY-NC-4.0"
+    if rejected:
+        reasons = pl.read_parquet(Path(uri) / rejected[0]["path"]).filter(pl.col("stage") == "generate")["reason"]
+        assert all(r.startswith("preference: ") for r in reasons)
+    for fmt, per_row in (("trl-dpo", 1), ("trl-kto", 2)):
+        files = [f for f in manifest["files"] if f["table"] == fmt]
+        lines = [line for f in files for line in (Path(uri) / f["path"]).read_text().splitlines()]
+        assert len(lines) == sum(f["rows"] for f in files) == per_row * len(preference), fmt
