@@ -12,6 +12,7 @@
 | axolotl       | JSONL (.jsonl)             | `{"messages": [{"role", "content", ...}], "tools"?}`   |
 | trl-dpo       | JSONL (.jsonl)             | `{"prompt": [...], "chosen": [..], "rejected": [..]}`  |
 | trl-kto       | JSONL (.jsonl)             | `{"prompt", "completion", "label"}`, 2 per row         |
+| llama-factory-dpo | JSON array (.json)     | `{"conversations", "chosen", "rejected", ...}` + index |
 
 The conversation of a row is its `messages` (system first when present); a row without messages
 falls back to `system`/`prompt`/`response`, and a `system` that `messages` lacks is put first.
@@ -27,10 +28,11 @@ after `messages`, an assistant turn's `tool_calls` after its `content` (left out
 `sharegpt` map them to LLaMA-Factory's `function_call` / `observation` turns. Text-only formats (alpaca,
 llama2, tokenized) show a call as LLaMA-Factory's function_call text, `[{"name", "arguments"}]`.
 
-Preference exports (trl-dpo, trl-kto) hold only preference rows (`rejected` set; the chosen response is the row's
-last assistant turn, see tasks.core.schema), always in TRL's conversational form (the row's turns up to the last
-user turn are `prompt`); other rows are left out, so a run without preference pairs writes empty files. A format
-that needs a file beside its shards (LLaMA-Factory's dataset_info.json) gives `Format.index`.
+Preference exports (trl-dpo, trl-kto, llama-factory-dpo) hold only preference rows (`rejected` set; the chosen
+response is the row's last assistant turn, see tasks.core.schema); TRL's in its conversational form (the row's turns
+up to the last user turn are `prompt`). Other rows are left out, so a run without preference pairs writes empty
+files; the manifest counts a file's records (`Format.count`). A format that needs a file beside its shards
+(LLaMA-Factory's dataset_info.json) gives `Format.index`.
 
 Alpaca has no turns, so a multi-turn conversation is folded: `instruction` is the last user turn,
 `output` the final assistant turn, and every other message (system prompt and earlier turns, in
@@ -389,11 +391,38 @@ LLAMA_FACTORY_DESCRIPTION = {
 }
 
 
+def llama_factory_ranking_record(row: dict) -> dict | None:
+    """A preference row in LLaMA-Factory's sharegpt preference layout (data/README.md, "Preference Dataset"):
+    `conversations` up to the last user turn (odd length, as its converter requires with `ranking`), `chosen` and
+    `rejected` one gpt turn each; None for other rows."""
+    msgs = conversation(row)
+    last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=None)
+    if row.get("rejected") is None or last is None:
+        return None
+    record = llama_factory_record(msgs[:last], row_tools(row))
+    return {**record, "chosen": sharegpt_turn(msgs[last]), "rejected": {"from": "gpt", "value": row["rejected"]}}
+
+
+def to_llama_factory_dpo(df: pl.DataFrame) -> bytes:
+    """A JSON array of LLaMA-Factory preference records (preference rows only); `dataset_info.json` beside it
+    marks every file `ranking: true` (`llama_factory_ranking_info`), for its dpo, orpo, kto-paired and rm stages."""
+    return _json_array(r for r in map(llama_factory_ranking_record, _rows(df, extra=("rejected",))) if r is not None)
+
+
 def llama_factory_info(files: list[str]) -> dict[str, bytes]:
     """`dataset_info.json` for the data files beside it (names relative to its folder): one dataset per file,
     named after it (`train-00000-of-00001`), as LLaMA-Factory's `file_name` is one file or one folder. Train with
     `dataset_dir: <that folder>` and `dataset: train-00000-of-00001[,train-00001-of-00002...]`."""
     info = {name.rsplit(".", 1)[0]: {"file_name": name, **LLAMA_FACTORY_DESCRIPTION} for name in files}
+    return {"dataset_info.json": json.dumps(info, indent=2).encode() + b"\n"}
+
+
+def llama_factory_ranking_info(files: list[str]) -> dict[str, bytes]:
+    """`dataset_info.json` for `llama-factory-dpo` files: as `llama_factory_info`, plus `ranking: true` and the
+    chosen/rejected columns (data/README.md, "Preference Dataset" in the sharegpt format)."""
+    columns = {**LLAMA_FACTORY_DESCRIPTION["columns"], "chosen": "chosen", "rejected": "rejected"}
+    info = {name.rsplit(".", 1)[0]: {"file_name": name, "ranking": True, **LLAMA_FACTORY_DESCRIPTION,
+                                     "columns": columns} for name in files}
     return {"dataset_info.json": json.dumps(info, indent=2).encode() + b"\n"}
 
 
@@ -447,6 +476,8 @@ FORMATS: dict[str, Format] = {
     "axolotl": Format("axolotl", "jsonl", to_axolotl),
     "trl-dpo": Format("trl-dpo", "jsonl", to_trl_dpo, count=_preference_rows),
     "trl-kto": Format("trl-kto", "jsonl", to_trl_kto, count=lambda df: 2 * _preference_rows(df)),
+    "llama-factory-dpo": Format("llama-factory-dpo", "json", to_llama_factory_dpo, llama_factory_ranking_info,
+                                count=_preference_rows),
 }
 
 

@@ -3,6 +3,7 @@ cache on a rerun, and endpoints that throttle or are dead."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -170,7 +171,7 @@ def test_preference_pairs_through_the_build_flow(prefect_server, llm_server, tmp
         "base_url": llm_server.base_url, "model": llm_server.model, "max_concurrency": 2, "max_tokens": 200,
         "generators": [{"kind": "preference", "sources": ["seed"], "count": 4, "temperatures": [0.0, 1.2],
                         "min_margin": 1}],
-    }, export={"uri": str(tmp_path / "out") + "/", "formats": ["parquet", "trl-dpo", "trl-kto"]})
+    }, export={"uri": str(tmp_path / "out") + "/", "formats": ["parquet", "trl-dpo", "trl-kto", "llama-factory-dpo"]})
     body = yaml.safe_load(path.read_text())
     body["sources"].append({"name": "seed", "uri": str(seed), "format": "self-instruct", "license": "CC-BY-NC-4.0"})
     path.write_text(yaml.safe_dump(body, sort_keys=False))
@@ -196,3 +197,11 @@ def test_preference_pairs_through_the_build_flow(prefect_server, llm_server, tmp
         files = [f for f in manifest["files"] if f["table"] == fmt]
         lines = [line for f in files for line in (Path(uri) / f["path"]).read_text().splitlines()]
         assert len(lines) == sum(f["rows"] for f in files) == per_row * len(preference), fmt
+    files = [f for f in manifest["files"] if f["table"] == "llama-factory-dpo"]
+    data, info = [f for f in files if f["split"]], next(f for f in files if f["split"] is None)
+    records = [r for f in data for r in json.loads((Path(uri) / f["path"]).read_text())]
+    assert len(records) == sum(f["rows"] for f in data) == len(preference)
+    assert sorted(r["chosen"]["value"] for r in records) == sorted(preference["response"])
+    entries = json.loads((Path(uri) / info["path"]).read_text())
+    assert {e["file_name"] for e in entries.values()} == {f["path"].rsplit("/", 1)[1] for f in data}
+    assert all(e["ranking"] is True for e in entries.values())

@@ -359,7 +359,7 @@ def test_tokenized_of_the_real_chat_file(chat_pairs, tok):
 
 def test_render_by_name(pairs):
     assert set(FORMATS) == {"openai", "alpaca", "sharegpt", "llama2", "tokenized", "trl-sft", "llama-factory",
-                            "axolotl", "trl-dpo", "trl-kto"}
+                            "axolotl", "trl-dpo", "trl-kto", "llama-factory-dpo"}
     assert render("openai", pairs) == to_openai(pairs)
     assert orjson.loads(render("alpaca", pairs))[1]["output"] == SINGLE[1]["content"]
     with pytest.raises(ValueError, match="unknown export format 'csv'"):

@@ -1,6 +1,7 @@
-"""The preference exports (tasks/publish/training_formats.py: trl-dpo, trl-kto) against TRL's documented dataset
-types (docs/source/dataset_formats.md: "Preference", "Unpaired preference", conversational form), loaded with
-`datasets` as a trainer would load them."""
+"""The preference exports (tasks/publish/training_formats.py: trl-dpo, trl-kto, llama-factory-dpo) against TRL's
+documented dataset types (docs/source/dataset_formats.md: "Preference", "Unpaired preference", conversational form)
+and LLaMA-Factory's sharegpt preference layout (data/README.md, converter.py), loaded with `datasets` as a trainer
+would load them."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import json
 import polars as pl
 
 from pairforge.tasks.core.schema import PAIRS, conform
-from pairforge.tasks.publish.training_formats import FORMATS, render
-from tests.publish.test_formats import is_conversational
+from pairforge.tasks.publish.training_formats import FORMATS, llama_factory_ranking_info, render
+from tests.publish.test_formats import is_conversational, sharegpt_converter_accepts
 
 SYSTEM = "Answer in one sentence."
 TURNS = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "Hi"},
@@ -45,7 +46,7 @@ def clean(messages: list[dict]) -> list[dict]:
 
 
 def test_the_formats_are_registered_as_jsonl():
-    assert (FORMATS["trl-dpo"].ext, FORMATS["trl-kto"].ext) == ("jsonl", "jsonl")
+    assert [FORMATS[f].ext for f in ("trl-dpo", "trl-kto", "llama-factory-dpo")] == ["jsonl", "jsonl", "json"]
 
 
 def test_trl_dpo_is_trls_conversational_preference_type(tmp_path):
@@ -81,3 +82,39 @@ def test_tools_go_with_the_prompt_as_json_text():
     df = frame().head(1).with_columns(tools=pl.lit(json.dumps(tools)))
     [record] = [json.loads(line) for line in render("trl-dpo", df).splitlines()]
     assert json.loads(record["tools"]) == tools
+
+
+def llama_factory_ranking_accepts(record: dict, info: dict) -> bool:
+    """LLaMA-Factory's SharegptDatasetConverter with `ranking` (src/llamafactory/data/converter.py): the prompt's
+    turns alternate from the user side and are odd in number; chosen and rejected are one model-side turn each."""
+    tags, columns = info["tags"], info["columns"]
+    model_side = (tags["assistant_tag"], tags["function_tag"])
+    prompt = {**record, columns["messages"]: record[columns["messages"]] + [record[columns["chosen"]]]}
+    return (sharegpt_converter_accepts(prompt, info)  # prompt + chosen alternates and is even: prompt is odd
+            and all(record[columns[k]][tags["role_tag"]] in model_side for k in ("chosen", "rejected")))
+
+
+def test_llama_factory_dpo_is_its_sharegpt_preference_layout(tmp_path):
+    import datasets
+
+    info = json.loads(llama_factory_ranking_info(["train-00000-of-00001.json"])["dataset_info.json"])
+    entry = info["train-00000-of-00001"]
+    assert entry["ranking"] is True and entry["formatting"] == "sharegpt"
+    assert entry["columns"] == {"messages": "conversations", "system": "system", "tools": "tools",
+                                "chosen": "chosen", "rejected": "rejected"}
+    path = tmp_path / "train-00000-of-00001.json"
+    path.write_bytes(render("llama-factory-dpo", frame()))
+    records = json.loads(path.read_bytes())
+    assert len(records) == 2 and all(llama_factory_ranking_accepts(r, entry) for r in records)
+    multi = records[0]
+    assert multi["system"] == SYSTEM and [t["value"] for t in multi["conversations"]] == [
+        "Hi", "Hello!", "What colour is the sky?"]
+    assert (multi["chosen"], multi["rejected"]) == ({"from": "gpt", "value": "It is blue."},
+                                                    {"from": "gpt", "value": "Green, obviously."})
+    ds = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "cache"))
+    assert ds.num_rows == 2 and ds[1]["rejected"] == {"from": "gpt", "value": "8"}
+
+
+def test_the_manifest_counts_records_not_rows():
+    df = frame()
+    assert [FORMATS[f].records(df) for f in ("trl-dpo", "trl-kto", "llama-factory-dpo", "trl-sft")] == [2, 4, 2, 3]
