@@ -100,7 +100,7 @@ class Preference(Generator):
         rejected += [{**g[0], "reason": "preference: fewer than 2 distinct candidates"}
                      for g in groups.values() if len(g) < 2]
         if judge.opts.mode == "pairwise":
-            items = [(f"preference:{g[0]['id']}", g[0]["prompt"], g[0]["response"], g[1]["response"]) for g in pairs]
+            items = [(f"preference:{a['id']}:{b['id']}", a["prompt"], a["response"], b["response"]) for a, b in pairs]
             for g, c in zip(pairs, judge.compare(items), strict=True):
                 a, b = g
                 if c.error:
@@ -139,8 +139,9 @@ class Preference(Generator):
         margin = None if hi is None else hi - lo
         if reason is None and margin < spec.min_margin:
             reason = f"preference: low margin: {margin:g} < {spec.min_margin:g}"
-        row = {**best, "id": stable_id("preference", best["id"], worst["response"]), "rejected": worst["response"],
-               "chosen_score": hi, "rejected_score": lo, "margin": margin, "judge_reason": why or None}
+        # id: the chosen candidate's, which the judge's cache entries name (`preference:<id>`): erasure finds them
+        row = {**best, "rejected": worst["response"], "chosen_score": hi, "rejected_score": lo, "margin": margin,
+               "judge_reason": why or None}
         (kept if reason is None else rejected).append(row if reason is None else {**row, "reason": reason})
 
 

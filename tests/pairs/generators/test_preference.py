@@ -83,6 +83,7 @@ def test_absolute_judging_keeps_enough_margin_and_rejects_ties_and_low_margins(p
     kept, rejected = Preference().finish(spec, rows, judge_for(fake))
     [row] = kept
     assert (row["response"], row["rejected"]) == ("excellent one", "bad one")
+    assert row["id"] == next(r["id"] for r in rows if r["response"] == "excellent one")  # the chosen candidate's
     assert (row["chosen_score"], row["rejected_score"], row["margin"]) == (5, 1, 4)
     assert row["messages"][-1] == {"role": "assistant", "content": "excellent one"}
     assert row["judge_reason"] == "chosen: says excellent / rejected: says bad"
