@@ -48,8 +48,8 @@ from pairforge.tasks.core.stages import RowStage
 from pairforge.tasks.publish.export import MANIFEST
 
 MAX32 = np.uint64(0xFFFFFFFF)
-SHINGLE_BATCH = 1 << 15  # shingles hashed per step: temporaries of SHINGLE_BATCH x num_perm uint64 (32 MB at 128)
-MAX_WORDS_PER_BATCH = 2_000_000  # words of a shard turned into shingles at once
+SHINGLE_BATCH = 1 << 13  # shingles hashed per step: a temporary of SHINGLE_BATCH x num_perm uint64 (8 MB at 128)
+MAX_CHARS_PER_BATCH = 2_000_000  # bytes of text split into words and shingles at once (~330,000 words)
 BUCKET_ALL_PAIRS = 32  # larger LSH buckets (boilerplate) are paired with their first member only, not all pairs
 VERIFY_BATCH = 200_000  # candidate pairs compared at once
 
@@ -137,7 +137,9 @@ def minhash(shingles: np.ndarray, counts: np.ndarray, num_perm: int, seed: int) 
     for s0 in range(0, len(shingles), SHINGLE_BATCH):
         rows = row_of[s0:s0 + SHINGLE_BATCH]
         # (num_perm, shingles): each row's shingles are contiguous along the last axis, where reduceat is fast
-        permuted = (a * shingles[None, s0:s0 + SHINGLE_BATCH] + b) >> np.uint64(32)
+        permuted = a * shingles[None, s0:s0 + SHINGLE_BATCH]  # (in place from here: one temporary, not three)
+        permuted += b
+        permuted >>= np.uint64(32)
         bounds = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
         part = np.minimum.reduceat(permuted, bounds, axis=1).T
         r = rows[bounds]
@@ -190,24 +192,29 @@ def text_minhash(text: pl.Series, shingle_sizes: tuple[int, ...], opts: DedupOpt
     sets: list[np.ndarray | None] = [None] * len(text)
     if not len(text):
         return sig, sets
-    words = text.str.to_lowercase().str.extract_all(r"\w+")
-    lengths = words.list.len().fill_null(0).to_numpy().astype(np.int64)
+    # batches of rows with a bounded number of characters, split into words one batch at a time: the words of a whole
+    # shard at once (Polars strings, then their hashes and shingles) took ~190 MB per 5,000 documents, and the
+    # shards of a stage run at once (20,000 documents: +950 MB)
+    cum = np.cumsum(text.str.len_bytes().fill_null(0).to_numpy().astype(np.int64))
     start = 0
-    cum = np.cumsum(lengths)
-    while start < len(text):  # batches of rows with a bounded number of words
+    while start < len(text):
         base = cum[start - 1] if start else 0
-        end = max(start + 1, int(np.searchsorted(cum, base + MAX_WORDS_PER_BATCH, side="right")))
-        flat = words.slice(start, end - start).explode().drop_nulls()
+        end = max(start + 1, int(np.searchsorted(cum, base + MAX_CHARS_PER_BATCH, side="right")))
+        words = text.slice(start, end - start).str.to_lowercase().str.extract_all(r"\w+")
+        lengths = words.list.len().fill_null(0).to_numpy().astype(np.int64)
+        flat = words.explode().drop_nulls()
+        del words
         hashed = []
         if len(flat):
             hashes = _word_hashes(flat)
+            del flat
             for k in shingle_sizes:  # the MinHash of a union is the element-wise minimum
-                shingles, counts = shingle_hashes(hashes, lengths[start:end], k)
+                shingles, counts = shingle_hashes(hashes, lengths, k)
                 sig[start:end] = np.minimum(sig[start:end], minhash(shingles, counts, opts.num_perm, opts.seed))
                 hashed.append((shingles, np.concatenate([[0], np.cumsum(counts)])))
         if sets_upto is not None:
             for i in range(start, end):
-                if lengths[i] <= sets_upto:
+                if lengths[i - start] <= sets_upto:
                     j = i - start
                     sets[i] = np.unique(np.concatenate([h[o[j]:o[j + 1]] for h, o in hashed] or [np.zeros(0)]))
         start = end
