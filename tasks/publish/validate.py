@@ -164,9 +164,9 @@ def validate_frame(df: pl.DataFrame, table: str, suites_dir: str | None = None, 
 
     suite_def = load_suite(table, suites_dir)
     context = _gx_context()
-    pdf = _to_pandas(df)
     name = f"{table}-{uuid.uuid4().hex}"  # unique per call: threads and repeated calls must not clash
-    with _RUN_LOCK:
+    with _RUN_LOCK:  # (the pandas copy made under it too: shards validated at once hold one copy, not one each)
+        pdf = _to_pandas(df)
         try:
             batch = context.data_sources.add_pandas(name).add_dataframe_asset(name)
             batch_def = batch.add_batch_definition_whole_dataframe(name)
@@ -178,6 +178,7 @@ def validate_frame(df: pl.DataFrame, table: str, suites_dir: str | None = None, 
             ids = [e.id for e in suite.expectations]
             vd = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_def, suite=suite))
             run = vd.run(batch_parameters={"dataframe": pdf}, result_format="BASIC")
+            del pdf
         finally:
             # Drop the per-call objects so a long run does not grow the context; ignore ones never added.
             for store in (context.validation_definitions, context.suites, context.data_sources):
