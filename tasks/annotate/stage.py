@@ -3,15 +3,17 @@ quality control (recipe section `annotate:`; the step in `flows/steps.py` calls 
 
 A round is one Label Studio project per dataset version, round and task kind, titled
 `pairforge <dataset> <version> round <n> <kind>`: a rerun of the same version finds its projects and tasks again
-(nothing is created twice) and goes on waiting where the last attempt stopped. While the round is incomplete the
-flow run either pauses (`wait: pause`: the Prefect UI shows a form, "import now, complete or not?") or polls Label
-Studio every `poll_s` seconds; after `timeout_s` the run fails with a message that says how to resume. With the
-policy `adjudicate`, the items the annotators disagreed on then go to round 2 (one answer each, the adjudicator's),
-which is waited for the same way and decides them.
+(nothing is created twice) and goes on waiting where the last attempt stopped; so does the next build of a new
+version (a scheduled run) while a round is open (sent, never imported: `_round_version`). While the round is
+incomplete the flow run either pauses (`wait: pause`: the Prefect UI shows a form, "import now, complete or not?")
+or polls Label Studio every `poll_s` seconds; after `timeout_s` the run fails with a message that says how to
+resume. With the policy `adjudicate`, the items the annotators disagreed on then go to round 2 (one answer each,
+the adjudicator's), which is waited for the same way and decides them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -41,6 +43,7 @@ from pairforge.tasks.annotate.tasks import (
     select_pairs,
 )
 from pairforge.tasks.core import storage
+from pairforge.tasks.core.names import name_problem
 from pairforge.tasks.core.shards import Shard, StageResult, finish_stage
 
 log = logging.getLogger(__name__)
@@ -94,6 +97,27 @@ def annotation_client(opts: Options):
         raise RuntimeError(f"annotate: no Label Studio server: set annotate.url (or LABEL_STUDIO_URL) and the token "
                            f"in ${opts.token_env}; `pairforge annotate serve` starts a local one")
     return LabelStudio(url, token)
+
+
+def _open_round_uri(dataset_uri: str) -> str:
+    """Where a dataset keeps the version whose round was sent and not imported yet (`{"version": ...}`)."""
+    return storage.join(dataset_uri, "_annotate", "open-round.json")
+
+
+def _round_version(dataset_uri: str, version: str) -> str:
+    """The version whose projects this build's round uses: its own, or that of a round an earlier version sent and
+    never imported (it timed out, or its run failed), so that the next scheduled build, which is a new version,
+    goes on with the same projects and the work people did instead of sending everything again. The pairs' ids
+    are stable, so the same pairs are the same tasks; pairs new in this version are added to those projects."""
+    data = storage.read_if_exists(_open_round_uri(dataset_uri))
+    try:
+        earlier = json.loads(data)["version"] if data is not None else None
+    except (ValueError, KeyError, TypeError):
+        earlier = None
+    if not earlier or earlier == version or name_problem(earlier):
+        return version
+    log.info("annotation round: going on with the round version %s sent and never imported", earlier)
+    return earlier
 
 
 def project_title(dataset: str, version: str, kind: str, round_no: int = ROUND) -> str:
@@ -163,8 +187,8 @@ def _wait_for_people(client, projects: dict[str, int], overlap: int, opts: Optio
         left = deadline - time.monotonic()
         message = f"{what}: {done} of {total} tasks have {overlap} annotation(s)"
         if left <= 0:
-            raise RoundIncomplete(f"{message} after {opts.timeout_s:.0f} s; run the same version again to resume "
-                                  "the wait (nothing is sent twice)")
+            raise RoundIncomplete(f"{message} after {opts.timeout_s:.0f} s; run the same version (or the next "
+                                  "build) again to resume the wait (nothing is sent twice)")
         if wait(message, left):  # (people may have worked while the run waited: read the tasks again)
             log.info("%s: imported as it is", message)
             return {kind: client.tasks_with_annotations(p) for kind, p in projects.items()}
@@ -210,6 +234,8 @@ def run_round(client, shards: list[Shard], opts: Options, *, dataset: str, versi
     """Send, wait, import (see the module docstring). `client`: tasks.annotate.client's functions bound to a server;
     `wait(message, timeout_s)` pauses the flow run (True: import now) or sleeps a poll interval (False)."""
     selected = _selected(shards, opts)
+    version = _round_version(dataset_uri, version)
+    storage.write_bytes(_open_round_uri(dataset_uri), json.dumps({"version": version}).encode())
     projects, golds, sent = {}, {}, {}
     guidelines = guidelines_html(opts.guidelines, Path())  # (load_recipe made the paths absolute)
     for kind in opts.kinds:
@@ -239,6 +265,7 @@ def run_round(client, shards: list[Shard], opts: Options, *, dataset: str, versi
                            count_as=lambda reason: reason.split(":")[0])
         results.append(res)
         out.append(res.shard)
+    storage.delete(_open_round_uri(dataset_uri))  # imported: the next version starts a round of its own
     summary = report_summary(reports, opts.overlap, sum(map(len, golds.values())))
     summary["guidelines"] = Path(opts.guidelines).read_text(encoding="utf-8") if opts.guidelines else None
     summary["selected"] = len(selected)

@@ -229,3 +229,34 @@ def test_wait_pause_shows_a_form_and_imports_when_told(prefect_server, label_stu
     pairs = pl.concat([pl.read_parquet(p) for p in (tmp_path / "out" / "paused" / "p1").glob("pairs/*.parquet")])
     scored = pairs.filter(pl.col("human_score").is_not_null())
     assert set(scored["id"]) == {t["data"]["pairforge_id"] for t in tasks[:3]} and set(scored["human_score"]) == {4.0}
+
+
+def test_the_next_build_goes_on_with_a_round_that_timed_out(prefect_server, label_studio_server, tmp_path,
+                                                              monkeypatch):
+    """A nightly build is a new version: when the round an earlier version sent was never imported (it timed out),
+    the next build uses that round's projects (people's work so far counts, nothing is sent again), imports when it
+    is complete, and closes it: the build after that starts a round of its own."""
+    import pytest
+
+    admin = label_studio_server.client()
+    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio_server.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio_server.token)
+    recipe = yaml.safe_load(open(_recipe(tmp_path)))
+    recipe["name"] = "nightly"
+    recipe["annotate"].update(kinds=["rate"], overlap=1, select={"sources": ["seed"], "max_items": 4},
+                              gold={"share": 0.0}, timeout_s=3, policy={"min_agreement": 0.0})
+    path = tmp_path / "nightly.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    with pytest.raises(Exception, match="0 of 4 tasks"):
+        build_dataset(str(path), version="night-1")
+    first = admin.find_project(project_title("nightly", "night-1", "rate"))
+    for task in admin.tasks_with_annotations(first):  # people finish the round after the run gave up
+        admin.submit_annotation(task["id"], [{"from_name": "score", "to_name": "response", "type": "rating",
+                                              "value": {"rating": 2}}])
+    build_dataset(str(path), version="night-2")
+    assert admin.find_project(project_title("nightly", "night-2", "rate")) is None  # no second round was sent
+    pairs = pl.concat([pl.read_parquet(p) for p in (tmp_path / "out" / "nightly" / "night-2").glob("pairs/*.parquet")])
+    assert pairs.filter(pl.col("human_score") == 2.0).height == 4
+    with pytest.raises(Exception, match="0 of 4 tasks"):  # the round was imported: the next build sends its own
+        build_dataset(str(path), version="night-3")
+    assert admin.find_project(project_title("nightly", "night-3", "rate")) is not None
