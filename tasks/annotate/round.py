@@ -57,12 +57,19 @@ def gold_items(path: Path | None, kind: str) -> dict[str, dict]:
     return out
 
 
+def second(row: dict) -> str:
+    """A pair's other response for `choose`: `rejected` of a preference row, else a source's `response_b`."""
+    return row.get("rejected") or row.get("response_b") or ""
+
+
 def task_payloads(selected: pl.DataFrame, gold: dict[str, dict], kind: str) -> list[dict]:
     """Label Studio tasks: one per selected pair (its id, prompt, response) and one per gold item, shuffled in by
     id so that gold items do not come last."""
+    # `choose` compares a pair's two responses: a preference row's chosen `response` and its `rejected` one (or a
+    # source's `response_b`); a pair with one response has nothing to choose between and is not sent for it
     tasks = [{"pairforge_id": r["id"], "prompt": r["prompt"] or "", "response": r["response"] or "",
-              **({"response_b": r.get("response_b") or ""} if kind == "choose" else {})}
-             for r in selected.iter_rows(named=True)]  # fmt: skip
+              **({"response_b": second(r)} if kind == "choose" else {})}
+             for r in selected.iter_rows(named=True) if kind != "choose" or second(r)]  # fmt: skip
     tasks += [{"pairforge_id": key, "prompt": g["prompt"], "response": g["response"],
                **({"response_b": g.get("response_b") or ""} if kind == "choose" else {})}
               for key, g in gold.items()]  # fmt: skip
@@ -113,11 +120,27 @@ def apply_results(df: pl.DataFrame, reports: dict[str, QualityReport]) -> tuple[
         else:
             name, dtype = RESULT_COLUMNS[kind]
             df = df.with_columns(pl.col("v").cast(dtype).alias(name))
+            if kind == "choose" and "rejected" in df.columns:
+                df = _people_chose(df)
         df = df.drop("v")
     reasons = pl.DataFrame({"id": list(rejected_reason), "reason": list(rejected_reason.values())},
                            schema={"id": pl.String, "reason": pl.String})
     tagged = df.join(reasons, on="id", how="left", maintain_order="left")
     return tagged.filter(pl.col("reason").is_null()).drop("reason"), tagged.filter(pl.col("reason").is_not_null())
+
+
+def _people_chose(df: pl.DataFrame) -> pl.DataFrame:
+    """Preference rows whose annotators chose B (the `rejected` response) swap their responses (and judge scores):
+    people overrule the judge; `margin` stays the judge's chosen - rejected, now negative where people disagreed."""
+    swap = (pl.col("human_choice") == "B") & pl.col("rejected").is_not_null()
+    flip = [(a, b) for a, b in (("response", "rejected"), ("chosen_score", "rejected_score")) if b in df.columns]
+    df = df.with_columns(
+        *[pl.when(swap).then(pl.col(b)).otherwise(pl.col(a)).alias(a) for a, b in flip],
+        *[pl.when(swap).then(pl.col(a)).otherwise(pl.col(b)).alias(b) for a, b in flip],
+        *([pl.when(swap).then(-pl.col("margin")).otherwise(pl.col("margin")).alias("margin")]
+          if "margin" in df.columns else []),
+        swap.fill_null(False).alias("_changed"))
+    return _replace_last_turn(df)
 
 
 def _replace_last_turn(df: pl.DataFrame) -> pl.DataFrame:

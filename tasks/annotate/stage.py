@@ -164,7 +164,8 @@ def _selected(shards: list[Shard], opts: Options) -> pl.DataFrame:
     parts = []
     for n, shard in enumerate(sorted(shards, key=lambda s: s.name)):
         df = shard.read()  # (once: the columns a round sends)
-        cols = [c for c in ("id", "prompt", "response", "source", "judge_score", "response_b") if c in df.columns]
+        cols = [c for c in ("id", "prompt", "response", "source", "judge_score", "rejected", "response_b")
+                if c in df.columns]
         parts.append(select_pairs(df.select(cols), opts.select.model_copy(update={"max_items": None}),
                                   opts.seed + n))
     selected = pl.concat(parts, how="diagonal") if parts else pl.DataFrame()

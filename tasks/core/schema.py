@@ -61,8 +61,8 @@ PAIRS = pl.Schema(
         # preference pairs (tasks/pairs/generators/preference.py): the chosen response is `response` (and the last
         # assistant turn of `messages`), so every stage reads a preference row as any pair (dedup and decontamination
         # on prompt + chosen); `rejected` is the worse response to the same turns. All null on other pairs.
-        # An annotated `choose` item (human_choice "A" = response, "B" = response_b) is the same shape: see
-        # tasks.pairs.generators.preference.from_human_choice.
+        # People can overrule the judge: the annotation kind `choose` shows response (A) and rejected (B), and a
+        # B swaps them (tasks.annotate.round._people_chose).
         "rejected": pl.String,
         "chosen_score": pl.Float64,  # the judges' mean score of each (pairwise: share of verdicts won)
         "rejected_score": pl.Float64,

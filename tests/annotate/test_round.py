@@ -78,3 +78,23 @@ def test_corrections_scores_and_rejections_flow_back_into_the_pairs():
     assert row0["messages"][-1]["content"] == "Answer 0, corrected." and row0["human_score"] == 4.0
     row1 = kept.filter(pl.col("id") == "p1").row(0, named=True)
     assert row1["origin"] == "generated" and row1["response"] == "Answer 1." and row1["human_score"] == 2.0
+
+
+def test_people_choosing_between_a_preference_rows_responses_can_overrule_the_judge():
+    """`choose` shows a preference row's chosen response (A) and its rejected one (B); a B swaps them, with the
+    judge's scores; a pair with one response is not sent for `choose`."""
+    df = pairs(3).with_columns(
+        rejected=pl.Series(["Worse 0.", "Worse 1.", None]), chosen_score=pl.Series([4.0, 5.0, None]),
+        rejected_score=pl.Series([2.0, 1.0, None]), margin=pl.Series([2.0, 4.0, None]))
+    sent = task_payloads(df, {}, "choose")
+    assert sorted((t["pairforge_id"], t["response_b"]) for t in sent) == [("p0", "Worse 0."), ("p1", "Worse 1.")]
+    chosen = pl.DataFrame([{"item": "p0", "annotator": a, "value": "A", "gold": None} for a in "ab"]
+                          + [{"item": "p1", "annotator": a, "value": "B", "gold": None} for a in "ab"])
+    kept, _ = apply_results(df, {"choose": assess(chosen, "choose", rating=False, min_accuracy=0.0)})
+    rows = {r["id"]: r for r in kept.iter_rows(named=True)}
+    p0, p1 = rows["p0"], rows["p1"]
+    assert (p0["response"], p0["rejected"], p0["human_choice"]) == ("Answer 0.", "Worse 0.", "A")
+    assert (p1["response"], p1["rejected"], p1["human_choice"]) == ("Worse 1.", "Answer 1.", "B")
+    assert (p1["chosen_score"], p1["rejected_score"], p1["margin"]) == (1.0, 5.0, -4.0)
+    assert p1["messages"][-1]["content"] == "Worse 1."  # the conversation ends with what people chose
+    assert rows["p2"]["human_choice"] is None and rows["p2"]["response"] == "Answer 2."

@@ -143,27 +143,3 @@ class Preference(Generator):
         row = {**best, "rejected": worst["response"], "chosen_score": hi, "rejected_score": lo, "margin": margin,
                "judge_reason": why or None}
         (kept if reason is None else rejected).append(row if reason is None else {**row, "reason": reason})
-
-
-def from_human_choice(df: pl.DataFrame) -> pl.DataFrame:
-    """Annotated `choose` items (tasks/annotate: `human_choice` "A" = `response`, "B" = `response_b`) as preference
-    rows: the chosen one becomes `response` (and the last assistant turn), the other `rejected`. Rows without a
-    choice or without `response_b` are returned unchanged; no scores or margin (people chose, not a judge)."""
-    import polars as pl
-
-    if "response_b" not in df.columns or "human_choice" not in df.columns:
-        return df
-    if "rejected" not in df.columns:
-        df = df.with_columns(pl.lit(None, pl.String).alias("rejected"))
-    rows = []
-    for r in df.iter_rows(named=True):
-        if r["human_choice"] in ("A", "B") and r["response_b"] is not None:
-            a, b = r["response"], r["response_b"]
-            chosen, other = (a, b) if r["human_choice"] == "A" else (b, a)
-            msgs = list(r["messages"] or [])
-            last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=None)
-            if last is not None:
-                msgs[last] = {**msgs[last], "content": chosen}
-            r = {**r, "response": chosen, "rejected": other, "messages": msgs}
-        rows.append(r)
-    return pl.DataFrame(rows, schema=df.schema, orient="row")

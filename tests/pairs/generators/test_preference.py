@@ -13,7 +13,7 @@ from pairforge.tasks.core.recipe import GeneratorSpec, JudgeOptions, load_recipe
 from pairforge.tasks.core.schema import PAIRS, TEXT_COLUMNS, conform
 from pairforge.tasks.pairs.chat import ChatResult
 from pairforge.tasks.pairs.generate import run_generator, run_requests
-from pairforge.tasks.pairs.generators.preference import Preference, from_human_choice
+from pairforge.tasks.pairs.generators.preference import Preference
 from pairforge.tasks.pairs.judging import Judge
 from pairforge.tasks.pairs.llm import LLMClient, LLMStats
 from tests.conftest import completion
@@ -124,16 +124,6 @@ def test_rejected_text_is_scrubbed_like_the_response():
     out, counts = scrub_frame(df, columns, PIIOptions())
     assert "jane.roe@example.org" not in out["rejected"][0] and out["rejected"][0].startswith("Write to ")
     assert counts["EMAIL_ADDRESS"] == 1 and out["response"][0] == "Write to the desk."
-
-
-def test_annotators_choices_become_the_same_shape():
-    msgs = [{"role": "user", "content": "p"}, {"role": "assistant", "content": "a"}]
-    df = conform(pl.DataFrame([{"id": i, "prompt": "p", "response": "a", "messages": msgs} for i in "xyz"],
-                              schema_overrides={"messages": PAIRS["messages"]}), "pairs").with_columns(
-        human_choice=pl.Series(["A", "B", None]), response_b=pl.lit("b"))
-    out = from_human_choice(df)
-    assert out.select("response", "rejected").rows() == [("a", "b"), ("b", "a"), ("a", None)]
-    assert [m[-1]["content"] for m in out["messages"].to_list()] == ["a", "b", "a"]
 
 
 def test_preference_pairs_from_the_local_model(prefect_server, llm_server, tmp_path):
