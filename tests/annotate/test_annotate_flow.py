@@ -41,6 +41,20 @@ def _recipe(tmp_path) -> str:
     return str(path)
 
 
+def _variant(tmp_path, monkeypatch, server, name: str, **annotate) -> tuple[LabelStudio, str]:
+    """The admin's client, with the environment pointing at `server`, and the path of `_recipe`'s recipe renamed to
+    `name` with `annotate` options replaced."""
+    monkeypatch.setenv("LABEL_STUDIO_URL", server.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", server.token)
+    monkeypatch.setenv("PAIRFORGE_ANNOTATOR_SALT", "test-salt")
+    recipe = yaml.safe_load(open(_recipe(tmp_path)))
+    recipe["name"] = name
+    recipe["annotate"].update(annotate)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return server.client(), str(path)
+
+
 def _wait_for_projects(client: LabelStudio, titles: list[str], tasks: list[int], build, timeout_s: float = 300
                        ) -> list[int]:
     deadline = time.monotonic() + timeout_s
@@ -151,20 +165,13 @@ def test_disagreements_go_to_an_adjudication_round_that_decides(prefect_server, 
                                                                 monkeypatch):
     """Policy `adjudicate`: two annotators rate 8 pairs and disagree on half; those 4 go to a round-2 project with one
     answer each, the flow waits for it, and the adjudicator's rating is what the pairs carry."""
-    admin = label_studio_server.client()
-    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio_server.url)
-    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio_server.token)
-    monkeypatch.setenv("PAIRFORGE_ANNOTATOR_SALT", "test-salt")
-    recipe = yaml.safe_load(open(_recipe(tmp_path)))
-    recipe["name"] = "adjudicated"
-    recipe["annotate"].update(kinds=["rate"], overlap=2, select={"sources": ["seed"], "max_items": 8},
-                              gold={"share": 0.0}, policy={"resolve": "adjudicate", "min_agreement": 0.0})
-    path = tmp_path / "adjudicated.yaml"
-    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    admin, path = _variant(tmp_path, monkeypatch, label_studio_server, "adjudicated", kinds=["rate"], overlap=2,
+                           select={"sources": ["seed"], "max_items": 8}, gold={"share": 0.0},
+                           policy={"resolve": "adjudicate", "min_agreement": 0.0})
     people = [LabelStudio(label_studio_server.url, admin.add_annotator(f"{who}@example.com", "annotate-Pa55word").token)
               for who in ("adj-a", "adj-b")]
     with ThreadPoolExecutor(1) as pool:
-        build = pool.submit(build_dataset, str(path), version="v1")
+        build = pool.submit(build_dataset, path, version="v1")
         [first] = _wait_for_projects(admin, [project_title("adjudicated", "v1", "rate")], [8], build)
         tasks = sorted(admin.tasks_with_annotations(first), key=lambda t: t["data"]["pairforge_id"])
         for n, task in enumerate(tasks):
@@ -196,15 +203,9 @@ def test_wait_pause_shows_a_form_and_imports_when_told(prefect_server, label_stu
     from prefect.flow_runs import resume_flow_run
     from prefect.utilities.asyncutils import run_coro_as_sync
 
-    admin = label_studio_server.client()
-    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio_server.url)
-    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio_server.token)
-    recipe = yaml.safe_load(open(_recipe(tmp_path)))
-    recipe["name"] = "paused"
-    recipe["annotate"].update(kinds=["rate"], overlap=3, select={"sources": ["seed"], "max_items": 6},
-                              gold={"share": 0.0}, wait="pause", policy={"min_agreement": 0.0})
-    path = tmp_path / "paused.yaml"
-    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    admin, path = _variant(tmp_path, monkeypatch, label_studio_server, "paused", kinds=["rate"], overlap=3,
+                           select={"sources": ["seed"], "max_items": 6}, gold={"share": 0.0}, wait="pause",
+                           policy={"min_agreement": 0.0})
 
     async def paused_runs():
         async with get_client() as client:
@@ -212,7 +213,7 @@ def test_wait_pause_shows_a_form_and_imports_when_told(prefect_server, label_stu
             return [r for r in runs if r.state and r.state.is_paused() and r.parameters.get("version") == "p1"]
 
     with ThreadPoolExecutor(1) as pool:
-        build = pool.submit(build_dataset, str(path), version="p1")
+        build = pool.submit(build_dataset, path, version="p1")
         [project] = _wait_for_projects(admin, [project_title("paused", "p1", "rate")], [6], build)
         tasks = admin.tasks_with_annotations(project)
         for task in tasks[:3]:
@@ -238,25 +239,19 @@ def test_the_next_build_goes_on_with_a_round_that_timed_out(prefect_server, labe
     is complete, and closes it: the build after that starts a round of its own."""
     import pytest
 
-    admin = label_studio_server.client()
-    monkeypatch.setenv("LABEL_STUDIO_URL", label_studio_server.url)
-    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio_server.token)
-    recipe = yaml.safe_load(open(_recipe(tmp_path)))
-    recipe["name"] = "nightly"
-    recipe["annotate"].update(kinds=["rate"], overlap=1, select={"sources": ["seed"], "max_items": 4},
-                              gold={"share": 0.0}, timeout_s=3, policy={"min_agreement": 0.0})
-    path = tmp_path / "nightly.yaml"
-    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    admin, path = _variant(tmp_path, monkeypatch, label_studio_server, "nightly", kinds=["rate"], overlap=1,
+                           select={"sources": ["seed"], "max_items": 4}, gold={"share": 0.0}, timeout_s=3,
+                           policy={"min_agreement": 0.0})
     with pytest.raises(Exception, match="0 of 4 tasks"):
-        build_dataset(str(path), version="night-1")
+        build_dataset(path, version="night-1")
     first = admin.find_project(project_title("nightly", "night-1", "rate"))
     for task in admin.tasks_with_annotations(first):  # people finish the round after the run gave up
         admin.submit_annotation(task["id"], [{"from_name": "score", "to_name": "response", "type": "rating",
                                               "value": {"rating": 2}}])
-    build_dataset(str(path), version="night-2")
+    build_dataset(path, version="night-2")
     assert admin.find_project(project_title("nightly", "night-2", "rate")) is None  # no second round was sent
     pairs = pl.concat([pl.read_parquet(p) for p in (tmp_path / "out" / "nightly" / "night-2").glob("pairs/*.parquet")])
     assert pairs.filter(pl.col("human_score") == 2.0).height == 4
     with pytest.raises(Exception, match="0 of 4 tasks"):  # the round was imported: the next build sends its own
-        build_dataset(str(path), version="night-3")
+        build_dataset(path, version="night-3")
     assert admin.find_project(project_title("nightly", "night-3", "rate")) is not None

@@ -42,6 +42,13 @@ def recipe(tmp_path: Path, generate: dict, **extra) -> Path:
     return path
 
 
+def add_seed_source(path: Path, seed: Path) -> None:
+    """Add the self-instruct seed file `seed` to the recipe at `path` as the source `seed`."""
+    body = yaml.safe_load(path.read_text())
+    body["sources"].append({"name": "seed", "uri": str(seed), "format": "self-instruct", "license": "CC-BY-NC-4.0"})
+    path.write_text(yaml.safe_dump(body, sort_keys=False))
+
+
 def test_generate_with_the_local_model_and_export_every_format(prefect_server, llm_server, tmp_path):
     seed = tmp_path / "seed.jsonl"  # a few seed tasks (they also flow through as imported pairs)
     seed.write_text("".join((CORPORA / "instruct" / "alpaca_seed_tasks.jsonl").read_text().splitlines(True)[:8]))
@@ -58,9 +65,7 @@ def test_generate_with_the_local_model_and_export_every_format(prefect_server, l
         ],
         "judge": {"enabled": True, "min_score": 1},
     })
-    body = yaml.safe_load(path.read_text())
-    body["sources"].append({"name": "seed", "uri": str(seed), "format": "self-instruct", "license": "CC-BY-NC-4.0"})
-    path.write_text(yaml.safe_dump(body, sort_keys=False))
+    add_seed_source(path, seed)
 
     uri = build_dataset(str(path), version="v1")
 
@@ -172,9 +177,7 @@ def test_preference_pairs_through_the_build_flow(prefect_server, llm_server, tmp
         "generators": [{"kind": "preference", "sources": ["seed"], "count": 4, "temperatures": [0.0, 1.2],
                         "min_margin": 1}],
     }, export={"uri": str(tmp_path / "out") + "/", "formats": ["parquet", "trl-dpo", "trl-kto", "llama-factory-dpo"]})
-    body = yaml.safe_load(path.read_text())
-    body["sources"].append({"name": "seed", "uri": str(seed), "format": "self-instruct", "license": "CC-BY-NC-4.0"})
-    path.write_text(yaml.safe_dump(body, sort_keys=False))
+    add_seed_source(path, seed)
 
     uri = build_dataset(str(path), version="v1")
 
