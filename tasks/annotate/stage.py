@@ -178,9 +178,12 @@ def _wait_for_people(client, projects: dict[str, int], overlap: int, opts: Optio
                      wait: Callable[[str, float], bool], what: str) -> dict[str, list[dict]]:
     """The projects' tasks with their annotations once every task has `overlap` of them (or someone said to import
     now); RoundIncomplete after `timeout_s`."""
+    def read() -> dict[str, list[dict]]:
+        return {kind: client.tasks_with_annotations(p) for kind, p in projects.items()}
+
     deadline = time.monotonic() + opts.timeout_s
     while True:
-        tasks = {kind: client.tasks_with_annotations(p) for kind, p in projects.items()}
+        tasks = read()
         counts = [complete(t, overlap) for t in tasks.values()]
         done, total = sum(d for d, _ in counts), sum(t for _, t in counts)
         if done == total:
@@ -192,7 +195,7 @@ def _wait_for_people(client, projects: dict[str, int], overlap: int, opts: Optio
                                   "build) again to resume the wait (nothing is sent twice)")
         if wait(message, left):  # (people may have worked while the run waited: read the tasks again)
             log.info("%s: imported as it is", message)
-            return {kind: client.tasks_with_annotations(p) for kind, p in projects.items()}
+            return read()
 
 
 def _adjudication_round(client, reports: dict[str, QualityReport], sent: dict[str, list[dict]], opts: Options,
