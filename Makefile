@@ -50,8 +50,9 @@ $(VENV)/.installed: $(LOCK) pyproject.toml $(VENV)/.llama
 	rm -f $(VENV)/.installed-dev
 	touch $@
 
+# --no-deps: the lock is the whole closure, minus what lock-overrides.txt leaves out (trl's accelerate and torch)
 $(VENV)/.installed-dev: $(DEV_LOCK) pyproject.toml $(VENV)/.llama
-	$(BIN)/pip install -q --require-hashes -r $(DEV_LOCK)
+	$(BIN)/pip install -q --no-deps --require-hashes -r $(DEV_LOCK)
 	$(BIN)/pip install -q --no-deps -e .
 	rm -f $(VENV)/.installed
 	touch $@
@@ -105,9 +106,9 @@ lint: $(VENV)/.installed-dev
 # to the dev lock, so the two agree on every shared package
 lock: $(VENV)/.installed-dev
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes \
-	  --upgrade -o $(DEV_LOCK)
+	  --override lock-overrides.txt --upgrade -o $(DEV_LOCK)
 	$(BIN)/uv pip compile -q pyproject.toml --universal --python-version 3.11 --generate-hashes \
-	  -c $(DEV_LOCK) -o $(LOCK)
+	  --override lock-overrides.txt -c $(DEV_LOCK) -o $(LOCK)
 
 bench: $(INSTALLED)
 	$(BIN)/pairforge bench pii
