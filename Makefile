@@ -50,9 +50,8 @@ $(VENV)/.installed: $(LOCK) pyproject.toml $(VENV)/.llama
 	rm -f $(VENV)/.installed-dev
 	touch $@
 
-# --no-deps: the lock is the whole closure, minus what lock-overrides.txt leaves out (trl's accelerate and torch)
 $(VENV)/.installed-dev: $(DEV_LOCK) pyproject.toml $(VENV)/.llama
-	$(BIN)/pip install -q --no-deps --require-hashes -r $(DEV_LOCK)
+	$(BIN)/pip install -q --require-hashes -r $(DEV_LOCK)
 	$(BIN)/pip install -q --no-deps -e .
 	rm -f $(VENV)/.installed
 	touch $@
@@ -85,6 +84,24 @@ lock-labelstudio: $(VENV)/.installed-dev
 	$(BIN)/uv pip compile -q requirements-labelstudio.in --universal --python-version 3.11 --generate-hashes \
 	  -o $(LS_LOCK)
 
+# TRL's dataset helpers for the export tests (issue 17), in a virtualenv of their own: with transformers in the main
+# one, Presidio would import it in every process. The lock leaves out trl's accelerate and torch
+# (requirements-trl.overrides), hence --no-deps; tests/publish find $(TRL_VENV)/bin/python.
+TRL_VENV ?= .venv-trl
+TRL_LOCK := requirements-trl.lock
+.PHONY: trl lock-trl
+
+$(TRL_VENV)/.installed: $(TRL_LOCK)
+	$(PYTHON) -m venv --clear $(TRL_VENV)
+	$(TRL_VENV)/bin/pip install -q --no-deps --require-hashes -r $(TRL_LOCK)
+	touch $@
+
+trl: $(TRL_VENV)/.installed
+
+lock-trl: $(VENV)/.installed-dev
+	$(BIN)/uv pip compile -q requirements-trl.in --universal --python-version 3.11 --generate-hashes \
+	  --override requirements-trl.overrides -c $(DEV_LOCK) -o $(TRL_LOCK)
+
 # the runtime set is a subset of the dev set, so a dev venv runs the demo too
 INSTALLED = $(if $(wildcard $(VENV)/.installed-dev),$(VENV)/.installed-dev,$(VENV)/.installed)
 
@@ -92,7 +109,7 @@ demo: $(INSTALLED)  ## set up, check the set-up, build the demo dataset on local
 	$(BIN)/pairforge doctor examples/demo/recipe.yaml
 	$(BIN)/pairforge run examples/demo/recipe.yaml
 
-test: $(VENV)/.installed-dev $(CHROMIUM) $(LS_VENV)/.installed  ## set up with dev extras and run the whole suite (tests start their own servers)
+test: $(VENV)/.installed-dev $(CHROMIUM) $(LS_VENV)/.installed $(TRL_VENV)/.installed  ## set up with dev extras and run the whole suite (tests start their own servers)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -106,9 +123,9 @@ lint: $(VENV)/.installed-dev
 # to the dev lock, so the two agree on every shared package
 lock: $(VENV)/.installed-dev
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes \
-	  --override lock-overrides.txt --upgrade -o $(DEV_LOCK)
+	  --upgrade -o $(DEV_LOCK)
 	$(BIN)/uv pip compile -q pyproject.toml --universal --python-version 3.11 --generate-hashes \
-	  --override lock-overrides.txt -c $(DEV_LOCK) -o $(LOCK)
+	  -c $(DEV_LOCK) -o $(LOCK)
 
 bench: $(INSTALLED)
 	$(BIN)/pairforge bench pii
