@@ -31,6 +31,7 @@ from pairforge.tasks.core.stages import SKIPPABLE, skip_overrides, stage_options
 from pairforge.tasks.ingest.readers import FORMATS, SOURCE_FORMATS, TABLE_FORMATS
 from pairforge.tasks.pairs.generators import GENERATORS
 from pairforge.tasks.pairs.generators.base import Generator
+from pairforge.tasks.publish.tokenizer import CHAT_TEMPLATES, TokenizerOptions
 from pairforge.tasks.publish.training_formats import FORMATS as TRAINING_FORMATS
 
 # Table formats (TABLE_FORMATS) make pairs when `fields` maps prompt and response (annotator deliveries);
@@ -641,6 +642,8 @@ class _RecipeSections(_Strict):
     license_policy: LicensePolicy = Field(default_factory=LicensePolicy)
     export: ExportOptions = Field(default_factory=ExportOptions)
     bounds: BoundsOptions = Field(default_factory=BoundsOptions)
+    tokenizer: TokenizerOptions | None = Field(None, description="the target model's tokenizer.json and chat "
+                                               "template; default: the local model's GGUF vocabulary")
     work_shard_rows: int = Field(50_000, ge=1, description="rows per intermediate shard in the work area")
     sample_rows: int | None = Field(None, ge=1, description="read at most this many rows of each source (trials)")
     # sha256 of the recipe file's bytes and the --set overrides (machine-independent, unlike resolved paths)
@@ -831,6 +834,26 @@ def _work_area_problem(recipe: Recipe) -> str | None:
     return None
 
 
+def _check_tokenizer(opts: TokenizerOptions, base: Path, path: Path) -> None:
+    """Resolve `tokenizer.path` and a `chat_template` file against the recipe, then load them (a RecipeError
+    names the key and the file). Local files only: the tokenizer is read where the recipe names it."""
+    from pairforge.tasks.publish.tokenizer import TokenizerError, check
+
+    for key in ("path", "chat_template"):
+        value = getattr(opts, key)
+        if value is None or (key == "chat_template" and value in CHAT_TEMPLATES):
+            continue
+        if "://" in value:
+            raise RecipeError(f"{path}: tokenizer.{key}: {value}: a local file is needed")
+        setattr(opts, key, _resolve(value, base, f"{path}: tokenizer.{key}"))
+        if not Path(getattr(opts, key)).is_file():
+            raise RecipeError(f"{path}: tokenizer.{key}: file not found: {getattr(opts, key)}")
+    try:
+        check(opts)
+    except TokenizerError as e:
+        raise RecipeError(f"{path}: tokenizer.{e}") from None
+
+
 def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sources: bool = True) -> Recipe:
     """Read, validate and resolve a recipe. Raises RecipeError with one clear line."""
     path = Path(path)
@@ -884,6 +907,8 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None, check_sour
                 raise RecipeError(f"{path}: annotate.{key}: file not found: {getattr(holder, attr)}")
     if problem := _work_area_problem(recipe):
         raise RecipeError(f"{path}: export.work_uri: {problem}")
+    if recipe.tokenizer is not None:
+        _check_tokenizer(recipe.tokenizer, base, path)
 
     if check_sources:
         from pairforge.tasks.ingest.sources import SourceError, resolve_source_files

@@ -14,7 +14,13 @@ import pytest
 from pairforge.tasks.core.recipe import ExportOptions, Source
 from pairforge.tasks.core.schema import PAIRS
 from pairforge.tasks.ingest.sources import read_source_file
-from pairforge.tasks.publish.tokenizer import IGNORE_INDEX, Tokenizer, TokenizerError, get_tokenizer, model_display_name
+from pairforge.tasks.publish.tokenizer import (
+    IGNORE_INDEX,
+    GGUFTokenizer,
+    TokenizerError,
+    get_tokenizer,
+    model_display_name,
+)
 from pairforge.tasks.publish.training_formats import (
     FORMATS,
     TOKENIZED,
@@ -73,7 +79,7 @@ def chat_pairs() -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def tok() -> Tokenizer:
+def tok() -> GGUFTokenizer:
     return get_tokenizer()
 
 
@@ -240,7 +246,7 @@ def test_tokenizer_basics(tok):
 
 
 def test_get_tokenizer_is_one_per_process_and_thread_safe(tok):
-    seen: list[Tokenizer] = []
+    seen: list[GGUFTokenizer] = []
     threads = [threading.Thread(target=lambda: seen.append(get_tokenizer())) for _ in range(8)]
     for t in threads:
         t.start()
