@@ -68,6 +68,10 @@ PAIRS = pl.Schema(
         "rejected_score": pl.Float64,
         "margin": pl.Float64,  # chosen_score - rejected_score
         "judge_reason": pl.String,  # the judges' reasons, " | " between judges
+        # the row's length in the target tokenizer's tokens (the recipe's `tokenizer`, else the local GGUF): its
+        # conversation in the chat template, as the `tokenized` export has it (preference rows: with the chosen
+        # response). Counted at export (tasks.publish.export), null before
+        "tokens": pl.Int32,
     }
 )
 

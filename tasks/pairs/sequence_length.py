@@ -56,7 +56,7 @@ def fit(df: pl.DataFrame, limit: Limit | Options) -> tuple[pl.DataFrame, pl.Data
     if isinstance(limit, Options):
         limit = Limit(limit)
     opts, tok = limit.options, tokenizer_for(limit.tokenizer)
-    empty = df.head(0).with_columns(tokens=pl.lit(None, pl.Int64), reason=pl.lit(None, pl.String))
+    empty = df.head(0).with_columns(tokens=pl.lit(None, pl.Int32), reason=pl.lit(None, pl.String))
     if df.is_empty():
         return df, empty, {"rows truncated": 0}
     cols = [c for c in ("messages", "system", "prompt", "response", "rejected") if c in df.columns]
@@ -81,7 +81,7 @@ def fit(df: pl.DataFrame, limit: Limit | Options) -> tuple[pl.DataFrame, pl.Data
                 del reasons[i]
     long = pl.Series([i in reasons for i in range(len(df))])
     rejected = df.filter(long).with_columns(
-        pl.Series("tokens", [lengths[i] for i in sorted(reasons)], dtype=pl.Int64),
+        pl.Series("tokens", [lengths[i] for i in sorted(reasons)], dtype=pl.Int32),
         pl.Series("reason", [reasons[i] for i in sorted(reasons)], dtype=pl.String))
     kept = df.with_row_index("_row").filter(~long)
     if truncated:

@@ -316,7 +316,21 @@ def _splits(m: dict) -> list[str]:
         "tables", {})})
     if others:
         out += [f"Training files beside the Parquet shards: {', '.join(others)} (one file per pairs shard).", ""]
-    return out
+    return out + _tokens(m)
+
+
+TOKEN_STATS = ("rows", "total", "mean", "p50", "p95", "max")
+
+
+def _tokens(m: dict) -> list[str]:
+    """Token counts of the pairs per split (their `tokens` column), in the tokenizer the manifest names."""
+    tokens = (m.get("tables", {}).get("pairs") or {}).get("tokens")
+    if not tokens:
+        return []
+    rows = [[split, *(stats.get(k, "") for k in TOKEN_STATS)] for split, stats in tokens.get("splits", {}).items()]
+    return ([f"Tokens per pair (its conversation in the chat template; percentiles by nearest rank), counted with "
+             f"`{tokens.get('tokenizer', '?')}`:", ""]
+            + _table(["split", "pairs", "total tokens", "mean", "p50", "p95", "max"], rows, right=6))
 
 
 def _validation(m: dict) -> list[str]:

@@ -17,6 +17,11 @@ and `license`, the output's licence constraints (tasks.ingest.licenses; computed
 Shards stream: pass 1 reads only `id` and `split` to drop exact duplicates and count rows per
 split; pass 2 reads one work shard at a time and flushes output shards of `shard_rows` rows.
 
+Every pairs row gets its `tokens` as its shard is flushed (its conversation in the target tokenizer's chat
+template: the recipe's `tokenizer`, as the manifest's recipe records it, else the local model's GGUF;
+tasks.publish.tokenizer.tokenizer_for); the manifest names the tokenizer (`tokenizer`) and its table stats hold
+their distribution per split (`tables.pairs.tokens`), which the card shows.
+
 Training formats (`export.formats` besides the contract's Parquet: openai, alpaca, sharegpt,
 llama2, tokenized, trl-sft, llama-factory, axolotl; see tasks.publish.training_formats) are rendered from each pairs
 output shard as it is flushed, one file per Parquet shard so they stay the same size and split:
@@ -45,6 +50,7 @@ from pairforge.tasks.core.schema import SCHEMAS, SPLITS, pipeline_version
 from pairforge.tasks.core.shards import RETRYING, Shard
 from pairforge.tasks.publish import training_formats
 from pairforge.tasks.publish.card import render_card
+from pairforge.tasks.publish.tokenizer import tokenizer_for
 
 MANIFEST = "manifest.json"
 LATEST = "LATEST"
@@ -82,10 +88,17 @@ def _keep_masks(shards: list[Shard]) -> tuple[list[pl.Series], dict[str, int], i
 
 
 def write_table(table: str, shards: list[Shard], version_uri: str, shard_rows: int,
-                formats: Sequence[str] = ("parquet",)) -> tuple[list[dict], dict]:
+                formats: Sequence[str] = ("parquet",), tokenizer=None) -> tuple[list[dict], dict]:
     """Write one table's splits as contract-named shards, and for pairs each extra training format
-    rendered from every output shard as it is flushed; returns manifest file entries and stats."""
+    rendered from every output shard as it is flushed; returns manifest file entries and stats.
+
+    Pairs get their `tokens` (tokenizer's `chat_lengths` of each row's conversation; `tokenizer`: a
+    tasks.publish.tokenizer tokenizer, default the local model's GGUF), and the stats their distribution per
+    split (`tokens`: tokenizer name, and per split rows, total, mean, p50, p95, max)."""
     extras = extra_formats(table, formats)
+    if table == "pairs" and tokenizer is None:
+        tokenizer = tokenizer_for(None)
+    lengths: dict[str, list[int]] = {s: [] for s in SPLITS}
     masks, counts, dropped = _keep_masks(shards)
     totals = {split: max(1, math.ceil(n / shard_rows)) for split, n in counts.items()}
     schema = SCHEMAS[table]
@@ -98,6 +111,9 @@ def write_table(table: str, shards: list[Shard], version_uri: str, shard_rows: i
         frame = pl.concat(buffers[split]) if buffers[split] else pl.DataFrame(schema=schema)
         while len(frame) >= shard_rows or (final and (len(frame) or written[split] == 0)):
             out, frame = frame.head(shard_rows), frame.slice(shard_rows)
+            if table == "pairs":
+                out = out.with_columns(pl.Series("tokens", row_tokens(out, tokenizer), dtype=pl.Int32))
+                lengths[split] += out.get_column("tokens").to_list()
             rel = f"{table}/{shard_name(split, written[split], totals[split])}"
             data = storage.parquet_bytes(out, row_group_size=min(shard_rows, 100_000))
             storage.write_bytes(storage.join(version_uri, rel), data)
@@ -106,7 +122,7 @@ def write_table(table: str, shards: list[Shard], version_uri: str, shard_rows: i
             for fmt in extras:
                 spec = training_formats.FORMATS[fmt]
                 rel = f"{fmt}/{shard_name(split, written[split], totals[split], spec.ext)}"
-                data = spec.render(out)
+                data = spec.render(out, tokenizer=tokenizer) if spec.tokenizer else spec.render(out)
                 storage.write_bytes(storage.join(version_uri, rel), data)
                 files.append({"path": rel, "table": fmt, "split": split, "rows": spec.records(out), "bytes": len(data),
                               "sha256": hashlib.sha256(data).hexdigest()})
@@ -136,7 +152,31 @@ def write_table(table: str, shards: list[Shard], version_uri: str, shard_rows: i
             storage.write_bytes(storage.join(version_uri, rel), data)
             files.append({"path": rel, "table": fmt, "split": None, "rows": None, "bytes": len(data),
                           "sha256": hashlib.sha256(data).hexdigest()})
-    return files, {"rows": counts, "exact_duplicates_dropped": dropped}
+    stats = {"rows": counts, "exact_duplicates_dropped": dropped}
+    if table == "pairs":
+        stats["tokens"] = {"tokenizer": tokenizer.name, "splits": {s: token_stats(n) for s, n in lengths.items()}}
+    return files, stats
+
+
+def row_tokens(df: pl.DataFrame, tokenizer) -> list[int]:
+    """Tokens of each pairs row: its conversation (a preference row's: with the chosen response) in the chat
+    template, as the `tokenized` export and the sequence_length stage count it."""
+    return tokenizer.chat_lengths(training_formats.conversations(df))
+
+
+def token_stats(lengths: list[int]) -> dict:
+    """rows, total, mean, p50, p95 (nearest rank) and max of token counts."""
+    n = len(lengths)
+    if not n:
+        return {"rows": 0, "total": 0, "mean": 0.0, "p50": 0, "p95": 0, "max": 0}
+    ordered = sorted(lengths)
+
+    def rank(q: float) -> int:
+        return ordered[max(0, math.ceil(q * n) - 1)]
+
+    total = sum(ordered)
+    return {"rows": n, "total": total, "mean": round(total / n, 1), "p50": rank(0.5), "p95": rank(0.95),
+            "max": ordered[-1]}
 
 
 def write_version(
@@ -172,8 +212,10 @@ def write_version(
 
     files: list[dict] = []
     stats: dict[str, dict] = {}
+    # the recipe's tokenizer (as the manifest's recipe records it, so an erasure's rewrite uses it too), else the GGUF
+    tokenizer = tokenizer_for((manifest_fields.get("recipe") or {}).get("tokenizer")) if "pairs" in tables else None
     for table, shards in tables.items():
-        table_files, stats[table] = write_table(table, shards, version_uri, shard_rows, formats)
+        table_files, stats[table] = write_table(table, shards, version_uri, shard_rows, formats, tokenizer)
         files += table_files
     rows_of: dict[str, int] = {}
     for rel, uris in (collected or {}).items():  # side tables gathered in the work area, one file each
@@ -200,7 +242,7 @@ def write_version(
         "code_version": dict(code_version()),
         "previous_version": previous["version"] if previous else None,
         "formats": formats,
-        **({"tokenizer": _tokenizer_name()} if "tokenized" in formats else {}),
+        **({"tokenizer": tokenizer.name} if tokenizer is not None else {}),
         **manifest_fields,
         "tables": stats,
         "files": files,
@@ -275,12 +317,6 @@ def export_version(tables: dict[str, list[Shard]], dataset_uri: str, version: st
                    formats: Sequence[str] = ("parquet",)) -> dict:
     return write_version(tables, dataset_uri, version, shard_rows=shard_rows, extra_files=extra_files,
                          manifest_fields=dict(manifest_fields), collected=collected, formats=formats)
-
-
-def _tokenizer_name() -> str:
-    from pairforge.tasks.publish.tokenizer import get_tokenizer
-
-    return get_tokenizer().name
 
 
 # ---- reading a version back (inspect / validate) ------------------------------------------------

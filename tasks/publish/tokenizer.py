@@ -222,6 +222,10 @@ class GGUFTokenizer:
         """Tokens of each conversation as `apply_chat` gives them."""
         return [len(self.apply_chat(c)[0]) for c in conversations]
 
+    def apply_chats(self, conversations: list[list[dict]]) -> list[tuple[list[int], list[int]]]:
+        """`apply_chat` of each conversation."""
+        return [self.apply_chat(c) for c in conversations]
+
     def apply_chat(self, messages: list[dict]) -> tuple[list[int], list[int]]:
         """Token ids of the conversation in the chat template, and labels for training on responses only.
 

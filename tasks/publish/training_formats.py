@@ -6,7 +6,7 @@
 | alpaca        | JSON array (.json)         | `{"instruction", "input", "output"}`                   |
 | sharegpt      | JSON array (.json)         | `{"conversations": [{"from", "value"}, ...], "tools"?}`|
 | llama2        | JSONL (.jsonl)             | `{"text": "<s>[INST] ... [/INST] ... </s>..."}`        |
-| tokenized     | Parquet (.parquet)         | `id`, `input_ids`, `labels`, `length` (int32)          |
+| tokenized     | Parquet (.parquet)         | `id`, `input_ids`, `labels`, `length`, `chosen_*`/`rejected_*` |
 | trl-sft       | JSONL (.jsonl)             | `{"messages": [...], "tools"?: "<JSON>"}` (TRL)        |
 | llama-factory | JSON array (.json)         | `{"conversations", "system", "tools"}` + an index file |
 | axolotl       | JSONL (.jsonl)             | `{"messages": [{"role", "content", ...}], "tools"?}`   |
@@ -18,8 +18,10 @@ The conversation of a row is its `messages` (system first when present); a row w
 falls back to `system`/`prompt`/`response`, and a `system` that `messages` lacks is put first.
 `context` is provenance (the passage a pair was grounded in), not part of the conversation.
 OpenAI records keep only `role` and `content` (and the tool-use keys) and leave out messages with empty
-content and no calls (OpenAI rejects them). `tokenized` uses the local model's tokenizer and chat template
-(tasks.publish.tokenizer).
+content and no calls (OpenAI rejects them). `tokenized` uses the recipe's tokenizer and chat template (the
+recipe's `tokenizer` section; default the local model's GGUF: tasks.publish.tokenizer.tokenizer_for); a preference
+row is tokenized twice more, its chosen and its rejected conversation each on its own (`chosen_input_ids`,
+`chosen_labels`, `rejected_input_ids`, `rejected_labels`; null on other rows).
 
 Tool use (stored as tasks.core.tools describes) goes out unchanged in the `openai` export: the record's `tools`
 after `messages`, an assistant turn's `tool_calls` after its `content` (left out when it only calls tools), a
@@ -55,8 +57,11 @@ import polars as pl
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.tools import calls_text, function_calls
 
+IDS = pl.List(pl.Int32)
 TOKENIZED = pl.Schema(
-    {"id": pl.String, "input_ids": pl.List(pl.Int32), "labels": pl.List(pl.Int32), "length": pl.Int32}
+    {"id": pl.String, "input_ids": IDS, "labels": IDS, "length": pl.Int32,
+     # preference rows (`rejected` set): each side's conversation tokenized on its own; null on other rows
+     "chosen_input_ids": IDS, "chosen_labels": IDS, "rejected_input_ids": IDS, "rejected_labels": IDS}
 )
 
 SHAREGPT_ROLES = {"system": "system", "user": "human", "assistant": "gpt", "tool": "observation"}
@@ -110,6 +115,11 @@ def turn_text(m: dict) -> str:
 def as_text(msgs: list[dict]) -> list[dict]:
     """Turns as plain {role, content} (for formats and templates without tool fields)."""
     return [{"role": m["role"], "content": turn_text(m)} for m in msgs]
+
+
+def conversations(df: pl.DataFrame) -> list[list[dict]]:
+    """Each row's conversation as plain turns (`as_text`): what a chat template renders and the tokenizer counts."""
+    return [as_text(conversation(r)) for r in _rows(df)]
 
 
 def _tool_names(msgs: list[dict]) -> dict[str, str]:
@@ -427,19 +437,30 @@ def llama_factory_ranking_info(files: list[str]) -> dict[str, bytes]:
 
 
 def tokenize_frame(df: pl.DataFrame, tokenizer=None) -> pl.DataFrame:
-    """`id`, `input_ids`, `labels` (-100 outside assistant turns), `length` per row (schema TOKENIZED)."""
+    """`id`, `input_ids`, `labels` (-100 outside assistant turns), `length` per row (schema TOKENIZED), in the
+    tokenizer's chat template (default: `tokenizer_for(None)`, the local model's GGUF). A preference row's
+    conversation (its chosen response last) is also `chosen_input_ids` / `chosen_labels`, and the same turns with
+    the rejected response last are `rejected_input_ids` / `rejected_labels`, tokenized on their own."""
     if tokenizer is None:
-        from pairforge.tasks.publish.tokenizer import get_tokenizer
+        from pairforge.tasks.publish.tokenizer import tokenizer_for
 
-        tokenizer = get_tokenizer()
-    ids, inputs, labels = [], [], []
-    for r in _rows(df):
-        x, y = tokenizer.apply_chat(as_text(conversation(r)))
-        ids.append(r.get("id"))
-        inputs.append(x)
-        labels.append(y)
-    return pl.DataFrame({"id": ids, "input_ids": inputs, "labels": labels,
-                         "length": [len(x) for x in inputs]}, schema=TOKENIZED)
+        tokenizer = tokenizer_for(None)
+    rows = list(_rows(df, extra=("rejected",)))
+    chats = [as_text(conversation(r)) for r in rows]
+    encoded = tokenizer.apply_chats(chats)
+    preference = [i for i, r in enumerate(rows) if r.get("rejected") is not None and chats[i]
+                  and chats[i][-1]["role"] == "assistant"]
+    worse = dict(zip(preference, tokenizer.apply_chats(
+        [[*chats[i][:-1], {"role": "assistant", "content": rows[i]["rejected"]}] for i in preference]), strict=True))
+    side = {i: (encoded[i], worse[i]) for i in preference}
+    return pl.DataFrame({
+        "id": [r.get("id") for r in rows], "input_ids": [x for x, _ in encoded], "labels": [y for _, y in encoded],
+        "length": [len(x) for x, _ in encoded],
+        "chosen_input_ids": [side[i][0][0] if i in side else None for i in range(len(rows))],
+        "chosen_labels": [side[i][0][1] if i in side else None for i in range(len(rows))],
+        "rejected_input_ids": [side[i][1][0] if i in side else None for i in range(len(rows))],
+        "rejected_labels": [side[i][1][1] if i in side else None for i in range(len(rows))],
+    }, schema=TOKENIZED)
 
 
 def to_tokenized(df: pl.DataFrame, tokenizer=None) -> bytes:
@@ -456,6 +477,8 @@ class Format:
     index: Callable[[list[str]], dict[str, bytes]] | None = None
     # records in the file of a pairs frame (the manifest's `rows`); default one per row
     count: Callable[[pl.DataFrame], int] = len
+    # render takes `tokenizer=` (the recipe's target tokenizer, tasks.publish.tokenizer.tokenizer_for)
+    tokenizer: bool = False
 
     def records(self, df: pl.DataFrame) -> int:
         return self.count(df)
@@ -470,7 +493,7 @@ FORMATS: dict[str, Format] = {
     "alpaca": Format("alpaca", "json", to_alpaca),
     "sharegpt": Format("sharegpt", "json", to_sharegpt),
     "llama2": Format("llama2", "jsonl", to_llama2),
-    "tokenized": Format("tokenized", "parquet", to_tokenized),
+    "tokenized": Format("tokenized", "parquet", to_tokenized, tokenizer=True),
     "trl-sft": Format("trl-sft", "jsonl", to_trl_sft),
     "llama-factory": Format("llama-factory", "json", to_llama_factory, llama_factory_info),
     "axolotl": Format("axolotl", "jsonl", to_axolotl),
@@ -481,12 +504,12 @@ FORMATS: dict[str, Format] = {
 }
 
 
-def render(fmt: str, df: pl.DataFrame) -> bytes:
-    """The file of format `fmt` for a pairs frame."""
-    try:
-        return FORMATS[fmt].render(df)
-    except KeyError:
-        raise ValueError(f"unknown export format '{fmt}'; expected one of: {', '.join(FORMATS)}") from None
+def render(fmt: str, df: pl.DataFrame, tokenizer=None) -> bytes:
+    """The file of format `fmt` for a pairs frame (`tokenizer`: for formats that tokenize; default the GGUF's)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format '{fmt}'; expected one of: {', '.join(FORMATS)}")
+    spec = FORMATS[fmt]
+    return spec.render(df, tokenizer=tokenizer) if spec.tokenizer else spec.render(df)
 
 
 # ---- OpenAI's format checks ------------------------------------------------------------------

@@ -100,12 +100,26 @@ def test_large_split_is_cut_at_shard_rows(tmp_path):
 
 def test_exported_rows_keep_contract_columns_and_drop_duplicates(tmp_path, shards):
     m = export(shards, str(tmp_path / "out"))
-    assert m["tables"]["pairs"] == {"rows": {"train": 23, "validation": 5, "test": 0}, "exact_duplicates_dropped": 2}
+    stats = m["tables"]["pairs"]
+    assert {k: v for k, v in stats.items() if k != "tokens"} == {"rows": {"train": 23, "validation": 5, "test": 0},
+                                                                  "exact_duplicates_dropped": 2}
     version = tmp_path / "out" / "v1"
     frames = [pl.read_parquet(version / f["path"]) for f in shard_files(m)]
     assert all(df.schema == PAIRS for df in frames)  # contract columns; the work-only `split` is gone
     rows = pl.concat(frames)
     assert len(rows) == 28 and rows["id"].n_unique() == 28
+    # every row's length in the (default) GGUF tokenizer, and its distribution per split in the stats
+    from pairforge.tasks.publish.tokenizer import get_tokenizer
+
+    tok = get_tokenizer()
+    assert rows["tokens"].to_list() == [len(tok.apply_chat([{"role": "user", "content": p},
+                                                             {"role": "assistant", "content": r}])[0])
+                                        for p, r in zip(rows["prompt"], rows["response"], strict=True)]
+    assert stats["tokens"]["tokenizer"] == m["tokenizer"] == tok.name
+    assert stats["tokens"]["splits"]["test"]["rows"] == 0
+    assert stats["tokens"]["splits"]["train"]["rows"] == 23 and stats["tokens"]["splits"]["train"]["total"] == sum(
+        rows.filter(pl.col("id").is_in(pl.concat([pl.read_parquet(version / f["path"]) for f in shard_files(m)
+                                                  if f["split"] == "train"])["id"].implode()))["tokens"])
     # each row went to the split it was tagged with
     train = pl.concat([pl.read_parquet(version / f["path"]) for f in shard_files(m) if f["split"] == "train"])
     assert set(train["id"]) == {f"train-{i}" for i in range(23)}
@@ -330,7 +344,7 @@ def test_export_with_every_format(tmp_path, shards):
 
     # a re-run with Parquet only removes the format files of the earlier attempt
     m2 = export(shards, str(tmp_path / "out"))
-    assert m2["formats"] == ["parquet"] and "tokenizer" not in m2
+    assert m2["formats"] == ["parquet"] and m2["tokenizer"] == m["tokenizer"]  # it counted the pairs' tokens
     assert not any((version / fmt).exists() and any((version / fmt).iterdir()) for fmt in EXT)
 
 
