@@ -341,7 +341,8 @@ class GeneratorSpec(_Strict):
     max_chunks: int | None = Field(None, ge=1, description="cap on chunks used per run (cost control)")
     target_language: str | None = Field(None, description="translation: language name or code to translate into")
     labels: list[str] = Field(default_factory=list, description="classification: the label set")
-    count: int = Field(20, ge=1, description="self-instruct / template: pairs to make")
+    count: int = Field(20, ge=1, description="self-instruct / template: pairs to make; preference / conversation: "
+                       "seed prompts (or document chunks) used")
     template: Literal["arithmetic"] = "arithmetic"
     seed: int = 0
     candidates: int = Field(2, ge=2, le=8, description="preference: responses sampled per prompt")
@@ -353,6 +354,13 @@ class GeneratorSpec(_Strict):
         1.0, gt=0.0, description="preference: the chosen response must beat the rejected one by this much (absolute "
         "judge: score points; pairwise judge: share of verdicts won minus lost, at most 1)",
     )
+
+    turns: int = Field(3, ge=1, le=20, description="conversation: user + assistant exchanges per conversation")
+    min_turns: int | None = Field(None, ge=1, description="conversation: after a bad turn keep the exchanges before "
+                                  "it when at least this many (default: a bad turn rejects the conversation)")
+    min_turn_chars: int = Field(8, ge=1, description="conversation: a generated turn shorter than this is bad")
+    start: Literal["seed", "document"] = Field(
+        "seed", description="conversation: from seed pairs' prompts, or from document chunks (a question about one)")
 
     @model_validator(mode="after")
     def _kind_options(self) -> GeneratorSpec:
@@ -367,7 +375,7 @@ class GeneratorSpec(_Strict):
     @property
     def input_table(self) -> Literal["documents", "pairs"] | None:
         """The table this generator reads: documents, pairs (self-instruct's seeds) or None (template)."""
-        return self.generator.input_table
+        return self.generator.table(self)
 
     @property
     def needs_model(self) -> bool:

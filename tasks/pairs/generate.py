@@ -27,7 +27,7 @@ from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import GenerateOptions, GeneratorSpec, JudgeOptions
 from pairforge.tasks.core.schema import PAIRS, pipeline_version
 from pairforge.tasks.core.shards import Shard, StageResult, finish_stage, resumable, stage_uri
-from pairforge.tasks.pairs.generators.base import Generator
+from pairforge.tasks.pairs.generators.base import Generator, Job
 from pairforge.tasks.pairs.judging import Judge, judge_clients
 from pairforge.tasks.pairs.llm import ChatRequest, ChatResult, LLMClient, LLMStats
 
@@ -120,20 +120,32 @@ def run_generator(spec: GeneratorSpec, client: LLMClient | None, data: pl.DataFr
         out.pairs = gen.compute(spec, data, lang=lang)
         return out
     jobs = gen.jobs(spec, data, lang=lang, limit=limit)
-    out.submitted = len(jobs)
-    results, out.stats = run_requests(client, [j.request for j in jobs])
-    for job, res in zip(jobs, results, strict=True):
-        if res.error:
-            out.dead.append({"key": job.request.key, "kind": spec.kind, "source": job.doc.get("source"),
-                             "doc_id": job.doc.get("id"), "error": res.error, "stage": "generate"})
-        elif res.finish_reason == "length":
-            out.rejected[f"{spec.kind}: truncated (hit max_tokens)"] += 1
-        else:
-            out.pairs += gen.pairs(spec, job, res, lang=lang)
+    turned = []  # rows the generator rejected while answering (a bad conversation turn), each with its `reason`
+    while jobs:  # one round; a generator that talks in turns returns the next round's requests among its rows
+        out.submitted += len(jobs)
+        results, stats = run_requests(client, [j.request for j in jobs])
+        out.stats.merge(stats)
+        made: list = []
+        for job, res in zip(jobs, results, strict=True):
+            if res.error:
+                out.dead.append({"key": job.request.key, "kind": spec.kind, "source": job.doc.get("source"),
+                                 "doc_id": job.doc.get("id"), "error": res.error, "stage": "generate"})
+            elif res.finish_reason == "length":
+                got = gen.truncated(spec, job, res, lang=lang)
+                if got is None:
+                    out.rejected[f"{spec.kind}: truncated (hit max_tokens)"] += 1
+                made += got or []
+            else:
+                made += gen.pairs(spec, job, res, lang=lang)
+        jobs = [m for m in made if isinstance(m, Job)]
+        rows = [m for m in made if not isinstance(m, Job)]
+        out.pairs += [r for r in rows if "reason" not in r]
+        turned += [r for r in rows if "reason" in r]
     out = _drop_repeats(out, spec.kind)
     if out.pairs and type(gen).finish is not Generator.finish:  # a second pass with the run's judges
         judges = Judge(run_requests, judge_clients(client, judge or JudgeOptions()), judge or JudgeOptions(), out.stats)
         out.pairs, out.rejected_rows = gen.finish(spec, out.pairs, judges)
+    out.rejected_rows += turned
     # counted by kind and reason without the row's detail ("preference: low margin: 0.5 < 1" -> "...: low margin")
     out.rejected.update(":".join(r["reason"].split(":")[:2]) for r in out.rejected_rows)
     return out

@@ -7,6 +7,7 @@
     self_instruct.py   new tasks in the style of seed pairs
     template.py        computed answers, no model (arithmetic)
     preference.py      chosen/rejected responses to seed prompts: candidates sampled, then judged
+    conversation.py    multi-turn chats from a seed prompt or a document chunk, the user's turns simulated too
 
 Everything else is derived from `GENERATORS`: the recipe's `kind` values and their order
 (`tasks.core.recipe.GENERATOR_KINDS`), kind-specific recipe checks (`Generator.check`), which table a
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from pairforge.tasks.pairs.generators import (
     classification,
+    conversation,
     preference,
     qa,
     self_instruct,
@@ -39,4 +41,5 @@ GENERATORS: dict[str, Generator] = {g.kind: g for g in (  # one line per generat
     classification.Classification(),
     template.Template(),
     preference.Preference(),
+    conversation.Conversation(),
 )}

@@ -4,7 +4,8 @@ A generator is one way of making pairs, named by the recipe's `generate.generato
 
 - `kind`: its name in the recipe;
 - `input_table`: what it reads: `"documents"` (chunks of document text), `"pairs"` (seed pairs), or `None`
-  (nothing); the build flow hands it the shards of that table, the recipe checks its `sources` against it;
+  (nothing); the build flow hands it the shards of that table, the recipe checks its `sources` against it
+  (`table(spec)`: a generator that reads either, by an option of its own);
 - `needs_model`: whether it calls the model (the run starts or reaches an endpoint only if one does);
 - `check(spec)`: its own recipe checks (e.g. translation needs `target_language`), run when the recipe loads;
   `check_judge(spec, judge)` checks them against `generate.judge`;
@@ -13,6 +14,9 @@ and does its work in one of two ways:
 
 - a model generator builds `jobs(spec, data, lang, limit)`: one `Job` (a `ChatRequest` plus what the answer is
   read against) per model call, then turns one answer into pair rows with `pairs(spec, job, result, lang)`;
+  a generator that talks in turns (conversation) returns `Job`s among them too: follow-up requests, sent in the
+  next round and answered into `pairs` again, and rows with a `reason`, which go to the rejected table;
+  `truncated(spec, job, result, lang)` may do the same with an answer cut at max_tokens;
   sending, retries, the cache, dead letters and truncated answers are the caller's
   (`tasks.pairs.generate.run_generator`), the same for every generator; `finish(spec, rows, judge)`
   may then make a second pass over all the rows with the run's judges (the preference generator judges its candidates)
@@ -103,6 +107,10 @@ class Generator:
     input_table: ClassVar[InputTable | None] = "documents"
     needs_model: ClassVar[bool] = True
 
+    def table(self, spec: GeneratorSpec) -> InputTable | None:
+        """The table this spec reads (default: the kind's `input_table`)."""
+        return self.input_table
+
     def check(self, spec: GeneratorSpec) -> None:
         """Kind-specific recipe checks: raise ValueError with a one-line message. Default: nothing to check."""
 
@@ -119,9 +127,14 @@ class Generator:
         """The model calls to make over `data` (rows of `input_table`; None when no shard reached it)."""
         raise NotImplementedError(f"{self.kind} makes no model requests")
 
-    def pairs(self, spec: GeneratorSpec, job: Job, result: ChatResult, *, lang: str) -> list[dict]:
-        """Pair rows from one successful, complete answer (errors and truncated answers never get here)."""
+    def pairs(self, spec: GeneratorSpec, job: Job, result: ChatResult, *, lang: str) -> list[dict | Job]:
+        """Pair rows from one successful, complete answer (errors and truncated answers never get here); a `Job`
+        among them is a follow-up request (next round), a row with a `reason` a rejected row."""
         raise NotImplementedError(f"{self.kind} reads no model answers")
+
+    def truncated(self, spec: GeneratorSpec, job: Job, result: ChatResult, *, lang: str) -> list[dict | Job] | None:
+        """What an answer cut at max_tokens gives, as `pairs`; None (default): nothing, counted as truncated."""
+        return None
 
     def compute(self, spec: GeneratorSpec, data: pl.DataFrame | None, *, lang: str) -> list[dict]:
         """The pair rows of a generator that needs no model."""
