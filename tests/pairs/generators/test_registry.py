@@ -19,7 +19,8 @@ from tests.pairs.test_generate import news_docs
 
 def test_the_recipe_kinds_are_the_registry():
     assert GENERATOR_KINDS == tuple(GENERATORS) == (
-        "qa", "self-instruct", "summarization", "translation", "classification", "template", "preference")
+        "qa", "self-instruct", "summarization", "translation", "classification", "template", "preference",
+        "conversation")
     for kind, gen in GENERATORS.items():
         assert gen.kind == kind and isinstance(gen, Generator)
         assert gen.input_table in ("documents", "pairs", None)
