@@ -115,11 +115,29 @@ def pipeline_version() -> str:
         return "0+unknown"
 
 
+def earlier_turns() -> pl.Expr:
+    """A pairs row's turns before its last exchange (list of contents, system left out): what a multi-turn
+    conversation (two user turns or more) holds beyond `prompt` and `response`; empty for a single-turn pair."""
+    turns = pl.col("messages").list.eval(pl.element().filter(pl.element().struct.field("role") != "system"))
+    users = pl.col("messages").list.eval(pl.element().struct.field("role") == "user").list.sum().fill_null(0)
+    earlier = turns.list.slice(0, turns.list.len() - 2).list.eval(pl.element().struct.field("content").fill_null(""))
+    return pl.when(users >= 2).then(earlier).otherwise(pl.lit([], pl.List(pl.String)))
+
+
+def conversation_prompt() -> pl.Expr:
+    """What a pairs row's response answers: its prompt, after the earlier turns of a multi-turn conversation (one
+    per line), so conversations that end alike but differ before are different text."""
+    earlier = earlier_turns()
+    return pl.when(earlier.list.len() > 0).then(
+        pl.concat_str(earlier.list.join("\n"), pl.col("prompt").fill_null(""), separator="\n")
+    ).otherwise(pl.col("prompt"))
+
+
 def row_text(table: str) -> pl.Expr:
     """The text a row is judged on (language, quality rules, duplicates): documents' text; pairs' prompt and
-    response."""
+    response, after the earlier turns of a multi-turn conversation (`conversation_prompt`)."""
     if table == "pairs":
-        return pl.concat_str(pl.col("prompt").fill_null(""), pl.col("response").fill_null(""), separator="\n")
+        return pl.concat_str(conversation_prompt().fill_null(""), pl.col("response").fill_null(""), separator="\n")
     return pl.col("text").fill_null("")
 
 

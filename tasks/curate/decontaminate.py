@@ -4,9 +4,9 @@ Every text is lowercased, stripped of punctuation and cut into words; its n-gram
 hashed. A text shorter than n words counts as one n-gram of all its words (matched whole), unless it
 has fewer than MIN_WHOLE_WORDS words: labels and one-word answers ("yes", "B", "positive") would
 otherwise match every training row that has the same short answer. The texts of a row are its fields
-(documents: text; pairs: prompt and response); of a benchmark, every string field of every record
-(text files: every line). Benchmark files may be compressed (`.gz`, `.bz2`, `.xz`): the suffix before
-tells the format.
+(documents: text; pairs: prompt and response, and each earlier turn of a multi-turn conversation); of a benchmark,
+every string field of every record (text files: every line). Benchmark files may be compressed (`.gz`, `.bz2`,
+`.xz`): the suffix before tells the format.
 
 Boilerplate is not content: an n-gram found in more than max(2, 1%) of the held-out documents (a
 shared prompt template such as the classification generator's "Classify the text into one of these
@@ -43,6 +43,7 @@ from prefect.cache_policies import NO_CACHE
 
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import Benchmark, DecontaminateOptions
+from pairforge.tasks.core.schema import earlier_turns
 from pairforge.tasks.core.shards import RETRYING, Shard, fingerprint, log, resumable
 from pairforge.tasks.core.stages import RowStage
 
@@ -107,11 +108,14 @@ def without_boilerplate(grams: pl.DataFrame, boilerplate: pl.Series, n: int) -> 
 
 
 def _row_texts(df: pl.DataFrame, table: str) -> pl.DataFrame:
-    """(row, text) for each text field of each row (`row`: the frame's own column, else the row number)."""
+    """(row, text) for each text field of each row (`row`: the frame's own column, else the row number); a multi-turn
+    conversation's earlier turns are texts of their own too."""
     fields = [f for f in TEXT_FIELDS[table] if f in df.columns]
     indexed = df if "row" in df.columns else df.with_row_index("row")
-    return pl.concat([indexed.select("row", pl.col(f).cast(pl.String).alias("text")) for f in fields]).filter(
-        pl.col("text").is_not_null())
+    texts = [indexed.select("row", pl.col(f).cast(pl.String).alias("text")) for f in fields]
+    if table == "pairs" and "messages" in df.columns:
+        texts.append(indexed.select("row", earlier_turns().alias("text")).explode("text"))
+    return pl.concat(texts).filter(pl.col("text").is_not_null())
 
 
 def boilerplate(unit_grams: pl.DataFrame, units: int) -> pl.Series:

@@ -16,7 +16,9 @@ published nothing), and a row published by several versions counts once, for the
 Pairs are near-duplicates only when their question and their answer both are (`pair_parts`, `pairs_near`): a
 passage shared by many questions (a `context` inlined in the prompt, T0 / SQuAD style) is taken apart from the
 question, so two different questions about one passage are never merged, however long the passage. Exact
-duplicates are found on the whole prompt and response, as for documents.
+duplicates are found on the whole prompt and response, as for documents. A multi-turn conversation's earlier turns
+count as its prompt's first lines (tasks.core.schema.conversation_prompt): conversations that share their first
+exchanges and part later, or end alike after different turns, are different rows.
 
 Rows are addressed by (shard name, row number), not by id: copies of a line in one source share an id.
 Hashes are stable across processes, machines and library versions (blake2b, numpy integer arithmetic
@@ -42,7 +44,7 @@ from prefect.cache_policies import NO_CACHE
 
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import DedupOptions
-from pairforge.tasks.core.schema import row_text
+from pairforge.tasks.core.schema import conversation_prompt, row_text
 from pairforge.tasks.core.shards import KEY_COLUMNS, RETRYING, Shard, fingerprint, resumable, stage_uri
 from pairforge.tasks.core.stages import RowStage
 from pairforge.tasks.publish.export import MANIFEST
@@ -315,7 +317,8 @@ def pair_parts(df: pl.DataFrame, opts: DedupOptions) -> pl.DataFrame:
     cut out as parts of its own."""
     b, r = lsh_params(opts.threshold, opts.num_perm)
     contexts = df.get_column("context").to_list() if "context" in df.columns else [None] * len(df)
-    parts = [prompt_parts(p, c) for p, c in zip(df.get_column("prompt").to_list(), contexts, strict=True)]
+    prompts = df.select(conversation_prompt()).to_series().to_list()  # a conversation's earlier turns are parts
+    parts = [prompt_parts(p, c) for p, c in zip(prompts, contexts, strict=True)]
     flat = [p for row in parts for p in row]
     part_sig, part_sets = text_minhash(pl.Series(flat, dtype=pl.String), PART_SHINGLES, opts, SHORT_PART)
     part_bands = band_hashes(part_sig, b, r) ^ _PART_SALT[:b]

@@ -2,8 +2,9 @@
 
 Rules: prompt/response length bounds, refusal phrases, a response that echoes the prompt, and for
 grounded pairs (those with a `context`, e.g. generated QA) questions about "the text" they do not
-include and the share of the answer's words and numbers found in the context. Rejected pairs keep
-every column plus `reason`: nothing disappears silently.
+include and the share of the answer's words and numbers found in the context. A multi-turn conversation's
+earlier exchanges (each assistant turn with the user turn it answers) are checked on the rules that read
+only those two turns. Rejected pairs keep every column plus `reason`: nothing disappears silently.
 """
 
 from __future__ import annotations
@@ -65,13 +66,46 @@ def rules(opts: QualityOptions) -> list[tuple[str, pl.Expr]]:
     return out
 
 
-def check_pairs(df: pl.DataFrame, opts: QualityOptions) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(kept pairs, rejected pairs with `reason`)."""
-    checks = rules(opts)
+def _first_broken(checks: list[tuple[str, pl.Expr]]) -> pl.Expr:
     reason = pl.lit(None, pl.String)
     for name, broken in reversed(checks):  # the first rule that breaks wins
         reason = pl.when(broken).then(pl.lit(name)).otherwise(reason)
-    tagged = df.with_columns(reason.alias("reason"))
+    return reason
+
+
+def earlier_exchanges(df: pl.DataFrame) -> pl.DataFrame:
+    """(row, exchange, prompt, response): each plain assistant turn of a multi-turn conversation before its last one,
+    with the user turn it answers (exchange n: after the n-th user turn). Tool calls and tool results are left out."""
+    if "messages" not in df.columns or not len(df):
+        return pl.DataFrame(schema={"row": pl.UInt32, "exchange": pl.UInt32, "prompt": pl.String,
+                                    "response": pl.String})
+    turns = (df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"), "messages").explode("messages")
+             .filter(pl.col("messages").is_not_null()).unnest("messages")
+             .filter(pl.col("role").is_in(["user", "assistant"]))
+             .with_columns(exchange=(pl.col("role") == "user").cast(pl.UInt32).cum_sum().over("row"),
+                           last=pl.int_range(pl.len()).over("row") == pl.len().over("row") - 1,
+                           asked=pl.when(pl.col("role") == "user").then("content").forward_fill().over("row")))
+    plain = pl.col("tool_calls").is_null() if "tool_calls" in turns.columns else pl.lit(True)
+    return turns.filter((pl.col("role") == "assistant") & ~pl.col("last") & (pl.col("exchange") > 0) & plain
+                        & pl.col("content").is_not_null()).select(
+        "row", "exchange", pl.col("asked").alias("prompt"), pl.col("content").alias("response"))
+
+
+def check_pairs(df: pl.DataFrame, opts: QualityOptions) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept pairs, rejected pairs with `reason`). The rules read a pair's prompt and response, its last exchange;
+    a multi-turn conversation's earlier exchanges are checked too, on the rules that read only the two turns
+    (lengths, refusals, echoes: not the grounding rules, which are about the pair's own `context`): the reason
+    names the exchange ("refusal (exchange 1)")."""
+    checks = rules(opts)
+    tagged = df.with_columns(_first_broken(checks).alias("reason"))
+    earlier = earlier_exchanges(df)
+    if len(earlier):
+        turn_checks = [(n, e) for n, e in checks if set(e.meta.root_names()) <= {"prompt", "response"}]
+        bad = (earlier.with_columns(_first_broken(turn_checks).alias("why")).filter(pl.col("why").is_not_null())
+               .group_by("row").agg(pl.format("{} (exchange {})", "why", "exchange").sort_by("exchange").first()))
+        found = pl.DataFrame({"row": pl.Series(range(len(df)), dtype=pl.UInt32)}).join(
+            bad, on="row", how="left", maintain_order="left").get_column("why")
+        tagged = tagged.with_columns(pl.coalesce("reason", found).alias("reason"))
     return tagged.filter(pl.col("reason").is_null()).drop("reason"), tagged.filter(pl.col("reason").is_not_null())
 
 

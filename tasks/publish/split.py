@@ -1,9 +1,11 @@
 """Deterministic, leakage-free splits over both tables.
 
 Rows are grouped into connected components of their group key (`split.group_by`, by default `doc_id`,
-which a document shares with every pair derived from it) and their near-duplicate cluster
-(`dup_cluster`), across documents and pairs: a document, its pairs and every member of its
-duplicate cluster share one group, and a group lands in one split. A group's split depends only on
+which a document shares with every pair derived from it), their near-duplicate cluster
+(`dup_cluster`) and, for pairs, their conversation's opening (its first user turn, `_opening`), across
+documents and pairs: a document, its pairs, every member of its duplicate cluster and every chat that
+opens alike share one group, and a group lands in one split. A conversation is one row, so its turns
+are never split; conversations generated from one seed prompt carry the seed's `doc_id`. A group's split depends only on
 (seed, its key): the smallest group key in the component, hashed with keyed blake2b, so it is the same
 on any machine, in any run, whatever the shard layout.
 
@@ -58,11 +60,16 @@ def _cut(position: pl.Expr, opts: SplitOptions) -> pl.Expr:
 
 
 def group_keys(keys: pl.DataFrame) -> pl.Series:
-    """Per row, the key of its group: the smallest group value in the connected component of group values and
-    duplicate clusters. `keys` has `group` (null: the row's own `id`) and `cluster` (nullable)."""
-    rows = keys.select(pl.coalesce(pl.col("group").cast(pl.String), pl.col("id").cast(pl.String)).alias("g"),
-                       pl.col("cluster").cast(pl.String).alias("c"))
-    links = rows.filter(pl.col("c").is_not_null()).unique(maintain_order=True)
+    """Per row, the key of its group: the smallest group value in the connected component of group values, duplicate
+    clusters and conversation openings. `keys` has `group` (null: the row's own `id`), `cluster` (nullable) and
+    may have `opening` (nullable, `_opening`) with `multi` (the row is a multi-turn conversation)."""
+    g = pl.coalesce(pl.col("group").cast(pl.String), pl.col("id").cast(pl.String)).alias("g")
+    rows = keys.select(g)
+    linked = [keys.select(g, pl.col("cluster").cast(pl.String).alias("c"))]
+    if "opening" in keys.columns:  # an opening links rows only when a multi-turn conversation has it
+        chats = keys.filter(pl.col("multi")).get_column("opening").drop_nulls().unique()
+        linked.append(keys.filter(pl.col("opening").is_in(chats.implode())).select(g, pl.col("opening").alias("c")))
+    links = pl.concat(linked).filter(pl.col("c").is_not_null()).unique(maintain_order=True)
     if not len(links):
         return rows.get_column("g").alias("key")
     nodes = pl.concat([links.get_column("g"), links.get_column("c")]).unique(maintain_order=True)
@@ -70,7 +77,7 @@ def group_keys(keys: pl.DataFrame) -> pl.Series:
     pairs = links.join(index.rename({"node": "g", "i": "a"}), on="g").join(index.rename({"node": "c", "i": "b"}),
                                                                             on="c")
     root = connected_components(pairs.get_column("a").to_numpy(), pairs.get_column("b").to_numpy(), len(nodes))
-    # a component's key is its smallest group value (cluster ids only link groups)
+    # a component's key is its smallest group value (cluster ids and openings only link groups)
     group_nodes = index.with_columns(pl.Series("root", root)).filter(
         pl.col("node").is_in(links.get_column("g").implode()))
     key_of = group_nodes.with_columns(pl.col("node").min().over("root").alias("key")).select(
@@ -102,13 +109,32 @@ def plan_frame(keys: pl.DataFrame, opts: SplitOptions) -> pl.Series:
                                            maintain_order="left").get_column("split")
 
 
+OPENING_MIN_WORDS = 4  # a shorter first user turn ("Hi", "Hello there") opens too many unrelated chats to link them
+
+
+def _opening() -> pl.Expr:
+    """A pairs row's first user turn (lower case, spaces collapsed) as a link: a multi-turn conversation and every
+    row that opens alike (the single-turn pair it goes on from, conversations branching after their first turns)
+    share a split; single-turn pairs alone are not linked by their prompts (their splits stay as they were).
+    Null for openers under OPENING_MIN_WORDS words."""
+    first = pl.col("messages").list.eval(
+        pl.element().filter(pl.element().struct.field("role") == "user").struct.field("content")).list.first()
+    text = first.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    return pl.when(text.str.count_matches(r"\S+") >= OPENING_MIN_WORDS).then(pl.lit("opening:") + text)
+
+
 def _keys(df: pl.DataFrame, opts: SplitOptions, group_col: str | None, stratum_col: str | None) -> pl.DataFrame:
     def column(name: str | None, alias: str) -> pl.Expr:
         return pl.col(name).cast(pl.String).alias(alias) if name else pl.lit(None, pl.String).alias(alias)
 
     cluster = "dup_cluster" if "dup_cluster" in df.columns else None
+    if "messages" in df.columns:
+        multi = pl.col("messages").list.eval(pl.element().struct.field("role") == "user").list.sum().fill_null(0) >= 2
+        opening = [_opening().alias("opening"), multi.alias("multi")]
+    else:
+        opening = [pl.lit(None, pl.String).alias("opening"), pl.lit(False).alias("multi")]
     return df.select(pl.col("id").cast(pl.String), column(group_col, "group"), column(cluster, "cluster"),
-                     column(stratum_col, "stratum"))
+                     column(stratum_col, "stratum"), *opening)
 
 
 def _missing(option: str, column: str, have: list[str]) -> ValueError:
@@ -139,7 +165,7 @@ def plan_splits(shards: list[Shard], opts: SplitOptions, work_uri: str) -> str:
         seen.update(have)
         group = opts.group_by if opts.group_by in have else None
         stratum = opts.stratify_by if opts.stratify_by in have else None
-        wanted = [c for c in ("id", group, "dup_cluster", stratum) if c and c in have]
+        wanted = [c for c in ("id", group, "dup_cluster", stratum, "messages") if c and c in have]
         df = pl.read_parquet(io.BytesIO(data), columns=wanted)
         frames.append(_keys(df, opts, group, stratum))
     if shards and opts.group_by not in seen:
