@@ -12,7 +12,7 @@ name in the import line below); its tests go to tests/ingest/readers/test_<modul
 
 from __future__ import annotations
 
-from pairforge.tasks.ingest.readers import pairs, pdf, records, tables, text, web, wiki
+from pairforge.tasks.ingest.readers import pairs, pdf, preference, records, tables, text, web, wiki
 from pairforge.tasks.ingest.readers.base import Reader
 
 FORMATS: dict[str, Reader] = {r.name: r for r in (
@@ -31,6 +31,7 @@ FORMATS: dict[str, Reader] = {r.name: r for r in (
     pairs.OpenAI(),
     pairs.PromptCompletion(),
     pairs.SelfInstruct(),
+    preference.Preference(),
 )}
 
 DOCUMENT_FORMATS = tuple(name for name, r in FORMATS.items() if r.table == "documents")

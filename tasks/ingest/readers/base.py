@@ -169,13 +169,14 @@ class Collector:
         self.add(row)
 
     def pair(self, messages: list[dict], context: str | None = None, task: str | None = None,
-             tools: str | None = None) -> None:
+             tools: str | None = None, preference: dict | None = None) -> None:
         """Add a pair from its turns; prompt/response are the last user turn and the final assistant turn.
 
         `context` is the passage the pair is grounded in (part of the id, as it is part of the pair);
         `task` its task label, if the source has one. Tool use (tasks.core.tools): `tools` is the record's
         checked tools list as JSON text, a turn may carry `tool_calls` / `tool_call_id`; a final turn that only
-        calls tools gives the calls as the response (`[{"name", "arguments"}]`, tasks.core.tools.calls_text)."""
+        calls tools gives the calls as the response (`[{"name", "arguments"}]`, tasks.core.tools.calls_text).
+        `preference`: a preference row's `rejected` response (part of the id) and its scores, when it has them."""
         if not messages or messages[-1]["role"] != "assistant":
             raise BadRow("conversation does not end with an assistant turn")
         users = [m for m in messages if m["role"] == "user"]
@@ -193,7 +194,10 @@ class Collector:
         systems = [m["content"] for m in messages if m["role"] == "system"]
         turns = orjson.dumps(messages).decode()
         # pairs without a context or tools keep the ids they always had (plain turns are {role, content} only)
-        if tools is not None:
+        if preference is not None:
+            self._check_size(len(preference["rejected"]))
+            pair_id = stable_id(self.source.name, turns, context or "", tools or "", preference["rejected"])
+        elif tools is not None:
             pair_id = stable_id(self.source.name, turns, context or "", tools)
         elif context is None:
             pair_id = stable_id(self.source.name, turns)
@@ -203,7 +207,8 @@ class Collector:
             {"id": pair_id, "doc_id": pair_id, "prompt": users[-1]["content"], "response": response,
              "messages": messages, "tools": tools, "system": systems[0] if systems else None, "context": context,
              "task": task, "source": self.source.name,
-             "uri": self.uri, "license": self.source.license, "lang": self.lang, "origin": self.source.origin}
+             "uri": self.uri, "license": self.source.license, "lang": self.lang, "origin": self.source.origin,
+             **(preference or {})}
         )
 
     def _check_size(self, chars: int) -> None:

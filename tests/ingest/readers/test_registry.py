@@ -53,7 +53,8 @@ def test_formats_come_from_one_registry():
     from pairforge.tasks.ingest.readers.base import Reader
 
     assert DOCUMENT_FORMATS == ("text", "text-lines", "jsonl", "csv", "parquet", "html", "url-list", "wikipedia", "pdf")
-    assert PAIR_FORMATS == ("alpaca", "dolly", "sharegpt", "openai", "prompt-completion", "self-instruct")
+    assert PAIR_FORMATS == ("alpaca", "dolly", "sharegpt", "openai", "prompt-completion", "self-instruct",
+                            "preference")
     assert SOURCE_FORMATS == DOCUMENT_FORMATS + PAIR_FORMATS and TABLE_FORMATS == ("csv", "parquet")
     for name, reader in FORMATS.items():
         assert isinstance(reader, Reader) and reader.name == name and reader.table in ("documents", "pairs")
