@@ -409,7 +409,8 @@ class HFTokenizer:
         n = len(enc.ids)
         if n <= max_tokens:
             return [text]
-        starts = [0] + [enc.offsets[k][0] for k in range(1, n)] + [len(text)]
+        offsets = enc.offsets  # (a property that builds the whole list on each access)
+        starts = [0] + [offsets[k][0] for k in range(1, n)] + [len(text)]
 
         def clean_cut(k: int) -> bool:  # a cut before token k falls between characters
             return k == n or starts[k] > starts[k - 1]
