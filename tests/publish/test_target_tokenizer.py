@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from tokenizers import Tokenizer
+from tokenizers import AddedToken, Tokenizer
 
 from pairforge.tasks.core.recipe import RecipeError, load_recipe
 from pairforge.tasks.core.schema import PAIRS, conform
@@ -172,18 +172,29 @@ def test_the_gguf_template_renders_as_transformers_renders_it(tokenizer_json, tm
         "    ids = ids['input_ids'] if not isinstance(ids, list) else ids\n"
         "    out.append([list(ids), tok.apply_chat_template(chat, tokenize=False)])\n"
         "print(json.dumps(out))\n")
-    from pairforge.tasks.publish.tokenizer import CHATML
+    from pairforge.tasks.publish.tokenizer import CHAT_TEMPLATES
 
-    for template, name in ((tokenizer_json.template.read_text(), str(tokenizer_json.template)), (CHATML, "chatml")):
-        done = subprocess.run([str(python), str(script)], input=json.dumps(
-            [str(tokenizer_json.path), template, tokenizer_json.bos, tokenizer_json.eos, chats]), capture_output=True,
-            text=True, timeout=300, check=True)
+    # the built-in llama-3 template (it trims contents and writes the BOS) on the vocabulary with Llama-3's tokens
+    llama = Tokenizer.from_file(str(tokenizer_json.path))
+    llama.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in CHAT_TEMPLATES["llama-3"].tokens])
+    llama.save(str(tmp_path / "llama.json"))
+    chats[1][-1]["content"] = "  " + chats[1][-1]["content"] + " \n"  # for the trim
+    cases = [(tokenizer_json.path, str(tokenizer_json.template), tokenizer_json.template.read_text(),
+              tokenizer_json.bos, tokenizer_json.eos),
+             (tokenizer_json.path, "chatml", CHAT_TEMPLATES["chatml"].source, tokenizer_json.bos, tokenizer_json.eos),
+             (tmp_path / "llama.json", "llama-3", CHAT_TEMPLATES["llama-3"].source, "<|begin_of_text|>", "<|eot_id|>")]
+    for path, name, template, bos, eos in cases:
+        done = subprocess.run([str(python), str(script)], input=json.dumps([str(path), template, bos, eos, chats]),
+                              capture_output=True, text=True, timeout=300, check=True)
         theirs = json.loads(done.stdout)
-        ours = tokenizer_for(TokenizerOptions(path=str(tokenizer_json.path), chat_template=name))
-        assert [ours.render_chat(c) for c in chats] == [t for _, t in theirs]
-        assert [ours.apply_chat(c)[0] for c in chats] == [ids for ids, _ in theirs]
-        # SmolLM's template adds its default system prompt to a conversation without one; ChatML does not
-        assert ("You are a helpful AI assistant named SmolLM" in theirs[0][1]) == (name != "chatml")
+        ours = tokenizer_for(TokenizerOptions(path=str(path), chat_template=name))
+        assert [ours.render_chat(c) for c in chats] == [t for _, t in theirs], name
+        assert [ours.apply_chat(c)[0] for c in chats] == [ids for ids, _ in theirs], name
+        # SmolLM's template adds its default system prompt to a conversation without one; the others do not
+        assert ("You are a helpful AI assistant named SmolLM" in theirs[0][1]) == (name.endswith(".jinja"))
+    ids, labels = ours.apply_chat(chats[1])  # llama-3: trained on the trimmed response and its <|eot_id|>
+    assert ids[0] == ours.bos_id and ours.decode([i for i, y in zip(ids, labels, strict=True) if y != IGNORE_INDEX],
+                                                 special=True) == chats[1][-1]["content"].strip() + "<|eot_id|>"
 
 
 # ---- the recipe section --------------------------------------------------------------------------
