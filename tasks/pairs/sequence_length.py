@@ -98,7 +98,8 @@ def _with_last(chat: list[dict], content: str) -> list[dict]:
 
 
 def _truncate(tok, chat: list[dict], row: dict, max_tokens: int) -> dict | str:
-    """{"response": cut, "rejected": cut?} that fit, or why the pair cannot be cut (the reason's detail)."""
+    """{"response": cut, "rejected": cut?} that fit, or why the pair cannot be cut (the reason's detail: one of a
+    few phrases, so the report counts reasons, not rows)."""
     messages = [m for m in row.get("messages") or [] if m]
     if not _ends_with_assistant(chat) or (messages and messages[-1]["role"] != "assistant"):
         return "its last turn is not an assistant turn"
@@ -109,7 +110,7 @@ def _truncate(tok, chat: list[dict], row: dict, max_tokens: int) -> dict | str:
         sides["rejected"] = row["rejected"]
     prompt = tok.chat_lengths([_with_last(chat, "")])[0]
     if prompt >= max_tokens:
-        return f"the turns before the last one have {prompt}"
+        return "the turns before the last one fill it"
     out = {}
     for side, content in sides.items():
         text, budget = content, max_tokens - prompt

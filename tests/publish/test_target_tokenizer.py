@@ -297,8 +297,8 @@ def test_truncate_cuts_the_last_response_and_never_a_prompt(tmp_path, tokenizer_
     prompts = {i: len(raw.encode(chatml([*r["messages"][:-1], {"role": "assistant", "content": ""}])).ids)
                for i, r in before.items()}
     assert set(rejected["id"]) == {i for i, n in prompts.items() if n >= 96} >= {"long-prompt"}
-    assert all(reason == f"longer than 96 tokens (the turns before the last one have {prompts[i]})"
-               for i, reason in zip(rejected["id"], rejected["reason"], strict=True))
+    assert set(rejected["reason"]) == {"longer than 96 tokens (the turns before the last one fill it)"}
+    assert dict(zip(rejected["id"], rejected["tokens"], strict=True)) == {i: lengths[i] for i in rejected["id"]}
     cut = [r for r in kept.iter_rows(named=True) if lengths[r["id"]] > 96]
     assert len(cut) == changed["rows truncated"] > 20 and len(kept) == len(df) - len(rejected)
     for r in cut:
@@ -384,3 +384,40 @@ def test_export_counts_tokens_shows_them_on_the_card_and_tokenizes_with_the_reci
         trained = [i for i, y in zip(t["rejected_input_ids"], t["rejected_labels"], strict=True) if y != IGNORE_INDEX]
         assert raw.decode(trained, skip_special_tokens=False) == r["rejected"] + "<|im_end|>"
     assert tokenized["rejected_input_ids"].is_not_null().sum() == 10
+
+
+# ---- through the build flow ----------------------------------------------------------------------------------
+
+
+def test_the_build_flow_counts_limits_and_tokenizes_with_the_recipe_tokenizer(prefect_server, tmp_path, tokenizer_json,
+                                                                                raw):
+    """The demo's sources through the real build flow with a recipe tokenizer: sequence_length truncates in it, the
+    export counts in it, and the tokenized files and the card come from it."""
+    from pairforge.flows.build import build_dataset
+    from tests.flows.test_flow import DEMO_SOURCES, check_version, read_table, write_recipe
+
+    (tmp_path / "model").mkdir()
+    shutil.copy(tokenizer_json.path, tmp_path / "model" / "tokenizer.json")
+    recipe = write_recipe(tmp_path, DEMO_SOURCES, str(tmp_path / "out") + "/",
+                          export={"uri": str(tmp_path / "out") + "/", "formats": ["parquet", "tokenized"]},
+                          tokenizer={"path": "model/tokenizer.json", "chat_template": "chatml"},
+                          sequence_length={"enabled": True, "max_tokens": 80, "on_long": "truncate"},
+                          bounds={"stages": {"sequence_length": 1.0}})
+    version_uri = build_dataset(str(recipe), version="v1")
+    manifest = check_version(version_uri)
+    name = "model/tokenizer.json (chatml)"
+    assert manifest["tokenizer"] == name and manifest["recipe"]["tokenizer"]["chat_template"] == "chatml"
+    pairs = read_table(version_uri, manifest, "pairs")
+    want = [len(raw.encode(chatml([{"role": m["role"], "content": m["content"] or ""} for m in msgs])).ids)
+            for msgs in pairs["messages"].to_list()]
+    assert pairs["tokens"].to_list() == want and max(want) <= 80 and pairs.height > 10
+    # some pairs were cut to fit, the pairs whose prompts alone fill the limit were rejected with the reason
+    assert manifest["stats"]["changed"]["sequence_length: rows truncated"] > 0
+    assert pairs.filter(pl.col("tokens") > 70).height > 0
+    assert manifest["stats"]["rejected"]["sequence_length: longer than 80 tokens (the turns before the last one "
+                                         "fill it)"] > 0
+    tokenized = pl.concat([pl.read_parquet(Path(version_uri) / f["path"]) for f in manifest["files"]
+                           if f["table"] == "tokenized"])
+    assert sorted(tokenized["length"].to_list()) == sorted(want)
+    card = (Path(version_uri) / "README.md").read_text()
+    assert f"counted with `{name}`" in card and "on_long=truncate" in card
