@@ -4,7 +4,8 @@ YAML metadata first (licence, languages, task categories, size category, pretty 
 `configs` with `data_files` per split so the Hub and `datasets.load_dataset(<version folder>)` find the
 splits), then a datasheet (Gebru et al., "Datasheets for Datasets"): motivation and intended use,
 sources and licences, processing steps with their parameters, PII handling, filtering and rejections,
-splits, validation, composition and bias, limitations, erasure requests and a changelog.
+splits (with the pairs' token statistics per split, in the tokenizer the manifest names), validation,
+composition and bias, limitations, erasure requests and a changelog.
 
 Everything comes from the manifest (counts, reasons, options), never from rows: the card holds no
 row text. `render_card(manifest, previous)` is also what the flow publishes as a markdown artifact.

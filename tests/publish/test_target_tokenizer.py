@@ -197,6 +197,18 @@ def test_the_gguf_template_renders_as_transformers_renders_it(tokenizer_json, tm
                                                  special=True) == chats[1][-1]["content"].strip() + "<|eot_id|>"
 
 
+def test_a_gguf_path_is_the_gguf_backend_with_its_own_or_a_named_template():
+    gguf = get_tokenizer()
+    assert tokenizer_for(None) is gguf and tokenizer_for(TokenizerOptions(path=gguf.path)) is gguf
+    chat = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]
+    assert gguf.render_chat(chat).startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")
+    plain = tokenizer_for({"path": gguf.path, "chat_template": "chatml"})  # as the manifest's recipe records it
+    assert plain is not gguf and plain.chat_template_source == "chatml" and plain.render_chat(chat) == chatml(chat)
+    ids, labels = plain.apply_chat(chat)
+    assert plain.decode([i for i, y in zip(ids, labels, strict=True) if y != IGNORE_INDEX], special=True) == \
+        "Hello.<|im_end|>"
+
+
 # ---- the recipe section --------------------------------------------------------------------------
 
 
