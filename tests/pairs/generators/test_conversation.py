@@ -237,3 +237,14 @@ def test_conversations_from_the_local_model(prefect_server, llm_server):
         assert (row["prompt"], row["response"]) == (turns[2]["content"], turns[3]["content"])
     for row in got.rejected_rows:
         assert re.fullmatch(r"conversation: .+ \(exchange [12], (user|assistant)\)", row["reason"])
+
+
+def test_the_demo_recipe_makes_conversations_and_preference_pairs_on_the_local_model():
+    from tests.conftest import DEMO
+
+    recipe = load_recipe(DEMO / "recipe.yaml", check_sources=False)
+    kinds = {g.kind: g for g in recipe.generate.generators}
+    assert kinds["conversation"].turns == 3 and kinds["conversation"].input_table == "pairs"
+    assert len(kinds["preference"].temperatures) == 2 and kinds["preference"].count <= 4
+    assert recipe.generate.provider == "local" and not recipe.generate.base_url
+    assert {"trl-dpo", "trl-kto", "llama-factory-dpo"} <= set(recipe.export.formats)
