@@ -18,7 +18,8 @@ No choice of key avoids this without remembering earlier versions. With `stratif
 by that hash within each value of the column and cut at the shares, so every stratum gets its shares;
 then any change of the data may move groups between splits.
 
-`plan_splits` (global) reads only key columns of every shard and writes one small plan per shard;
+`plan_splits` (global) reads only key columns of every shard (of pairs also `messages`, one shard at a time, for
+their openings) and writes one small plan per shard;
 `split_shard` (mapped) adds the plan's `split` column to its shard.
 """
 
@@ -120,7 +121,10 @@ def _opening() -> pl.Expr:
     first = pl.col("messages").list.eval(
         pl.element().filter(pl.element().struct.field("role") == "user").struct.field("content")).list.first()
     text = first.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
-    return pl.when(text.str.count_matches(r"\S+") >= OPENING_MIN_WORDS).then(pl.lit("opening:") + text)
+    # hashed: a plan holds one short key per row, not the text (a key only links rows within one plan, never names a
+    # group, so the hash need not be stable across Polars versions)
+    return pl.when(text.str.count_matches(r"\S+") >= OPENING_MIN_WORDS).then(
+        pl.lit("opening:") + text.hash().cast(pl.String))
 
 
 def _keys(df: pl.DataFrame, opts: SplitOptions, group_col: str | None, stratum_col: str | None) -> pl.DataFrame:
