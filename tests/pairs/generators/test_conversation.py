@@ -248,3 +248,44 @@ def test_the_demo_recipe_makes_conversations_and_preference_pairs_on_the_local_m
     assert len(kinds["preference"].temperatures) == 2 and kinds["preference"].count <= 4
     assert recipe.generate.provider == "local" and not recipe.generate.base_url
     assert {"trl-dpo", "trl-kto", "llama-factory-dpo"} <= set(recipe.export.formats)
+
+
+def test_conversations_through_the_build_flow(prefect_server, llm_server, tmp_path):
+    """Generated conversations in a build on the local model: every one that is published keeps all its turns
+    through every stage, lands in its seed's split (same doc_id), and its every turn is in the chat exports; the
+    others are in the rejected table with their reason."""
+    from pairforge.flows.build import build_dataset
+    from tests.conftest import CORPORA
+    from tests.flows.test_flow import check_version, read_table
+    from tests.pairs.test_generate_flow import add_seed_source
+    from tests.pairs.test_generate_flow import recipe as flow_recipe
+
+    seed = tmp_path / "seed.jsonl"
+    seed.write_text("".join((CORPORA / "instruct" / "alpaca_seed_tasks.jsonl").read_text().splitlines(True)[:3]))
+    path = flow_recipe(tmp_path, {
+        "base_url": llm_server.base_url, "model": llm_server.model, "max_concurrency": 2, "max_tokens": 200,
+        "temperature": 0.0, "generators": [{"kind": "conversation", "sources": ["seed"], "count": 3, "turns": 2}],
+    }, export={"uri": str(tmp_path / "out") + "/", "formats": ["parquet", "openai", "trl-sft", "sharegpt"]})
+    add_seed_source(path, seed)
+
+    uri = build_dataset(str(path), version="v1")
+
+    manifest = check_version(uri)
+    pairs = read_table(uri, manifest, "pairs")
+    chats = pairs.filter(pl.col("task") == "chat", pl.col("origin") == "generated")
+    rejected = [f for f in manifest["files"] if f["path"] == "rejected/pairs.parquet"]
+    dropped = pl.read_parquet(f"{uri}/{rejected[0]['path']}").filter(pl.col("task") == "chat") if rejected else None
+    assert len(chats) + (len(dropped) if dropped is not None else 0) == 3  # each seed: a chat, or a rejected one
+    assert len(chats) >= 1
+    seeds = pairs.filter(pl.col("origin") == "imported")
+    for row in chats.iter_rows(named=True):
+        assert [m["role"] for m in row["messages"]] == ["user", "assistant"] * 2
+        assert (row["prompt"], row["response"]) == (row["messages"][2]["content"], row["messages"][3]["content"])
+        assert row["split"] == seeds.filter(pl.col("doc_id") == row["doc_id"])["split"].item()
+    if dropped is not None:
+        assert all(r.startswith("conversation: ") or "(exchange " in r for r in dropped["reason"])
+    for fmt in ("openai", "trl-sft"):
+        records = [json.loads(line) for f in manifest["files"] if f["table"] == fmt
+                   for line in (tmp_path / "out" / "gen-set" / "v1" / f["path"]).read_text().splitlines()]
+        for row in chats.iter_rows(named=True):
+            assert [m["content"] for m in row["messages"]] in [[m["content"] for m in r["messages"]] for r in records]
