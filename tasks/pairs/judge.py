@@ -1,6 +1,7 @@
 """The judge stage: every pair of the judged origins scored by the run's judges (tasks.pairs.judging: the recipe's
 rubric or the built-in 1-5 one, several judges averaged); pairs scored below `min_score`, or that no judge could
-score, are rejected with the score and the judges' reason."""
+score, are rejected with the score and the judges' reason. A multi-turn conversation is judged on its last answer
+with the turns before it (`judged_prompt`)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,23 @@ from prefect.cache_policies import NO_CACHE
 
 from pairforge.tasks.core import storage
 from pairforge.tasks.core.recipe import GenerateOptions, JudgeOptions
+from pairforge.tasks.core.schema import earlier_turns
 from pairforge.tasks.core.shards import Shard, StageResult, finish_stage, resumable, stage_uri
 from pairforge.tasks.pairs.generate import DEAD_LETTER, Endpoint, client_for, run_requests
 from pairforge.tasks.pairs.judging import judge_clients, score_all
 from pairforge.tasks.pairs.llm import LLMClient, LLMStats
+
+
+def judged_prompt() -> pl.Expr:
+    """What the judge reads as a pair's prompt: a multi-turn conversation's earlier turns, one "User: ..." /
+    "Assistant: ..." line each, then its last user turn (a follow-up means nothing alone); else the prompt."""
+    turns = pl.col("messages").list.eval(pl.element().filter(pl.element().struct.field("role") != "system"))
+    lines = turns.list.slice(0, turns.list.len() - 2).list.eval(pl.concat_str(
+        pl.element().struct.field("role").str.to_titlecase(), pl.lit(": "),
+        pl.element().struct.field("content").fill_null("")))
+    return pl.when(earlier_turns().list.len() > 0).then(pl.concat_str(
+        lines.list.join("\n"), pl.lit("\nUser: "), pl.col("prompt").fill_null(""))).otherwise(pl.col("prompt")).alias(
+        "prompt")
 
 
 def judge_frame(df: pl.DataFrame, clients: list[LLMClient],
@@ -23,7 +37,8 @@ def judge_frame(df: pl.DataFrame, clients: list[LLMClient],
     judged = pl.col("origin").is_in(opts.origins) & ~pl.col("source").str.starts_with("template:")
     skipped, df = df.filter(~judged), df.filter(judged)
     stats = LLMStats()
-    items = [(f"judge:{i}", p, r) for i, p, r in df.select("id", "prompt", "response").iter_rows()]
+    prompt = judged_prompt() if "messages" in df.columns else pl.col("prompt")
+    items = [(f"judge:{i}", p, r) for i, p, r in df.select("id", prompt, "response").iter_rows()]
     results = score_all(run_requests, clients, items, opts.rubric, stats)
     reasons = [
         f"judge unavailable: {s.error}" if s.error

@@ -169,3 +169,21 @@ def test_every_export_format_carries_every_turn():
         assert render(name, df).strip() in (b"", b"[]", b"[\n]"), name  # no preference row: an empty file
         text = render(name, preference).decode()
         assert all(c in text for c in contents[:-1]) and "Just boil it." in text, name
+
+
+def test_the_judge_reads_a_conversations_earlier_turns(prefect_server, fake_openai):
+    from pairforge.tasks.core.recipe import JudgeOptions
+    from pairforge.tasks.pairs.judge import judge_frame
+    from pairforge.tasks.pairs.llm import LLMClient
+    from tests.conftest import completion
+
+    fake = fake_openai(lambda n, body: (200, {}, completion(json.dumps({"score": 4, "reason": "fine"}))))
+    single = [{"role": "user", "content": OPENING}, FIRST[2]]
+    df = frame([chat("c", FIRST + LATER), chat("s", single)]).with_columns(origin=pl.lit("generated"))
+    kept, rejected, dead, _ = judge_frame(df, [LLMClient(fake.base_url, "judge", max_retries=0)], JudgeOptions())
+    assert len(kept) == 2 and not len(rejected) and not dead
+    asked = sorted(body["messages"][-1]["content"] for _, body in fake.calls)
+    assert asked == sorted([
+        f"Prompt:\nUser: {OPENING}\nAssistant: {FIRST[2]['content']}\nUser: {LATER[0]['content']}\nAssistant: "
+        f"{LATER[1]['content']}\nUser: {LATER[2]['content']}\n\nResponse:\n{LATER[3]['content']}",
+        f"Prompt:\n{OPENING}\n\nResponse:\n{FIRST[2]['content']}"])
