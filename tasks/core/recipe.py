@@ -381,6 +381,12 @@ class GeneratorSpec(_Strict):
     def needs_model(self) -> bool:
         return self.generator.needs_model
 
+    @property
+    def turn_quality(self) -> QualityOptions:
+        """conversation: the pair rules' options a generated turn is checked on (defaults; `min_turn_chars`)."""
+        return QualityOptions(min_prompt_chars=self.min_turn_chars, min_response_chars=self.min_turn_chars,
+                              min_grounding=0.0)
+
 
 class RubricExample(_Strict):
     prompt: str

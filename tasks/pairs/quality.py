@@ -9,10 +9,14 @@ only those two turns. Rejected pairs keep every column plus `reason`: nothing di
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
 
-from pairforge.tasks.core.recipe import QualityOptions
 from pairforge.tasks.core.stages import RowStage
+
+if TYPE_CHECKING:  # the conversation generator checks its turns with these rules: no recipe import at run time
+    from pairforge.tasks.core.recipe import QualityOptions
 
 GROUNDED_TASKS = ("qa", "summarization")
 # Short function words carry no evidence of grounding.

@@ -32,7 +32,7 @@ from pairforge.tasks.pairs.generators.base import Generator, InputTable, Job, ch
 if TYPE_CHECKING:
     import polars as pl
 
-    from pairforge.tasks.core.recipe import GeneratorSpec
+    from pairforge.tasks.core.recipe import GeneratorSpec, QualityOptions
     from pairforge.tasks.pairs.chat import ChatResult
 
 USER_SCHEMA = {"type": "object", "properties": {"question": {"type": "string", "maxLength": 400}},
@@ -79,11 +79,11 @@ def clean_turn(role: str, text: str | None) -> str:
     return text
 
 
-def turn_problem(role: str, text: str, earlier: list[dict], min_chars: int) -> str | None:
-    """Why a generated turn is bad (None: it is fine). `earlier`: the conversation's turns before it (no system)."""
+def turn_problem(role: str, text: str, earlier: list[dict], opts: QualityOptions) -> str | None:
+    """Why a generated turn is bad (None: it is fine). `earlier`: the conversation's turns before it (no system);
+    `opts`: the pair rules' options (`GeneratorSpec.turn_quality`)."""
     import polars as pl
 
-    from pairforge.tasks.core.recipe import QualityOptions
     from pairforge.tasks.pairs import control_tokens, quality
 
     if not text.strip():
@@ -91,9 +91,8 @@ def turn_problem(role: str, text: str, earlier: list[dict], min_chars: int) -> s
     asked = next((t["content"] for t in reversed(earlier) if t["role"] == "user"), "") if role == "assistant" else ""
     # the pair rules that read this side: a user turn is a prompt, an assistant turn the response to the user's turn
     side = "response" if role == "assistant" else "prompt"
-    checks = [(name, expr) for name, expr in quality.rules(QualityOptions(
-        min_prompt_chars=min_chars, min_response_chars=min_chars, min_grounding=0.0))
-        if (side in expr.meta.root_names()) and (role == "assistant" or "response" not in expr.meta.root_names())]
+    checks = [(name, expr) for name, expr in quality.rules(opts)
+              if (side in expr.meta.root_names()) and (role == "assistant" or "response" not in expr.meta.root_names())]
     prompt, response = (text, "") if role == "user" else (asked, text)
     row = pl.DataFrame({"prompt": [prompt], "response": [response], "task": ["chat"], "context": [None]},
                        schema_overrides={"context": pl.String})
@@ -181,7 +180,7 @@ class Conversation(Generator):
     def pairs(self, spec: GeneratorSpec, job: Job, result: ChatResult, *, lang: str) -> list[dict | Job]:
         role, talk = job.extra
         text = clean_turn(role, result.parsed["question"] if role == "user" else result.text)
-        if problem := turn_problem(role, text, list(talk.turns), spec.min_turn_chars):
+        if problem := turn_problem(role, text, list(talk.turns), spec.turn_quality):
             return self._stop(spec, talk, role, text, problem)
         talk = replace(talk, turns=(*talk.turns, {"role": role, "content": text}))
         if role == "user":

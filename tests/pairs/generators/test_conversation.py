@@ -56,7 +56,8 @@ def test_each_turn_rule(role, text, problem):
     earlier = ASKED if role == "user" else [*ASKED, {"role": "user", "content": "What about a soft egg?"}]
     if problem == "answer echoes the question":
         earlier = ASKED[:1]
-    assert turn_problem(role, text, earlier, 8) == problem
+    opts = GeneratorSpec(kind="conversation", min_turn_chars=8).turn_quality
+    assert turn_problem(role, text, earlier, opts) == problem
 
 
 def test_a_turn_loses_its_own_role_label_and_quotes_but_not_the_other_role():
@@ -233,7 +234,7 @@ def test_conversations_from_the_local_model(prefect_server, llm_server):
         turns = row["messages"]
         assert [m["role"] for m in turns] == ["user", "assistant"] * 2
         for i, m in enumerate(turns[1:], start=1):
-            assert turn_problem(m["role"], m["content"], turns[:i], spec.min_turn_chars) is None
+            assert turn_problem(m["role"], m["content"], turns[:i], spec.turn_quality) is None
         assert (row["prompt"], row["response"]) == (turns[2]["content"], turns[3]["content"])
     for row in got.rejected_rows:
         assert re.fullmatch(r"conversation: .+ \(exchange [12], (user|assistant)\)", row["reason"])
