@@ -62,6 +62,14 @@ _SENTINEL = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
 _QUANT_SUFFIX = re.compile(r"[.-](?:I?Q\d\w*|F16|F32|BF16)$", re.IGNORECASE)
 
 
+def _check_window(max_tokens: int, overlap: int) -> None:
+    """The arguments of a tokenizer's `chunk`."""
+    if max_tokens < 1:
+        raise ValueError("max_tokens must be at least 1")
+    if not 0 <= overlap < max_tokens:
+        raise ValueError("overlap must be at least 0 and less than max_tokens")
+
+
 class TokenizerError(RuntimeError):
     """The tokenizer cannot be loaded, or a conversation cannot be rendered in the chat template."""
 
@@ -163,10 +171,7 @@ class GGUFTokenizer:
         whitespace, so words stay whole, and never falls inside a UTF-8 character (a single
         character of more tokens than the window is kept whole: the only window that can be longer).
         Consecutive windows share about `overlap` tokens. Without overlap, `"".join(chunks) == text`."""
-        if max_tokens < 1:
-            raise ValueError("max_tokens must be at least 1")
-        if not 0 <= overlap < max_tokens:
-            raise ValueError("overlap must be at least 0 and less than max_tokens")
+        _check_window(max_tokens, overlap)
         if not text:
             return []
         data = text.encode("utf-8", "replace")
@@ -399,10 +404,7 @@ class HFTokenizer:
         """Cut `text` into windows of at most `max_tokens` tokens, on token boundaries (as GGUFTokenizer.chunk:
         cuts moved back by at most a quarter window to a token that starts with whitespace, never inside a
         character; consecutive windows share about `overlap` tokens; without overlap `"".join(chunks) == text`)."""
-        if max_tokens < 1:
-            raise ValueError("max_tokens must be at least 1")
-        if not 0 <= overlap < max_tokens:
-            raise ValueError("overlap must be at least 0 and less than max_tokens")
+        _check_window(max_tokens, overlap)
         if not text:
             return []
         enc = self._plain_tokenizer().encode(text, add_special_tokens=False)
