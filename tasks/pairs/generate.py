@@ -2,7 +2,9 @@
 
 What a generator asks and how it reads the answers is its own (one file per kind in `tasks.pairs.generators`,
 behind `Generator`); what is the same for every kind is here: `run_generator` sends a generator's requests
-through `tasks.pairs.llm.LLMClient` (concurrency under the global limit, retries, the request cache, stats),
+through `tasks.pairs.llm.LLMClient` (concurrency under the global limit, retries, the request cache, stats) in
+rounds (a generator that talks in turns returns its next requests with its rows: every conversation's next turn is
+one round),
 puts failed requests into the dead letter, counts truncated answers and repeated pairs as rejected, and
 `generate_pairs` writes the pairs shard with its provenance. The model endpoint (`model_endpoint`: the
 configured one or the embedded llama.cpp server) is opened once per run by the build flow. Judging is
