@@ -291,6 +291,7 @@ def build_corpus(root: Path) -> Corpus:
                                  {"role": "assistant", "content": "hello"}]}),
         ("prompt-completion", {"prompt": "GOOD-prompt-completion-1 hi", "completion": "hello"}),
         ("self-instruct", {"instruction": "GOOD-self-instruct-1 do", "instances": [{"input": "", "output": "ok"}]}),
+        ("preference", {"prompt": "GOOD-preference-1 hi", "chosen": "hello", "rejected": "go away"}),
     ]:
         c.source(fmt, fmt)
         c.good_file("good.jsonl", jsonl(good), f"GOOD-{fmt}-1")
@@ -304,6 +305,9 @@ def build_corpus(root: Path) -> Corpus:
                                    {"conversations": [{"from": SSN, "value": "x"}]}))
     c.folder = root / "openai"
     c.bad("pii-roles.jsonl", jsonl({"messages": [{"role": PHONE, "content": "x"}]}))
+    c.folder = root / "preference"
+    c.bad("pii-roles.jsonl", jsonl({"prompt": [{"role": EMAIL, "content": "x"}], "chosen": "a", "rejected": "b"},
+                                   {"chosen": f"\n\nHuman: {PII}\n\nAssistant: a", "rejected": SSN}))
     return c
 
 
