@@ -4,7 +4,8 @@ Rules: prompt/response length bounds, refusal phrases, a response that echoes th
 grounded pairs (those with a `context`, e.g. generated QA) questions about "the text" they do not
 include and the share of the answer's words and numbers found in the context. A multi-turn conversation's
 earlier exchanges (each assistant turn with the user turn it answers) are checked on the rules that read
-only those two turns. Rejected pairs keep every column plus `reason`: nothing disappears silently.
+only those two turns, but for the prompt's minimum length. Rejected pairs keep every column plus `reason`:
+nothing disappears silently.
 """
 
 from __future__ import annotations
@@ -104,7 +105,10 @@ def check_pairs(df: pl.DataFrame, opts: QualityOptions) -> tuple[pl.DataFrame, p
     tagged = df.with_columns(_first_broken(checks).alias("reason"))
     earlier = earlier_exchanges(df)
     if len(earlier):
-        turn_checks = [(n, e) for n, e in checks if set(e.meta.root_names()) <= {"prompt", "response"}]
+        # no minimum length for earlier user turns: "No", "Ok", "Hi" are how people talk, and a trainer does not
+        # learn from user turns (real HH-RLHF chats were rejected for a 2-character turn)
+        turn_checks = [(n, e) for n, e in rules(opts.model_copy(update={"min_prompt_chars": 0}))
+                       if set(e.meta.root_names()) <= {"prompt", "response"}]
         bad = (earlier.with_columns(_first_broken(turn_checks).alias("why")).filter(pl.col("why").is_not_null())
                .group_by("row").agg(pl.format("{} (exchange {})", "why", "exchange").sort_by("exchange").first()))
         found = pl.DataFrame({"row": pl.Series(range(len(df)), dtype=pl.UInt32)}).join(

@@ -137,9 +137,12 @@ def test_quality_rules_check_every_exchange():
                      '"function":{"name":"now","arguments":"{}"}}]'},
                     {"role": "tool", "content": "18:00", "tool_call_id": "c1"},
                     {"role": "assistant", "content": "It is six in the evening."}]
-    df = frame([chat("refusal", refusal), chat("echo", echo), chat("good", FIRST + LATER), chat("tool", tool)])
+    # a short user turn mid-conversation is how people talk (HH-RLHF: "Human: No"): no prompt minimum there
+    curt = FIRST + exchanges(("No", "Then boil it for six minutes, no longer.")) + LATER
+    df = frame([chat("refusal", refusal), chat("echo", echo), chat("good", FIRST + LATER), chat("tool", tool),
+                chat("curt", curt)])
     kept, rejected = check_pairs(df, QualityOptions())
-    assert sorted(kept["id"]) == ["good", "tool"]  # a turn that only calls a tool is no answer to check
+    assert sorted(kept["id"]) == ["curt", "good", "tool"]  # a turn that only calls a tool is no answer to check
     assert dict(zip(rejected["id"], rejected["reason"], strict=True)) == {
         "refusal": "refusal (exchange 1)", "echo": "response echoes the prompt (exchange 2)"}
     # the last exchange is the row's own: its reason names no exchange, as for any pair
