@@ -111,8 +111,12 @@ def write_table(table: str, shards: list[Shard], version_uri: str, shard_rows: i
         frame = pl.concat(buffers[split]) if buffers[split] else pl.DataFrame(schema=schema)
         while len(frame) >= shard_rows or (final and (len(frame) or written[split] == 0)):
             out, frame = frame.head(shard_rows), frame.slice(shard_rows)
+            tokenized = None
             if table == "pairs":
-                out = out.with_columns(pl.Series("tokens", row_tokens(out, tokenizer), dtype=pl.Int32))
+                # with the tokenized export, its lengths are the rows' tokens: each conversation tokenized once
+                tokenized = training_formats.tokenize_frame(out, tokenizer) if "tokenized" in extras else None
+                tokens = tokenized.get_column("length") if tokenized is not None else row_tokens(out, tokenizer)
+                out = out.with_columns(pl.Series("tokens", tokens, dtype=pl.Int32))
                 lengths[split] += out.get_column("tokens").to_list()
             rel = f"{table}/{shard_name(split, written[split], totals[split])}"
             data = storage.parquet_bytes(out, row_group_size=min(shard_rows, 100_000))
@@ -122,7 +126,10 @@ def write_table(table: str, shards: list[Shard], version_uri: str, shard_rows: i
             for fmt in extras:
                 spec = training_formats.FORMATS[fmt]
                 rel = f"{fmt}/{shard_name(split, written[split], totals[split], spec.ext)}"
-                data = spec.render(out, tokenizer=tokenizer) if spec.tokenizer else spec.render(out)
+                if fmt == "tokenized" and tokenized is not None:
+                    data = storage.parquet_bytes(tokenized)  # what spec.render would tokenize again
+                else:
+                    data = spec.render(out, tokenizer=tokenizer) if spec.tokenizer else spec.render(out)
                 storage.write_bytes(storage.join(version_uri, rel), data)
                 files.append({"path": rel, "table": fmt, "split": split, "rows": spec.records(out), "bytes": len(data),
                               "sha256": hashlib.sha256(data).hexdigest()})
