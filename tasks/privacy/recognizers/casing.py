@@ -10,15 +10,15 @@ import re
 
 from pairforge.tasks.privacy.recognizers.lexicon import HONORIFICS, NON_NAME_WORDS, PARTICLES, WORD, Lexicon
 
-_LETTER = re.compile(r"[^\W\d_]")
+_NON_LETTER = re.compile(r"[\W\d_]+")
 
 
 def case_mode(text: str) -> str:
     """'upper' (mostly capitals), 'lower' (no capitals but a lone "I"), or 'normal'."""
-    letters = _LETTER.findall(text)
+    letters = _NON_LETTER.sub("", text)  # one string, not a list of one-letter strings (called twice per text)
     if len(letters) < 6:
         return "normal"
-    upper = sum(c.isupper() for c in letters)
+    upper = sum(map(str.isupper, letters))
     if upper >= 0.75 * len(letters):
         return "upper"
     if upper == 0 or (upper <= 3 and not re.search(r"[A-Z](?![\s'’])|(?<=\w)[A-Z]", text.replace(" I ", " i "))):

@@ -135,7 +135,7 @@ _SURNAME_END = re.compile(
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tok:
     start: int
     end: int
@@ -175,15 +175,20 @@ class PersonRulesRecognizer(Recognizer):
         prev_end = 0
         for m in WORD.finditer(text):
             w = m.group()
-            end = m.end()
+            start, end = m.span()
+            gap = text[prev_end:start]
+            prev_end = end
             if w.endswith(("'s", "’s")) and len(w) > 3:
                 w, end = w[:-2], end - 2
-            gap = text[prev_end : m.start()]
-            sent = not toks or bool(_SENT_GAP.search(gap))
-            if toks and _DOT_GAP.fullmatch(gap) and (len(toks[-1].text) == 1 or toks[-1].low in HONORIFICS):
+            if not toks:
+                sent = True
+            elif gap == " ":  # (most gaps: no sentence break)
+                sent = False
+            elif _DOT_GAP.fullmatch(gap) and (len(toks[-1].text) == 1 or toks[-1].low in HONORIFICS):
                 sent = False  # "J. Smith", "Dr. Li": no sentence break
-            toks.append(_Tok(m.start(), end, w, w.lower(), sent))
-            prev_end = m.end()
+            else:
+                sent = _SENT_GAP.search(gap) is not None
+            toks.append(_Tok(start, end, w, w.lower(), sent))
         return toks
 
     def common(self, low: str, lang: str = "en") -> bool:
@@ -238,10 +243,10 @@ class PersonRulesRecognizer(Recognizer):
     def _name_shaped(self, t: _Tok, mode: str, lang: str) -> bool:
         """A word that could be a name in a list of names: capitalised (any case in ALL-CAPS / lower-case text), not
         an ordinary word unless the lists know it as a name."""
+        if mode == "normal" and not (t.text[:1].isupper() and (not t.text.isupper() or len(t.text) <= 3)):
+            return False  # (first: most words of a normally cased text stop here)
         low = t.low
         if low in NON_NAME_WORDS or low in HONORIFICS or low in ROLE_TITLES or low in GENERIC_ADDRESSEES:
-            return False
-        if mode == "normal" and not (t.text[:1].isupper() and (not t.text.isupper() or len(t.text) <= 3)):
             return False
         if len(low) < 2:
             return False
@@ -390,6 +395,9 @@ class PersonRulesRecognizer(Recognizer):
             if in_cue(t):  # a word of a cue phrase is none of a name: "Hola", "Querida" are given names too
                 i += 1
                 continue
+            if mode == "normal" and not t.text[:1].isupper():
+                i += 1  # rules 3 and 4 need a capital in a normally cased text (most words: skip their lookups)
+                continue
             # 3. cue after the name: "Ximena here", "Honoré said", "Sumaya's kid"
             if (english or t.text[:1].isupper()) and self._name_like(t, mode, "weak" if english else "cap", text, lang):
                 j = grab(i, "weak" if english else "cap")
@@ -534,8 +542,10 @@ class PersonRulesRecognizer(Recognizer):
         out = []
         n = len(toks)
         for i, t in enumerate(toks):
+            if not t.text[:1].isupper():
+                continue
             line_start = text.rfind("\n", 0, t.start) + 1
-            if text[line_start : t.start].strip() or not t.text[:1].isupper() or _STRONG_CUES.match(text, t.start):
+            if text[line_start : t.start].strip() or _STRONG_CUES.match(text, t.start):
                 continue  # (not "Hallo Amara," nor "Best regards")
             j, words = i, []
             while j < n and len(words) < 4:

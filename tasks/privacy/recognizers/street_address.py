@@ -458,7 +458,11 @@ class _Parse:
         self._newlines = [m.start() for m in _NEWLINE.finditer(text)]
         self._modes: dict[int, bool] = {}
         self._text_mode: bool | None = None
-        self.cues = [m.end() for m in _CUE.finditer(text)]  # sorted
+
+    @functools.cached_property
+    def cues(self) -> list[int]:
+        """Where the address cues of the text end, sorted (scanned on first use: most texts never ask)."""
+        return [m.end() for m in _CUE.finditer(self.text)]
 
     # -- letter case ------------------------------------------------------------------------------------------------
 
