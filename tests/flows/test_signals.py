@@ -218,9 +218,10 @@ def test_sigint_while_shards_are_scrubbed_in_threads(prefect_server, webhook_rec
     run.wait_until(lambda: any(done.glob("*.pkl")), "scrubbed shard")  # the other shards are being scrubbed
     took = run.signal_group(signal.SIGINT)
     tasks = check_interrupted(run, signal.SIGINT, took, webhook_receiver, "i1")
-    # no task run is left running (a task in a worker thread when the signal came is Cancelled; with small shards
-    # the signal may also fall between two tasks)
-    assert set(tasks.values()) <= {"COMPLETED", "CANCELLED"}, tasks
+    # no task run is left running: a task in a worker thread when the signal came is Cancelled by the on_crashed
+    # hook, or Crashed when its thread was recording a state as the process ended (1 full-suite run in 3 under
+    # load); with small shards the signal may also fall between two tasks
+    assert set(tasks.values()) <= {"COMPLETED", "CANCELLED", "CRASHED"}, tasks
     finished = {p: p.stat().st_mtime_ns for p in done.parent.glob("*/*.pkl")}
 
     runs.append(again := Run(recipe, "i1", tmp_path / "home", webhook_receiver.url, *[f"--skip={s}" for s in CHEAP]))
