@@ -55,6 +55,10 @@ class Options(Strict):
     def patterns(self) -> list[tuple[str, str]]:
         return KNOWN + [(re.escape(t[0]), re.escape(t[1:])) for t in self.extra if len(t) >= 2]
 
+    def detect(self) -> str:
+        """One regular expression for every control sequence (Polars' and Python's syntax alike)."""
+        return "|".join(f"{head}{tail}" for head, tail in self.patterns())
+
 
 def _message_fields(df: pl.DataFrame) -> list[str]:
     """The text fields of a chat message: `content`, and the JSON text of its tool calls (arguments are text a model
@@ -87,8 +91,7 @@ def neutralise(df: pl.DataFrame, table: str, opts: Options) -> tuple[pl.DataFram
     patterns = opts.patterns()
     if not columns or not len(df):
         return df, df.head(0).with_columns(reason=pl.lit(None, pl.String)), {}
-    detect = "|".join(f"{head}{tail}" for head, tail in patterns)
-    token = df.select(_first_token(df, columns, detect).alias("t")).get_column("t")
+    token = df.select(_first_token(df, columns, opts.detect()).alias("t")).get_column("t")
     hit = token.is_not_null()
     if opts.action == "reject":
         rejected = df.filter(hit).with_columns(reason=("chat control token " + token.filter(hit)))

@@ -99,8 +99,7 @@ def turn_problem(role: str, text: str, earlier: list[dict], opts: QualityOptions
     broken = row.select([expr.alias(str(i)) for i, (_, expr) in enumerate(checks)]).row(0)
     if (first := next((name for (name, _), b in zip(checks, broken, strict=True) if b), None)) is not None:
         return first.replace("response", "answer").replace("prompt", "question")
-    detect = "|".join(f"{head}{tail}" for head, tail in control_tokens.Options().patterns())
-    if m := re.search(detect, text):
+    if m := re.search(control_tokens.Options().detect(), text):
         return f"chat control token {m.group(0)}"
     if OTHER_SIDE[role].search(text) or (m := ROLE_LABEL.match(text)) and (
             m.group(1).lower() in ("user", "human")) != (role == "user"):
