@@ -144,13 +144,38 @@ class _Tok:
     sent_start: bool
 
 
+class _CueGate:
+    """Which three-character beginnings can start a match of a cue pattern, decided once per beginning by a partial
+    match (the `regex` module): a match at a word needs its first three characters to be the beginning of some match,
+    so a word whose beginning cannot be one is not tried (most words: "the", "Gov", "198"). Only skips, never adds:
+    what matches is still the pattern's `re` match."""
+
+    def __init__(self, pattern: re.Pattern):
+        import regex
+
+        self.partial = regex.compile(pattern.pattern)  # the cue patterns carry their flags inline
+        self.known: dict[str, bool] = {}
+
+    def __call__(self, head: str) -> bool:
+        ok = self.known.get(head)
+        if ok is None:
+            if len(self.known) > 100_000:
+                self.known.clear()
+            ok = self.known[head] = self.partial.match(head, partial=True) is not None
+        return ok
+
+
+_GATES: dict[str, _CueGate] = {}
+
+
 def _cue_spans(pattern: re.Pattern, text: str, starts: list[int]) -> list[tuple[int, int]]:
     """(start, end) of the cues that begin at a word (`starts`): every cue starts with a word, so the pattern is tried
-    there only, not at every character (a scan of the whole text per pattern cost more than all the rest)."""
+    there only, not at every character (a scan of the whole text per pattern cost more than all the rest), and only
+    where the word's beginning can start a cue (`_CueGate`)."""
+    gate = _GATES.get(pattern.pattern) or _GATES.setdefault(pattern.pattern, _CueGate(pattern))
     out = []
     for pos in starts:
-        m = pattern.match(text, pos)
-        if m:
+        if gate(text[pos : pos + 3]) and (m := pattern.match(text, pos)):
             out.append((pos, m.end()))
     return out
 

@@ -376,8 +376,8 @@ _CORNER = re.compile(
     r"hoek\s+van|cruzamento\s+(?:da|do|de|entre))\s+"
 )
 # an address cue: support for the weak anchors in the next ~100 characters
-_CUE = re.compile(
-    r"(?i)\b(?:(?:addresses|address|addr|adresse|anschrift|postanschrift|dirección|direccion|domicilio|indirizzo|"
+_CUE = re.compile(  # (every cue starts a word: the leading check spares the alternatives at every other character)
+    r"(?i)\b(?=\w)(?:(?:addresses|address|addr|adresse|anschrift|postanschrift|dirección|direccion|domicilio|indirizzo|"
     r"endereço|endereco|morada|adres|adresa|adresas|címe?|osoite|adress|postadress)\b[^\n.:]{0,30}?(?:[:=]|\bis\b|"
     r"\bwas\b|\bto\b|\best\b|\bist\b|\bes\b|\bè\b|\bé\b|\n)"
     r"|\b(?:lives?|living|lived|resides?|residing|stays?|staying)\s+(?:\w+\s+)?(?:at|on|in)\b"
