@@ -465,3 +465,27 @@ def test_the_scrubbing_module_imports_no_prefect():
     code = "import sys, pairforge.tasks.privacy.pii; print(sorted(m for m in sys.modules if m.startswith('prefect')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_scrubbers_models_multiply_with_openblas_and_find_the_same_entities():
+    """The scrubber builds its spaCy models with numpy (OpenBLAS, one thread) instead of thinc's BLIS (portable C on
+    CPUs BLIS does not know): every layer of the English NER uses those ops, the process's BLAS runs one thread, the
+    caller's thinc ops are left as they were, and the model finds the same entities on real news articles as the one
+    spaCy builds by default."""
+    import spacy
+    from thinc.api import get_current_ops
+    from threadpoolctl import threadpool_info
+
+    from tests.conftest import DEMO
+
+    nlp = get_scrubber(PIIOptions())._ner("en")
+    # (but the output layer, made when the weights load: the parser's own Cython loop multiplies through BLIS)
+    assert all(not node.ops.use_blis for node in nlp.get_pipe("ner").model.walk() if node.name != "linear")
+    assert {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == {1}
+    assert get_current_ops().use_blis  # the ops outside the scrubber's models
+    default = spacy.load(pii.MODEL_NAME, disable=pii.Scrubber._unneeded_pipes(nlp, True))
+    assert any(node.ops.use_blis for node in default.get_pipe("ner").model.walk())
+    articles = (DEMO / "data" / "news.txt").read_text().splitlines()
+    ents = [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in nlp.pipe(articles)]
+    assert ents == [[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in default.pipe(articles)]
+    assert sum(map(len, ents)) > 500
