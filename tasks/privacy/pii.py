@@ -47,7 +47,6 @@ from pairforge.tasks.privacy.recognizers.lexicon import (
     ROLE_TITLES,
     get_lexicon,
 )
-from pairforge.tasks.privacy.recognizers.person import PersonRulesRecognizer
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +211,8 @@ class Scrubber:
         from presidio_analyzer.nlp_engine import NlpEngineProvider
         from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 
+        from pairforge.tasks.privacy.recognizers.person import PersonRulesRecognizer
+
         _patch_tldextract()
         _quiet_presidio_debug()
         self.options = options
@@ -251,6 +252,7 @@ class Scrubber:
                 r.supported_entities = hits  # e.g. the spaCy recognizer: PERSON only, not DATE_TIME/NRP too
                 keep.append(r)
         own = recognizers.build(wanted, self.lexicon, ANALYSIS_LANGUAGE)  # the registry, in its order
+        self.rules_name = PersonRulesRecognizer.NAME
         keep += [r for r in own if not r.AFTER_ANALYZER]
         self.after = [r for r in own if r.AFTER_ANALYZER]  # run on each text after the analyzer (see base.py)
         supported = {e for r in [*keep, *self.after] for e in r.supported_entities}
@@ -388,7 +390,7 @@ class Scrubber:
                     start += 1
                 while end > start and piece[end - 1].isspace():
                     end -= 1
-                rule = r.recognition_metadata.get(RULES_NAME_KEY) == PersonRulesRecognizer.NAME
+                rule = r.recognition_metadata.get(RULES_NAME_KEY) == self.rules_name
                 if r.entity_type == "PERSON" and not rule:  # the person rules' spans are names already
                     start, end = self._clean_person(piece, start, end, lang)
                 elif r.entity_type == "EMAIL_ADDRESS" and _URL_USER.search(piece[max(0, start - 80) : start]):

@@ -467,6 +467,19 @@ def test_the_scrubbing_module_imports_no_prefect():
     assert out.strip() == "[]"
 
 
+def test_the_flow_imports_no_presidio_or_spacy_until_a_scrubber_is_built():
+    """The run's process imports the flow, the stage and the scrubbing module; when the stage scrubs in worker
+    processes, it never builds a scrubber, so it should not carry Presidio and spaCy (~80 MB, ~0.9 s of imports)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pairforge.flows.build, pairforge.flows.cli, pairforge.tasks.privacy.pii_stage; "
+            "from pairforge.tasks.privacy.recognizers import casing, lexicon; "
+            "print(sorted(m for m in ('spacy', 'presidio_analyzer', 'thinc') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_the_scrubbers_models_multiply_with_openblas_and_find_the_same_entities():
     """The scrubber builds its spaCy models with numpy (OpenBLAS, one thread) instead of thinc's BLIS (portable C on
     CPUs BLIS does not know): every layer of the English NER uses those ops, the process's BLAS runs one thread, the
