@@ -6,6 +6,7 @@ of tables, in any letter case. Needs the lexicon (`lexicon.get_lexicon`)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -165,14 +166,16 @@ class _CueGate:
         return ok
 
 
-_GATES: dict[str, _CueGate] = {}
+@functools.cache
+def _gate(pattern: re.Pattern) -> _CueGate:
+    return _CueGate(pattern)
 
 
 def _cue_spans(pattern: re.Pattern, text: str, starts: list[int]) -> list[tuple[int, int]]:
     """(start, end) of the cues that begin at a word (`starts`): every cue starts with a word, so the pattern is tried
     there only, not at every character (a scan of the whole text per pattern cost more than all the rest), and only
     where the word's beginning can start a cue (`_CueGate`)."""
-    gate = _GATES.get(pattern.pattern) or _GATES.setdefault(pattern.pattern, _CueGate(pattern))
+    gate = _gate(pattern)
     out = []
     for pos in starts:
         if gate(text[pos : pos + 3]) and (m := pattern.match(text, pos)):
